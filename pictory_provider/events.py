@@ -1,0 +1,106 @@
+"""The trigger event schema and the task result (XCom) contract, defined once.
+
+``PictoryJobTrigger`` builds events with :func:`make_event`; the sensor and the operator hand them to
+:func:`complete_from_event`, which validates them and pushes the same XCom as the non-deferrable path.
+Light on imports: the task-facing modules import this at DAG-parse time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryJobFailedError
+
+if TYPE_CHECKING:
+    from pictory_provider.api import PictoryJob
+
+SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
+EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
+#: Every event carries exactly these keys (JSON primitives only).
+EVENT_KEYS = (
+    "status",
+    "job_id",
+    "url",
+    "width",
+    "height",
+    "ai_credits_used",
+    "error_code",
+    "error_message",
+    "message",
+)
+#: Named XCom keys pushed on success, beside the ``return_value`` dict.
+XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
+
+
+def make_event(
+    status: str,
+    job_id: str,
+    message: str,
+    job: PictoryJob | None = None,
+    error: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build a trigger event payload; result fields come from ``job``, ``error`` is (code, message)."""
+    if status not in EVENT_STATUSES:
+        raise ValueError(f"unknown event status {status!r}")
+    return {
+        "status": status,
+        "job_id": job_id,
+        "url": job.url if job else None,
+        "width": job.width if job else None,
+        "height": job.height if job else None,
+        "ai_credits_used": job.ai_credits_used if job else None,
+        "error_code": error[0] if error else None,
+        "error_message": error[1] if error else None,
+        "message": message,
+    }
+
+
+def validate_event(event: object) -> dict[str, Any]:
+    """Return the event if it follows the schema, else raise :class:`PictoryEventError`."""
+    if event is None:
+        raise PictoryEventError("No trigger event was received from PictoryJobTrigger (event is None)")
+    if not isinstance(event, dict):
+        raise PictoryEventError(f"The trigger event must be a dict, got {type(event).__name__}")
+    status = event.get("status")
+    if status not in EVENT_STATUSES:
+        raise PictoryEventError(
+            f"The trigger event has an unknown status {status!r}; expected one of {', '.join(EVENT_STATUSES)}"
+        )
+    if not isinstance(event.get("job_id"), str):
+        raise PictoryEventError("The trigger event has no job_id")
+    if status == SUCCESS and not isinstance(event.get("url"), str):
+        raise PictoryEventError(f"The success event for job {event['job_id']} carries no image url")
+    return event
+
+
+def job_result(job_id: str, url: str | None, width: Any, height: Any, ai_credits_used: Any) -> dict[str, Any]:
+    """The task's return value on success (same dict in deferrable, poke and operator paths)."""
+    return {"job_id": job_id, "url": url, "width": width, "height": height, "ai_credits_used": ai_credits_used}
+
+
+def push_result(context: Any, result: dict[str, Any]) -> None:
+    """Push the named XCom keys (``image_url``, ``ai_credits_used``, ``width``, ``height``)."""
+    ti = context["ti"]
+    ti.xcom_push(key=XCOM_IMAGE_URL, value=result["url"])
+    ti.xcom_push(key=XCOM_AI_CREDITS, value=result["ai_credits_used"])
+    ti.xcom_push(key=XCOM_WIDTH, value=result["width"])
+    ti.xcom_push(key=XCOM_HEIGHT, value=result["height"])
+
+
+def complete_from_event(context: Any, event: object, timeout_error: type[BaseException]) -> dict[str, Any]:
+    """Validate a trigger event; push XCom and return the result on success, raise otherwise.
+
+    ``timeout_error`` is raised for a ``timeout`` event (the sensor passes ``AirflowSensorTimeout`` so
+    ``soft_fail`` applies).
+    """
+    checked = validate_event(event)
+    status, job_id, message = checked["status"], checked["job_id"], checked.get("message") or ""
+    if status == FAILED:
+        raise PictoryJobFailedError(job_id, checked.get("error_code"), checked.get("error_message"))
+    if status == TIMEOUT:
+        raise timeout_error(f"Pictory job {job_id} did not finish in time: {message}")
+    if status == ERROR:
+        raise PictoryError(f"Waiting for Pictory job {job_id} failed: {message}")
+    result = job_result(job_id, checked["url"], checked["width"], checked["height"], checked["ai_credits_used"])
+    push_result(context, result)
+    return result

@@ -1,0 +1,69 @@
+"""Errors raised by the Pictory provider.
+
+Every message is built from status codes, Pictory's own error fields and our own text; none of them
+ever contains the API key (HTTP library errors are never ``repr()``-ed, their reprs carry headers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PictoryError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class PictoryConfigError(PictoryError):
+    """The Airflow connection is missing or unusable (no API key, bad base URL, ...)."""
+
+
+class PictoryValidationError(PictoryError, ValueError):
+    """A request was rejected, locally before sending or by Pictory with HTTP 400.
+
+    ``fields`` is Pictory's ``fields`` list (``[{"name": ..., "errors": ...}]``) or, for a local
+    check, a one-element list naming the offending field.
+    """
+
+    def __init__(self, message: str, fields: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
+
+
+class PictoryAPIError(PictoryError):
+    """Pictory answered with an HTTP error that is not retried (or an unusable body)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PictoryAuthError(PictoryAPIError):
+    """HTTP 401/403: the API key is missing, invalid, or the request was blocked."""
+
+
+class PictoryNotFoundError(PictoryAPIError):
+    """HTTP 404: no job with this id exists for this API key."""
+
+
+class PictoryTransientError(PictoryAPIError):
+    """Transient failures (5xx, 429, network, timeouts, non-JSON bodies) outlasted the retry budget."""
+
+
+class PictoryJobFailedError(PictoryError):
+    """The Pictory job ended in ``failed`` (or its outputs were ``cleaned``)."""
+
+    def __init__(self, job_id: str, error_code: str | None, error_message: str | None) -> None:
+        super().__init__(
+            f"Pictory job {job_id} failed: {error_code or 'UNKNOWN_ERROR'}: {error_message or 'no error message given'}"
+        )
+        self.job_id = job_id
+        self.error_code = error_code
+        self.error_message = error_message
+
+
+class PictoryJobTimeoutError(PictoryError):
+    """The job did not finish within the allowed time (the remote job keeps running)."""
+
+
+class PictoryEventError(PictoryError):
+    """A trigger event handed to ``execute_complete`` is missing or malformed."""

@@ -1,0 +1,50 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+Kept free of heavy imports: every Airflow process imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pictory_provider import __version__
+
+#: The connection form (Airflow >= 3.2 reads it from here; older versions call
+#: ``PictoryHook.get_ui_field_behaviour()``, which is derived from this same dict).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["login", "schema", "port"],
+    "relabeling": {"password": "API Key", "host": "Base URL"},
+    "placeholders": {
+        "password": "pictai_...",
+        "host": "https://api.pictory.ai (default; a full URL such as http://127.0.0.1:8931 also works)",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata for Airflow."""
+    return {
+        "package-name": "airflow-provider-pictory",
+        "name": "Pictory",
+        "description": "Generate images with Pictory's AI Studio API from Airflow DAGs, with deferrable waits.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Pictory",
+                "external-doc-url": "https://docs.pictory.ai/api-reference/ai-studio/generate-image",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.hooks.pictory"]}],
+        "triggers": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.triggers.pictory"]}],
+        "sensors": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.sensors.pictory"]}],
+        "operators": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.operators.pictory"]}],
+        "connection-types": [
+            {
+                "connection-type": "pictory",
+                "hook-class-name": "pictory_provider.hooks.pictory.PictoryHook",
+                "hook-name": "Pictory",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

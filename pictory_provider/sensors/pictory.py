@@ -1,0 +1,128 @@
+"""PictoryImageJobSensor: waits for an existing Pictory image job, deferrable by default."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue, conf
+
+from pictory_provider.api import check_wait_settings
+from pictory_provider.events import complete_from_event, job_result, push_result
+
+if TYPE_CHECKING:
+    from pictory_provider.hooks.pictory import PictoryHook
+
+DEFAULT_CONN_ID = "pictory_default"
+DEFAULT_TIMEOUT = 60 * 60.0
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` when set through the environment, else True.
+
+    Airflow writes ``default_deferrable = false`` into every generated ``airflow.cfg``, so a false
+    value there cannot be told apart from "unset": only ``AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE``
+    (or a true value anywhere) is taken as the deployment's choice. Pass ``deferrable=False`` to a
+    task to wait in a worker instead.
+    """
+    if "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE" in os.environ:
+        return bool(conf.getboolean("operators", "default_deferrable"))
+    return True
+
+
+class PictoryImageJobSensor(BaseSensorOperator):
+    """Wait for a Pictory image job and publish its result.
+
+    Deferrable by default: after one immediate check the wait moves to Airflow's triggerer
+    (:class:`~pictory_provider.triggers.pictory.PictoryJobTrigger`) and holds no worker slot. With
+    ``deferrable=False`` it pokes with the synchronous hook (``mode="poke"`` or ``"reschedule"``).
+    Both paths give the same result: XCom keys ``image_url``, ``ai_credits_used``, ``width`` and
+    ``height``, and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
+
+    A failed job raises :class:`~pictory_provider.exceptions.PictoryJobFailedError` with Pictory's
+    error code and message at once. Running past ``timeout`` raises ``AirflowSensorTimeout`` (a
+    skip with ``soft_fail=True``). Pictory has no cancel endpoint: the job keeps running if the
+    task is killed or times out.
+
+    :param job_id: The Pictory job id (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"``.
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param deferrable: Wait in the triggerer (default: see :func:`default_deferrable`).
+    :param poke_interval: Seconds between polls, in the triggerer too.
+    :param timeout: Seconds to wait before giving up (default one hour).
+    :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives), such as
+        ``{"max_attempts": 8}``.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "pictory_conn_id")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        pictory_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool | None = None,
+        poke_interval: float = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_wait_settings(poke_interval, timeout)
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+
+        self.job_id = job_id
+        self.pictory_conn_id = pictory_conn_id
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.hook_params = dict(hook_params or {})
+
+    @cached_property
+    def hook(self) -> PictoryHook:
+        from pictory_provider.hooks.pictory import PictoryHook
+
+        return PictoryHook(self.pictory_conn_id, **self.hook_params)
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        from pictory_provider.api import JobStatus
+        from pictory_provider.hooks.pictory import raise_for_failed_job
+
+        job = self.hook.get_job(self.job_id)
+        raise_for_failed_job(job)
+        if job.status is not JobStatus.COMPLETED:
+            self.log.info("Pictory job %s is %r", self.job_id, job.raw_status)
+            return False
+        result = job_result(job.job_id, job.url, job.width, job.height, job.ai_credits_used)
+        push_result(context, result)
+        return PokeReturnValue(is_done=True, xcom_value=result)
+
+    def execute(self, context: Any) -> Any:
+        from pictory_provider.api import validate_job_id
+
+        self.job_id = validate_job_id(self.job_id)
+        if not self.deferrable:
+            return super().execute(context)
+        done = self.poke(context)
+        if isinstance(done, PokeReturnValue):
+            return done.xcom_value
+
+        from pictory_provider.triggers.pictory import PictoryJobTrigger
+
+        self.defer(
+            trigger=PictoryJobTrigger(
+                job_id=self.job_id,
+                pictory_conn_id=self.pictory_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                hook_params=self.hook_params,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
+        return complete_from_event(context, event, AirflowSensorTimeout)
