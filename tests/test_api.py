@@ -81,8 +81,12 @@ def test_validate_job_id_accepts_uuid():
 
 @pytest.mark.parametrize(
     ("poll", "timeout", "needle"),
-    [(10, 0, "timeout must be greater than 0"), (0, 10, "poll_interval"), (-1, 10, "poll_interval"),
-     (20, 10, "at most the timeout")],
+    [
+        (10, 0, "timeout must be greater than 0"),
+        (0, 10, "poll_interval"),
+        (-1, 10, "poll_interval"),
+        (20, 10, "at most the timeout"),
+    ],
 )
 def test_check_wait_settings(poll, timeout, needle):
     with pytest.raises(PictoryValidationError, match=needle):
@@ -91,14 +95,30 @@ def test_check_wait_settings(poll, timeout, needle):
 
 def test_parse_job_states():
     done = parse_job(
-        {"job_id": JOB_ID, "success": True, "data": {"status": "completed", "url": "https://x/y.png",
-                                                     "width": 1280, "height": 720, "aiCreditsUsed": 0.6}},
+        {
+            "job_id": JOB_ID,
+            "success": True,
+            "data": {
+                "status": "completed",
+                "url": "https://x/y.png",
+                "width": 1280,
+                "height": 720,
+                "aiCreditsUsed": 0.6,
+            },
+        },
         JOB_ID,
     )
     assert (done.status, done.url, done.width, done.height, done.ai_credits_used) == (
-        JobStatus.COMPLETED, "https://x/y.png", 1280, 720, 0.6)
-    failed = parse_job({"job_id": JOB_ID, "success": False,
-                        "data": {"status": "failed", "error_code": "E1", "error_message": "boom"}}, JOB_ID)
+        JobStatus.COMPLETED,
+        "https://x/y.png",
+        1280,
+        720,
+        0.6,
+    )
+    failed = parse_job(
+        {"job_id": JOB_ID, "success": False, "data": {"status": "failed", "error_code": "E1", "error_message": "boom"}},
+        JOB_ID,
+    )
     assert failed.status is JobStatus.FAILED
     assert job_failure(failed) == ("E1", "boom")
     cleaned = parse_job({"data": {"status": "cleaned"}}, JOB_ID)

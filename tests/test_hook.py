@@ -152,8 +152,13 @@ def test_read_timeout_is_retried(pictory_conn):
 
 @pytest.mark.parametrize(
     "fault",
-    [{"kind": "status", "status": 500}, {"kind": "status", "status": 502}, {"kind": "reset"},
-     {"kind": "non_json"}, {"kind": "slow", "delay": 1}],
+    [
+        {"kind": "status", "status": 500},
+        {"kind": "status", "status": 502},
+        {"kind": "reset"},
+        {"kind": "non_json"},
+        {"kind": "slow", "delay": 1},
+    ],
 )
 def test_create_is_never_retried_once_it_may_have_reached_pictory(pictory_conn, fault):
     pictory_conn.add_fault(fault.pop("kind"), route="create", count=5, **fault)
@@ -178,8 +183,11 @@ def test_create_is_retried_when_nothing_listens(monkeypatch):
 
 def test_validation_errors_before_any_request(pictory_conn):
     hook = fast_hook()
-    for kwargs in ({"prompt": "tiny"}, {"prompt": "valid prompt", "model": "bogus"},
-                   {"prompt": "valid prompt", "webhook": "ftp://x/y"}):
+    for kwargs in (
+        {"prompt": "tiny"},
+        {"prompt": "valid prompt", "model": "bogus"},
+        {"prompt": "valid prompt", "webhook": "ftp://x/y"},
+    ):
         with pytest.raises(PictoryValidationError):
             hook.generate_image(**kwargs)
     with pytest.raises(PictoryValidationError):
@@ -189,9 +197,16 @@ def test_validation_errors_before_any_request(pictory_conn):
 
 def test_api_400_maps_to_validation_error_with_fields(pictory_conn):
     pictory_conn.add_fault(
-        "status", route="create", status=400,
-        body=json.dumps({"code": "INVALID_REQUEST_BODY", "message": "Request body validation failed",
-                         "fields": [{"name": "prompt", "errors": "prompt is not allowed"}]}),
+        "status",
+        route="create",
+        status=400,
+        body=json.dumps(
+            {
+                "code": "INVALID_REQUEST_BODY",
+                "message": "Request body validation failed",
+                "fields": [{"name": "prompt", "errors": "prompt is not allowed"}],
+            }
+        ),
     )
     with pytest.raises(PictoryValidationError, match="prompt is not allowed") as err:
         fast_hook().generate_image("Rejected by the API")
