@@ -30,6 +30,7 @@ EVENT_KEYS = (
 )
 #: Named XCom keys pushed on success, beside the ``return_value`` dict.
 XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
+XCOM_JOB_ID, XCOM_IMAGE_PATH = "job_id", "image_path"
 
 
 def make_event(
@@ -87,8 +88,25 @@ def push_result(context: Any, result: dict[str, Any]) -> None:
     ti.xcom_push(key=XCOM_HEIGHT, value=result["height"])
 
 
-def complete_from_event(context: Any, event: object, timeout_error: type[BaseException]) -> dict[str, Any]:
-    """Validate a trigger event; push XCom and return the result on success, raise otherwise.
+def complete(context: Any, result: dict[str, Any], output_path: str | None = None) -> dict[str, Any]:
+    """Finish a successful wait: push the named XComs and, with ``output_path``, store the PNG.
+
+    The one completion path of the sensor (deferred and poke) and the operator. With ``output_path``
+    the stored location is pushed as XCom ``image_path`` and added to the returned dict.
+    """
+    push_result(context, result)
+    if output_path:
+        from pictory_provider.storage import store_image
+
+        result = result | {"image_path": store_image(result["url"], output_path, job_id=result["job_id"])}
+        context["ti"].xcom_push(key=XCOM_IMAGE_PATH, value=result["image_path"])
+    return result
+
+
+def complete_from_event(
+    context: Any, event: object, timeout_error: type[BaseException], output_path: str | None = None
+) -> dict[str, Any]:
+    """Validate a trigger event; on success :func:`complete` it, otherwise raise the matching error.
 
     ``timeout_error`` is raised for a ``timeout`` event (the sensor passes ``AirflowSensorTimeout`` so
     ``soft_fail`` applies).
@@ -102,5 +120,4 @@ def complete_from_event(context: Any, event: object, timeout_error: type[BaseExc
     if status == ERROR:
         raise PictoryError(f"Waiting for Pictory job {job_id} failed: {message}")
     result = job_result(job_id, checked["url"], checked["width"], checked["height"], checked["ai_credits_used"])
-    push_result(context, result)
-    return result
+    return complete(context, result, output_path)

@@ -67,3 +67,7 @@ class PictoryJobTimeoutError(PictoryError):
 
 class PictoryEventError(PictoryError):
     """A trigger event handed to ``execute_complete`` is missing or malformed."""
+
+
+class PictoryDownloadError(PictoryError):
+    """The generated image could not be downloaded or stored (bad URL, not a PNG, too large, I/O)."""

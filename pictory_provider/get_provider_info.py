@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.triggers.pictory"]}],
         "sensors": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.sensors.pictory"]}],
         "operators": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.operators.pictory"]}],
+        "extra-links": ["pictory_provider.operators.pictory.PictoryImageLink"],
         "connection-types": [
             {
                 "connection-type": "pictory",

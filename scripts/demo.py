@@ -1,60 +1,100 @@
-"""`make demo`: generate one image end to end and store the PNG under output/.
+"""`make demo`: run the example DAG with `airflow dags test` and store the generated PNG under output/.
 
-Offline by default: starts the bundled Pictory emulator and points ``pictory_default`` at it. With
-``PICTORY_API_KEY`` set (and optionally ``PICTORY_BASE_URL``), the same run targets the real API.
+Offline by default: a temporary AIRFLOW_HOME is migrated, the bundled Pictory emulator is started and
+``pictory_default`` points at it, so the sensor really defers and the trigger really polls over HTTP.
+With ``PICTORY_API_KEY`` set (and optionally ``PICTORY_BASE_URL``) the same run uses the real API.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"
+DAG_ID = "example_pictory_image"
+BIN = Path(sys.executable).parent
+
+
+def start_emulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pictory_provider.emulator", "--port", "0", "--job-seconds", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    line = process.stdout.readline() if process.stdout else ""
+    if "listening on " not in line:
+        process.kill()
+        raise SystemExit(f"The Pictory emulator did not start: {line!r}")
+    return process, line.rsplit(" ", 1)[-1].strip()
+
+
+def read_xcom(home: Path) -> dict[str, object]:
+    with sqlite3.connect(home / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+        ).fetchone()
+        rows = db.execute(
+            "SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = ?", (DAG_ID, run_id)
+        ).fetchall()
+    # SQLite hands JSON numbers back as numbers and everything else as JSON text
+    return {f"{t}.{k}": json.loads(v) if isinstance(v, (str, bytes)) else v for t, k, v in rows}
 
 
 def main() -> int:
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="pictory-demo-home-"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from pictory_provider.emulator import PictoryEmulator
-    from pictory_provider.hooks.pictory import PictoryHook
+    home = Path(tempfile.mkdtemp(prefix="pictory-demo-airflow-home-"))
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    print(f"AIRFLOW_HOME: {home} (migrating the metadata DB ...)", flush=True)
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
 
-    api_key = os.environ.get("PICTORY_API_KEY")
     emulator = None
+    api_key = os.environ.get("PICTORY_API_KEY")
     if api_key:
         base_url = os.environ.get("PICTORY_BASE_URL", "https://api.pictory.ai")
-        print(f"Using the real Pictory API at {base_url}")
+        print(f"Using the real Pictory API at {base_url} (this spends AI credits)")
     else:
-        emulator = PictoryEmulator(job_seconds=2).start()
-        base_url, api_key = emulator.base_url, "pictai_demo_emulator_key"
+        emulator, base_url = start_emulator(env)
+        api_key = "pictai_demo_emulator_key"
         print(f"Started the Pictory emulator at {base_url}")
-    os.environ["AIRFLOW_CONN_PICTORY_DEFAULT"] = json.dumps(
-        {"conn_type": "pictory", "host": base_url, "password": api_key}
-    )
+    env["AIRFLOW_CONN_PICTORY_DEFAULT"] = json.dumps({"conn_type": "pictory", "host": base_url, "password": api_key})
+    log_path = home / "dags-test.log"
     try:
-        hook = PictoryHook()
-        job_id = hook.generate_image(
-            "A lighthouse on a cliff at dawn, soft light", model="flux-schnell", aspect_ratio="16:9"
-        )
-        job = hook.wait_for_job(job_id, poll_interval=1, timeout=600)
-        response = hook.get_conn().get(job.url, timeout=(10, 60))
-        response.raise_for_status()
-        if not response.content.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise SystemExit(f"{job.url} did not return a PNG")
         OUTPUT.mkdir(exist_ok=True)
-        path = OUTPUT / f"pictory-{job_id}.png"
-        path.write_bytes(response.content)
+        conf = json.dumps({"output_path": f"{OUTPUT}/"})
+        print(f"Running: airflow dags test {DAG_ID} -c '{conf}'  (log: {log_path})", flush=True)
+        with log_path.open("w") as log:
+            result = subprocess.run(
+                [str(BIN / "airflow"), "dags", "test", DAG_ID, "-c", conf], env=env, stdout=log, stderr=log
+            )
     finally:
         if emulator is not None:
-            emulator.stop()
-    print(f"job id:          {job_id}")
-    print(f"image url:       {job.url}")
-    print(f"size:            {job.width}x{job.height}")
-    print(f"AI credits used: {job.ai_credits_used}")
-    print(f"PNG written to:  {path}")
+            emulator.terminate()
+            emulator.wait(timeout=15)
+    if result.returncode != 0:
+        print(log_path.read_text()[-4000:], file=sys.stderr)
+        print(f"airflow dags test failed (exit {result.returncode}); full log: {log_path}", file=sys.stderr)
+        return 1
+    xcom = read_xcom(home)
+    image = xcom["use_image.return_value"]
+    assert isinstance(image, dict)
+    print()
+    print(f"job id:          {xcom['submit.job_id']}")
+    print(f"image url:       {xcom['wait_for_image.image_url']}")
+    print(f"size:            {xcom['wait_for_image.width']}x{xcom['wait_for_image.height']}")
+    print(f"AI credits used: {xcom['wait_for_image.ai_credits_used']}")
+    print(f"PNG written to:  {image['image_path']}")
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue, conf
 
 from pictory_provider.api import check_wait_settings
-from pictory_provider.events import complete_from_event, job_result, push_result
+from pictory_provider.events import complete, complete_from_event, job_result
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
@@ -56,9 +56,12 @@ class PictoryImageJobSensor(BaseSensorOperator):
     :param timeout: Seconds to wait before giving up (default one hour).
     :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives), such as
         ``{"max_attempts": 8}``.
+    :param output_path: Where to store the PNG once done (templated): any ``ObjectStoragePath`` URL
+        (``file://``, ``s3://``, ``gs://``, ...) or local path; a trailing ``/`` stores it as
+        ``<job_id>.png`` in that folder. The stored path is pushed as XCom ``image_path``.
     """
 
-    template_fields: Sequence[str] = ("job_id", "pictory_conn_id")
+    template_fields: Sequence[str] = ("job_id", "pictory_conn_id", "output_path")
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -70,6 +73,7 @@ class PictoryImageJobSensor(BaseSensorOperator):
         poke_interval: float = 10,
         timeout: float = DEFAULT_TIMEOUT,
         hook_params: dict[str, Any] | None = None,
+        output_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         check_wait_settings(poke_interval, timeout)
@@ -79,6 +83,7 @@ class PictoryImageJobSensor(BaseSensorOperator):
         self.pictory_conn_id = pictory_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.hook_params = dict(hook_params or {})
+        self.output_path = output_path
 
     @cached_property
     def hook(self) -> PictoryHook:
@@ -96,8 +101,7 @@ class PictoryImageJobSensor(BaseSensorOperator):
             self.log.info("Pictory job %s is %r", self.job_id, job.raw_status)
             return False
         result = job_result(job.job_id, job.url, job.width, job.height, job.ai_credits_used)
-        push_result(context, result)
-        return PokeReturnValue(is_done=True, xcom_value=result)
+        return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path))
 
     def execute(self, context: Any) -> Any:
         from pictory_provider.api import validate_job_id
@@ -125,4 +129,4 @@ class PictoryImageJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
-        return complete_from_event(context, event, AirflowSensorTimeout)
+        return complete_from_event(context, event, AirflowSensorTimeout, self.output_path)
