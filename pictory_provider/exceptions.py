@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
 
 class PictoryError(Exception):
     """Base class of every error this provider raises."""
@@ -49,8 +51,12 @@ class PictoryTransientError(PictoryAPIError):
     """Transient failures (5xx, 429, network, timeouts, non-JSON bodies) outlasted the retry budget."""
 
 
-class PictoryJobFailedError(PictoryError):
-    """The Pictory job ended in ``failed`` (or its outputs were ``cleaned``)."""
+class PictoryJobFailedError(PictoryError, AirflowFailException):
+    """The Pictory job ended in ``failed`` (or its outputs were ``cleaned``).
+
+    Also an ``AirflowFailException``: the task fails without retrying, since polling the same failed
+    job again cannot succeed (``soft_fail=True`` on the sensor turns it into a skip).
+    """
 
     def __init__(self, job_id: str, error_code: str | None, error_message: str | None) -> None:
         super().__init__(

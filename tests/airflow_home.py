@@ -1,0 +1,91 @@
+"""A throwaway, migrated AIRFLOW_HOME whose dags folder is example_dags/, driven through the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+class AirflowHome:
+    """Runs ``airflow`` CLI commands in subprocesses against one SQLite metadata DB."""
+
+    def __init__(self, dags_folder: Path = ROOT / "example_dags") -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="pictory-airflow-home-"))
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AIRFLOW_CONN_", "AIRFLOW__", "PYTEST_"))
+        } | {
+            "AIRFLOW_HOME": str(self.path),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def airflow(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "airflow"), *args],
+            env=self.env | (env or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def migrate(self) -> None:
+        result = self.airflow("db", "migrate")
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    def dags_test(self, dag_id: str, conf: dict[str, Any] | None = None, env: dict[str, str] | None = None):
+        args = ["dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
+        return self.airflow(*args, env=env)
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        for attempt in range(5):
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{self.path / 'airflow.db'}?mode=ro", uri=True)) as db:
+                    return db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError:  # a write still settling on disk; read again
+                if attempt == 4:
+                    raise
+                time.sleep(1)
+        raise AssertionError("unreachable")
+
+    def last_run(self, dag_id: str) -> tuple[str, str]:
+        ((run_id, state),) = self.query(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id
+        )
+        return run_id, state
+
+    def xcom(self, dag_id: str) -> dict[tuple[str, int, str], Any]:
+        """XCom of the DAG's latest run, keyed by (task_id, map_index, key)."""
+        run_id, _ = self.last_run(dag_id)
+        rows = self.query(
+            "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ?", dag_id, run_id
+        )
+        # SQLite hands JSON numbers back as numbers and everything else as JSON text
+        return {(t, m, k): json.loads(v) if isinstance(v, (str, bytes)) else v for t, m, k, v in rows}
+
+    def task_states(self, dag_id: str) -> dict[tuple[str, int], str]:
+        run_id, _ = self.last_run(dag_id)
+        rows = self.query(
+            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?", dag_id, run_id
+        )
+        return {(t, m): s for t, m, s in rows}
+
+    def files_containing(self, secret: str) -> list[Path]:
+        """Every file under AIRFLOW_HOME (logs, DB) whose bytes contain ``secret``."""
+        needle = secret.encode()
+        return [p for p in self.path.rglob("*") if p.is_file() and needle in p.read_bytes()]

@@ -1,0 +1,128 @@
+"""Real Airflow runs: every example DAG through `airflow dags test` against the emulator.
+
+The sensor and the operator really defer, the trigger runs (inline, as `dags test` does) and polls
+the emulator over HTTP, the tasks resume and downstream tasks read the XCom. After each run the
+output, the task logs and the metadata DB are scanned for the API key.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from .airflow_home import AirflowHome
+from .conftest import API_KEY, conn_json
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def home() -> AirflowHome:
+    airflow_home = AirflowHome()
+    airflow_home.migrate()
+    return airflow_home
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def run(
+    home: AirflowHome,
+    emulator,
+    dag_id: str,
+    conf: dict | None = None,
+    env: dict | None = None,
+    connection: str | None = "env",
+):
+    extra = {"AIRFLOW_CONN_PICTORY_DEFAULT": conn_json(emulator.base_url)} if connection == "env" else {}
+    result = home.dags_test(dag_id, conf, env=extra | (env or {}))
+    output = result.stdout + result.stderr
+    assert API_KEY not in output
+    assert home.files_containing(API_KEY) == []
+    return result, output
+
+
+def test_example_image_defers_resumes_and_stores(home, emulator, tmp_path):
+    result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"})
+    assert result.returncode == 0, output[-4000:]
+    assert "[DAG TEST] running trigger in line" in output  # the sensor deferred
+    assert "firing success event" in output
+    xcom = home.xcom("example_pictory_image")
+    job_id = xcom[("submit", -1, "job_id")]
+    url = xcom[("wait_for_image", -1, "image_url")]
+    assert url == f"{emulator.base_url}/files/{job_id}.png"
+    assert xcom[("wait_for_image", -1, "ai_credits_used")] == 0.6
+    assert xcom[("wait_for_image", -1, "return_value")] == {
+        "job_id": job_id,
+        "url": url,
+        "width": 1280,
+        "height": 720,
+        "ai_credits_used": 0.6,
+    }
+    used = xcom[("use_image", -1, "return_value")]
+    assert (used["url"], used["ai_credits_used"]) == (url, 0.6)
+    assert png_size(Path(used["image_path"])) == (1280, 720)
+    assert emulator.stats()["posts"] == 1
+
+
+def test_example_image_failed_job_fails_the_sensor_with_pictorys_reason(home, emulator, tmp_path):
+    emulator.add_fault("fail_job", error_code="CONTENT_POLICY_VIOLATION", error_message="The prompt was refused")
+    result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"})
+    assert result.returncode != 0
+    assert "CONTENT_POLICY_VIOLATION: The prompt was refused" in output
+    states = home.task_states("example_pictory_image")
+    assert states[("submit", -1)] == "success"
+    assert states[("wait_for_image", -1)] in ("failed", "up_for_retry")
+    assert emulator.stats()["posts"] == 1  # the failure never resubmits
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_example_image_in_poke_mode_gives_the_same_xcom(home, emulator, tmp_path):
+    env = {"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "false"}
+    result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"}, env)
+    assert result.returncode == 0, output[-4000:]
+    assert "running trigger in line" not in output  # no deferral
+    xcom = home.xcom("example_pictory_image")
+    assert set(xcom[("wait_for_image", -1, "return_value")]) == {"job_id", "url", "width", "height", "ai_credits_used"}
+    assert xcom[("wait_for_image", -1, "image_url")].endswith(".png")
+
+
+def test_connection_stored_in_the_metadata_db(home, emulator, tmp_path):
+    """A CLI-created connection works in the worker and in the inline trigger (3.3.2 async-lookup caveat)."""
+    added = home.airflow("connections", "add", "pictory_default", "--conn-json", conn_json(emulator.base_url))
+    assert added.returncode == 0, added.stderr
+    try:
+        result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"}, connection="db")
+        assert result.returncode == 0, output[-4000:]
+        assert "firing success event" in output
+    finally:
+        home.airflow("connections", "delete", "pictory_default")
+
+
+def test_example_operator_waits_with_output_path_and_extra_link(home, emulator, tmp_path):
+    result, output = run(home, emulator, "example_pictory_operator_waits", {"output_path": f"{tmp_path}/"})
+    assert result.returncode == 0, output[-4000:]
+    assert "running trigger in line" in output
+    xcom = home.xcom("example_pictory_operator_waits")
+    value = xcom[("generate_image", -1, "return_value")]
+    assert (value["width"], value["height"], value["ai_credits_used"]) == (720, 1280, 2)
+    assert png_size(Path(value["image_path"])) == (720, 1280)
+    assert xcom[("generate_image", -1, "image_path")] == value["image_path"]
+    assert xcom[("generate_image", -1, "_link_PictoryImageLink")] == value["url"]
+
+
+def test_example_mapped_one_image_per_prompt_and_credit_sum(home, emulator, tmp_path):
+    result, output = run(home, emulator, "example_pictory_mapped", {"output_path": f"{tmp_path}/"})
+    assert result.returncode == 0, output[-4000:]
+    xcom = home.xcom("example_pictory_mapped")
+    images = [value for (task, _, key), value in xcom.items() if task == "generate" and key == "return_value"]
+    assert len(images) == 3
+    assert len({image["job_id"] for image in images}) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{image['job_id']}.png" for image in images)
+    assert xcom[("total_credits", -1, "return_value")] == pytest.approx(1.8)
+    assert emulator.stats()["posts"] == 3
