@@ -19,22 +19,14 @@ from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.sensors.pictory import PictoryImageJobSensor, default_deferrable
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
+from .fakes import make_context
+
 UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
 
 
-class RecordingTI:
-    """Stands in for the runtime task instance: records XCom pushes (a real TI needs a running task)."""
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
-
-
 def context() -> dict:
-    return {"ti": RecordingTI()}
+    return make_context()
 
 
 def sensor(**kwargs) -> PictoryImageJobSensor:

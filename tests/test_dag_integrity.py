@@ -1,0 +1,62 @@
+"""Example DAGs import cleanly, with no network call and no connection lookup at parse time."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "example_dags").glob("example_*.py"))
+
+
+@pytest.fixture
+def no_network_no_connections(monkeypatch):
+    calls: list[str] = []
+
+    def refuse_connect(self, address):
+        calls.append(f"socket connect to {address}")
+        raise OSError("network access during DAG parsing")
+
+    def refuse_lookup(*args, **kwargs):
+        calls.append("connection lookup")
+        raise AssertionError("connection lookup during DAG parsing")
+
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(refuse_lookup))
+    return calls
+
+
+def test_there_are_three_examples():
+    assert [path.name for path in EXAMPLES] == [
+        "example_pictory_image.py",
+        "example_pictory_mapped.py",
+        "example_pictory_operator_waits.py",
+    ]
+
+
+def test_examples_parse_without_errors_network_or_connections(no_network_no_connections):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "example_dags"))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"example_pictory_image", "example_pictory_mapped", "example_pictory_operator_waits"}
+    for dag in bag.dags.values():
+        assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None
+    assert no_network_no_connections == []
+
+
+@pytest.mark.parametrize("module", ["pictory_provider.operators.pictory", "pictory_provider.sensors.pictory"])
+def test_task_modules_do_not_import_http_clients(module):
+    """DAG files import these at parse time: they must add no HTTP client to what airflow.sdk loads."""
+    code = (
+        "import sys, importlib, airflow.sdk; before = set(sys.modules); importlib.import_module(sys.argv[1]); "
+        "print(','.join(m for m in ('requests', 'aiohttp', 'tenacity', 'urllib3') if m in set(sys.modules) - before))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
