@@ -1,0 +1,128 @@
+"""The provider under a real Airflow deployment: scheduler, dag-processor, triggerer, api-server.
+
+The connection exists only in the metadata DB (created with the CLI), so every run also proves the
+worker and the triggerer both resolve it. Tests run in file order; the secret scan comes last.
+"""
+
+from __future__ import annotations
+
+import signal
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pictory_provider.emulator import PictoryEmulator
+from tests.conftest import API_KEY
+
+from .harness import AirflowCluster, free_port
+from .scenarios import DAG_ID, SCENARIOS, run_scenario
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def e2e_emulator() -> Iterator[PictoryEmulator]:
+    with PictoryEmulator(port=free_port(), job_seconds=3) as emulator:  # fixed port: survives a restart
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def cluster(e2e_emulator: PictoryEmulator) -> Iterator[AirflowCluster]:
+    with AirflowCluster(e2e_emulator.base_url, API_KEY) as running:
+        yield running
+
+
+def test_example_dag_defers_in_the_real_triggerer(cluster, e2e_emulator, tmp_path):
+    e2e_emulator.reset()
+    e2e_emulator.set_job_seconds(8)
+    dag_id = "example_pictory_image"
+    run_id = cluster.trigger(dag_id, {"output_path": f"{tmp_path}/"})
+    row = cluster.wait_for(
+        lambda: (
+            cluster.task_state(dag_id, run_id, "wait_for_image") == "deferred"
+            and (found := cluster.trigger_row(dag_id, run_id, "wait_for_image")) is not None
+            and found[2] is not None
+            and found
+        ),
+        timeout=120,
+        what="the sensor to be deferred with a trigger assigned to the triggerer",
+    )
+    assert row[1] == "pictory_provider.triggers.pictory.PictoryJobTrigger"
+    assert API_KEY not in row[3]
+    assert cluster.wait_for_run(dag_id, run_id) == "success"
+    job_id = cluster.xcom(dag_id, run_id, "submit", "job_id")
+    assert cluster.xcom(dag_id, run_id, "wait_for_image", "image_url") == f"{e2e_emulator.base_url}/files/{job_id}.png"
+    assert cluster.xcom(dag_id, run_id, "wait_for_image", "ai_credits_used") == 0.6
+    stored = Path(cluster.xcom(dag_id, run_id, "use_image")["image_path"])
+    assert struct.unpack(">II", stored.read_bytes()[16:24]) == (1280, 720)
+    trigger_logs = list((cluster.home / "logs").rglob("*.log.trigger.*"))
+    assert trigger_logs, "the trigger ran in the triggerer process, which writes its own log"
+    assert e2e_emulator.stats()["posts"] == 1
+
+
+def test_triggerer_killed_mid_wait_job_still_completes_once(cluster, e2e_emulator):
+    e2e_emulator.reset()
+    e2e_emulator.set_job_seconds(25)
+    run_id = cluster.trigger(DAG_ID)
+    first = cluster.wait_for(
+        lambda: (
+            cluster.task_state(DAG_ID, run_id, "wait") == "deferred"
+            and (row := cluster.trigger_row(DAG_ID, run_id, "wait")) is not None
+            and row[2] is not None
+            and row
+        ),
+        timeout=120,
+        what="the trigger to be assigned",
+    )
+    cluster.kill_component("triggerer", signal.SIGKILL)
+    time.sleep(2)
+    cluster.start_component("triggerer")
+    reassigned = cluster.wait_for(
+        lambda: (
+            (row := cluster.trigger_row(DAG_ID, run_id, "wait")) is not None and row[2] not in (None, first[2]) and row
+        ),
+        timeout=90,
+        what="the trigger to be picked up by the restarted triggerer",
+    )
+    assert reassigned[0] == first[0]  # the same persisted trigger, re-created from its kwargs
+    assert cluster.wait_for_run(DAG_ID, run_id, timeout=180) == "success"
+    assert cluster.xcom(DAG_ID, run_id, "wait", "image_url").endswith(".png")
+    assert e2e_emulator.stats()["posts"] == 1  # no duplicate paid image
+
+
+def test_operator_retry_resumes_instead_of_resubmitting(cluster, e2e_emulator):
+    e2e_emulator.reset()
+    e2e_emulator.set_job_seconds(3)
+    e2e_emulator.add_fault("status", route="job", status=503, count=1)  # the first poll fails the first try
+    dag_id = "e2e_pictory_retry"
+    run_id = cluster.trigger(dag_id)
+    assert cluster.wait_for_run(dag_id, run_id) == "success"
+    tries = cluster.query(
+        "SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id='generate'", dag_id, run_id
+    )
+    assert tries == [(2,)]
+    assert e2e_emulator.stats()["posts"] == 1  # Airflow 3.3 task state store: the retry resumed the job
+    log = cluster.task_log(dag_id, run_id, "generate")
+    assert "Reconnecting to existing job" in log
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_fault_matrix(cluster, e2e_emulator, scenario):
+    outcome = run_scenario(cluster, e2e_emulator, scenario)
+    assert outcome.state == scenario.expect, outcome.log[-3000:]
+    assert outcome.posts == 1  # nothing resubmitted, whatever happened
+    if scenario.reason:
+        assert scenario.reason in outcome.log
+    if scenario.expect == "success":
+        assert cluster.xcom(DAG_ID, outcome.run_id, "wait", "image_url").endswith(".png")
+
+
+def test_no_secret_anywhere(cluster):
+    """After everything above: the API key is in no log, XCom, trigger kwargs or rendered field."""
+    assert cluster.files_containing(API_KEY) == []
+    assert cluster.tables_containing(API_KEY) == []
+    kwargs = cluster.query("SELECT kwargs FROM trigger")  # triggers of finished tasks may be gone
+    assert all(API_KEY not in str(row) for row in kwargs)
