@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo clean
+.PHONY: venv lint test demo docs clean
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: lint
 
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+docs: venv
+	$(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) output build *.egg-info .pytest_cache .mypy_cache .ruff_cache

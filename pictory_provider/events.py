@@ -7,12 +7,15 @@ Light on imports: the task-facing modules import this at DAG-parse time.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryJobFailedError
 
 if TYPE_CHECKING:
     from pictory_provider.api import PictoryJob
+
+log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
 EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
@@ -113,6 +116,7 @@ def complete_from_event(
     """
     checked = validate_event(event)
     status, job_id, message = checked["status"], checked["job_id"], checked.get("message") or ""
+    log.info("Resumed by PictoryJobTrigger: %s event for Pictory job %s (%s)", status, job_id, message)
     if status == FAILED:
         raise PictoryJobFailedError(job_id, checked.get("error_code"), checked.get("error_message"))
     if status == TIMEOUT:

@@ -9,7 +9,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 
 from pictory_provider.api import check_wait_settings
 from pictory_provider.events import complete, complete_from_event, job_result
@@ -109,7 +116,12 @@ class PictoryImageJobSensor(BaseSensorOperator):
         self.job_id = validate_job_id(self.job_id)
         if not self.deferrable:
             return super().execute(context)
-        done = self.poke(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as exc:  # a failed job: honour soft_fail/never_fail as a deferred wait would
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping: {exc}") from exc
+            raise
         if isinstance(done, PokeReturnValue):
             return done.xcom_value
 
@@ -130,3 +142,17 @@ class PictoryImageJobSensor(BaseSensorOperator):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
         return complete_from_event(context, event, AirflowSensorTimeout, self.output_path)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Honour ``soft_fail`` when Airflow's own deferral timeout fires, on Airflow 3.0.x too.
+
+        Airflow 3.0 turns that timeout into ``AirflowSensorTimeout`` after its ``soft_fail`` check, so
+        the task failed instead of skipping. Other versions skip in the base class already, so only
+        that case reaches the ``soft_fail`` branch here.
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(str(exc)) from exc
+            raise

@@ -107,7 +107,7 @@ class PictoryJobTrigger(BaseTrigger):
                         delay = min(delay, remaining)
                     await asyncio.sleep(delay)
         except PictoryError as exc:
-            self.log.exception("Giving up on Pictory job %s after %d poll(s)", self.job_id, polls)
+            self.log.exception("Giving up on Pictory job %s (%d poll(s) answered before)", self.job_id, polls)
             return make_event(ERROR, self.job_id, str(exc))
         except Exception as exc:
             self.log.exception("Unexpected error while polling Pictory job %s", self.job_id)

@@ -6,6 +6,7 @@ Shared by tests/e2e/test_real_airflow.py (which asserts the outcomes) and script
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,15 @@ class Outcome:
     seconds: float
     log: str
 
+    @property
+    def error(self) -> str:
+        """``ExceptionType: message`` of the failed task, from its structured log."""
+        for line in self.log.splitlines():
+            if '"Task failed with exception"' in line:
+                detail = json.loads(line).get("error_detail") or [{}]
+                return f"{detail[0].get('exc_type')}: {detail[0].get('exc_value')}"
+        return ""
+
 
 def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: Scenario) -> Outcome:
     emulator.reset()
@@ -82,7 +92,6 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
     for fault in scenario.faults:
         if fault["kind"] == "fail_job":
             emulator.add_fault(**fault)
-    started = time.monotonic()
     run_id = cluster.trigger(DAG_ID)
     cluster.wait_for(
         lambda: (
@@ -93,6 +102,7 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
         timeout=120,
         what="the sensor to be deferred and its trigger assigned",
     )
+    started = time.monotonic()  # from deferral to the end of the run
     for fault in scenario.faults:
         if fault["kind"] != "fail_job":
             emulator.add_fault(**(fault | {"route": "job"}))
@@ -100,6 +110,15 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
         scenario.action(emulator)
     cluster.wait_for_run(DAG_ID, run_id)
     seconds = time.monotonic() - started
+    # The run's state lands before the resumed task's last log lines are flushed: wait for them.
+    cluster.wait_for(
+        lambda: (
+            "Resumed by PictoryJobTrigger" in cluster.task_log(DAG_ID, run_id, "wait")
+            and ("Task failed with exception" in (log := cluster.task_log(DAG_ID, run_id, "wait")) or "success" in log)
+        ),
+        timeout=30,
+        what="the task log to be complete",
+    )
     stats = emulator.stats()
     return Outcome(
         scenario=scenario,
