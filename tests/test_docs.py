@@ -215,7 +215,8 @@ def test_connection_values_reach_the_hook(monkeypatch: pytest.MonkeyPatch) -> No
         assert PictoryHook("pictory_docs").get_credentials().base_url == base_url
     page = _page("connection.md")
     assert "pictory://:pictai_x@http%3A%2F%2F127.0.0.1%3A8931" in page
-    assert "<!-- SCREENSHOT: docs/images/connection-form.png -->" in page
+    assert "](images/connection-form.png)" in page
+    assert (DOCS / "images" / "connection-form.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_emulator_admin_routes(pictory_connection: PictoryEmulator) -> None:

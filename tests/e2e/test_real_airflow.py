@@ -6,6 +6,8 @@ worker and the triggerer both resolve it. Tests run in file order; the secret sc
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import struct
 import time
@@ -118,6 +120,57 @@ def test_fault_matrix(cluster, e2e_emulator, scenario):
         assert scenario.reason in outcome.error  # the task's own failure names the cause
     if scenario.expect == "success":
         assert cluster.xcom(DAG_ID, outcome.run_id, "wait", "image_url").endswith(".png")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "connection-form.png"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_connection_form_in_the_real_ui(cluster, tmp_path):
+    """Headless Chromium picks "Pictory" in the add-connection form: the fields are relabelled."""
+    from playwright.sync_api import sync_playwright
+
+    password = json.loads((cluster.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page.goto(f"{cluster.base}/connections")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/connections", timeout=60_000)
+            page.get_by_role("button", name="Add Connection").click()
+            page.fill("input[name=connection_id]", "pictory_default")
+            combo = page.get_by_role("combobox")
+            combo.fill("Pictory")
+            page.get_by_role("option", name="Pictory", exact=True).click()
+            page.get_by_text("API Key", exact=True).wait_for(timeout=30_000)
+            labels = [label.inner_text().strip() for label in page.query_selector_all("label")]
+            assert "API Key" in labels
+            assert "Base URL" in labels
+            assert not {"Login", "Port", "Schema", "Password", "Host"} & set(labels)
+            assert page.get_attribute("input[name=password]", "placeholder") == "pictai_..."
+            assert page.get_attribute("input[name=host]", "placeholder").startswith("https://api.pictory.ai")
+            shot = tmp_path / "connection-form.png"
+            page.screenshot(path=str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+                SCREENSHOT.parent.mkdir(exist_ok=True)
+                SCREENSHOT.write_bytes(shot.read_bytes())
+        finally:
+            browser.close()
 
 
 def test_no_secret_anywhere(cluster):
