@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
 
 import pytest
@@ -135,7 +136,8 @@ async def test_retry_budget_exhausted_yields_error_naming_the_cause(pictory_conn
     assert "after 4 attempt(s)" in event["message"] and "HTTP 502" in event["message"]
     assert pictory_conn.stats()["requests"]["job"] == 4
     logged = capsys.readouterr().out
-    assert "[error    ] Giving up on Pictory job" in logged
+    # structlog's rendering (Airflow 3.3) or the stdlib "{file:line} LEVEL - message" one (Airflow 2.11, 3.0)
+    assert "[error    ] Giving up on Pictory job" in logged or "ERROR - Giving up on Pictory job" in logged
     assert "Traceback (most recent call last)" in logged  # full traceback before the error event
     assert logged.index("Traceback") < logged.index("firing error event")
 
@@ -197,7 +199,9 @@ async def test_cleaned_job_is_failed(pictory_conn):
 
 
 @pytest.mark.asyncio
-async def test_triggers_in_one_loop_share_keep_alive_connections(pictory_conn):
+async def test_triggers_in_one_loop_share_keep_alive_connections(pictory_conn, monkeypatch):
+    uncapped = json.loads(conn_json(pictory_conn.base_url)) | {"extra": {"max_requests_per_second": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(uncapped))
     pictory_conn.set_job_seconds(1.0)
     job_ids = [await asyncio.to_thread(submit, f"Shared session image {i}") for i in range(20)]
     before = pictory_conn.stats()
@@ -209,3 +213,46 @@ async def test_triggers_in_one_loop_share_keep_alive_connections(pictory_conn):
     assert polls >= 20 * 5
     # A session per poll would open one connection per poll; the shared pool reuses a handful.
     assert connections <= 20 and polls >= 5 * connections, (polls, connections)
+
+
+def capped_connection(emulator, rate: float) -> str:
+    return json.dumps(json.loads(conn_json(emulator.base_url)) | {"extra": {"max_requests_per_second": rate}})
+
+
+@pytest.mark.asyncio
+async def test_request_rate_cap_is_shared_by_every_trigger_of_a_connection(pictory_conn, monkeypatch):
+    pictory_conn.set_job_seconds(2.0)
+    job_ids = [await asyncio.to_thread(submit, f"Capped image {i}") for i in range(15)]
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", capped_connection(pictory_conn, 10))
+    start = len(pictory_conn.request_log)
+    events = await asyncio.gather(*(run_to_end(make(job_id, poll_interval=0.1)) for job_id in job_ids))
+    assert [only_event(e)["status"] for e in events] == ["success"] * 15
+    times = sorted(r["time"] for r in pictory_conn.request_log[start:] if r["route"] == "job")
+    assert len(times) >= 30
+    busiest = max(sum(1 for t in times if first <= t < first + 1.0) for first in times)
+    assert busiest <= 11, busiest  # 10 per second (+1 for a window edge), though 15 triggers poll every 0.1 s
+
+
+@pytest.mark.asyncio
+async def test_a_429_pauses_every_trigger_of_the_connection(pictory_conn, monkeypatch):
+    pictory_conn.set_job_seconds(3.0)
+    job_ids = [await asyncio.to_thread(submit, f"Paused image {i}") for i in range(3)]
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", capped_connection(pictory_conn, 0))
+    start = len(pictory_conn.request_log)
+    pictory_conn.add_fault("rate_limit", route="job", retry_after=1, count=1)
+    events = await asyncio.gather(*(run_to_end(make(job_id, poll_interval=0.2)) for job_id in job_ids))
+    assert [only_event(e)["status"] for e in events] == ["success"] * 3
+    log = [r for r in pictory_conn.request_log[start:] if r["route"] == "job"]
+    limited = next(r["time"] for r in log if r["status"] == 429)
+    # requests sent after the 429 was answered (allow 50 ms for ones already in flight)
+    later = [r["time"] for r in log if r["time"] > limited + 0.05]
+    assert later
+    assert min(later) - limited >= 0.9  # nobody polled during the Retry-After pause
+
+
+def test_invalid_rate_cap_is_a_config_error(pictory_conn, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", capped_connection(pictory_conn, -1))
+    from pictory_provider.exceptions import PictoryConfigError
+
+    with pytest.raises(PictoryConfigError, match="max_requests_per_second"):
+        PictoryHook().get_credentials()

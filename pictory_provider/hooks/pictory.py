@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,11 @@ from pictory_provider.get_provider_info import UI_FIELD_BEHAVIOUR
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"airflow-provider-pictory/{__version__}"
+#: Requests per second one triggerer process sends for one API key, unless the connection's extra
+#: sets ``max_requests_per_second`` (0 turns the cap off).
+DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
+#: How long every trigger of an API key pauses after a 429 that carries no ``Retry-After``.
+DEFAULT_RATE_LIMIT_PAUSE = 5.0
 #: Longest ``Retry-After`` we honour; a larger value is capped.
 MAX_RETRY_AFTER = 300.0
 
@@ -62,6 +69,7 @@ class PictoryCredentials:
 
     base_url: str
     api_key: str = field(repr=False)
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
     @property
     def headers(self) -> dict[str, str]:
@@ -92,8 +100,8 @@ def base_url_from_host(host: str | None, port: int | None = None) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def credentials_from_connection(conn: Any, conn_id: str) -> PictoryCredentials:
-    """Build :class:`PictoryCredentials` from an Airflow ``Connection``."""
+def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) -> PictoryCredentials:
+    """Build :class:`PictoryCredentials` from an Airflow ``Connection`` and its parsed extra."""
     api_key = (conn.password or "").strip()
     if not api_key:
         raise PictoryConfigError(
@@ -102,7 +110,15 @@ def credentials_from_connection(conn: Any, conn_id: str) -> PictoryCredentials:
         )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
-    return PictoryCredentials(base_url=base_url_from_host(conn.host, conn.port), api_key=api_key)
+    rate = extra.get("max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
+        raise PictoryConfigError(
+            f"Connection {conn_id!r}: extra 'max_requests_per_second' must be a number >= 0 "
+            f"(0 turns the cap off), got {rate!r}"
+        )
+    return PictoryCredentials(
+        base_url=base_url_from_host(conn.host, conn.port), api_key=api_key, max_requests_per_second=float(rate)
+    )
 
 
 class _Retryable(Exception):
@@ -180,6 +196,54 @@ def interpret_response(
     if status == 404:
         raise PictoryNotFoundError(f"Pictory found nothing for {what} (HTTP 404 {message or 'Not Found'})", status)
     raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
+
+
+def _extra_of(conn: Any) -> dict[str, Any]:
+    extra = conn.extra_dejson if conn.extra else {}
+    return extra if isinstance(extra, dict) else {}
+
+
+class RequestPacer:
+    """Caps the request rate of one API key in one event loop, and pauses it after a 429.
+
+    Every trigger of the key waits its turn here, so a burst of deferred jobs slows polling down to
+    ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them, not only the
+    trigger that received it.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    async def wait_turn(self) -> None:
+        loop = asyncio.get_running_loop()
+        while (pause := self._paused_until - loop.time()) > 0:
+            await asyncio.sleep(pause)
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        while (pause := self._paused_until - loop.time()) > 0:  # a 429 arrived while we queued
+            await asyncio.sleep(pause)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
+
+
+_PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], RequestPacer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pacer_for(creds: PictoryCredentials) -> RequestPacer:
+    """The running loop's pacer for these credentials (one per base URL, API key and rate)."""
+    key = (creds.base_url, hashlib.sha256(creds.api_key.encode()).hexdigest(), creds.max_requests_per_second)
+    pacers = _PACERS.setdefault(asyncio.get_running_loop(), {})
+    if key not in pacers:
+        pacers[key] = RequestPacer(creds.max_requests_per_second)
+    return pacers[key]
 
 
 class _SharedSessions:
@@ -280,13 +344,13 @@ class PictoryHook(BaseHook):
                 conn = self.get_connection(self.pictory_conn_id)
             except AirflowNotFoundException:
                 raise self._missing_connection() from None
-            self._credentials = credentials_from_connection(conn, self.pictory_conn_id)
+            self._credentials = credentials_from_connection(conn, self.pictory_conn_id, _extra_of(conn))
         return self._credentials
 
     async def aget_credentials(self) -> PictoryCredentials:
         """Resolve the connection once without blocking the event loop (for the triggerer)."""
         if self._credentials is None:
-            from airflow.providers.common.compat.connection import get_async_connection
+            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
             from asgiref.sync import sync_to_async
 
             try:
@@ -298,7 +362,8 @@ class PictoryHook(BaseHook):
                     conn = await sync_to_async(self.get_connection)(self.pictory_conn_id)
                 except AirflowNotFoundException:
                     raise self._missing_connection() from None
-            self._credentials = credentials_from_connection(conn, self.pictory_conn_id)
+            extra = await get_async_extra_dejson(conn) if conn.extra else {}
+            self._credentials = credentials_from_connection(conn, self.pictory_conn_id, extra)
         return self._credentials
 
     def _missing_connection(self) -> PictoryConfigError:
@@ -466,6 +531,8 @@ class PictoryHook(BaseHook):
             sock_connect=self.connect_timeout,
             sock_read=self.read_timeout,
         )
+        pacer = pacer_for(creds)
+        await pacer.wait_turn()
         async with self.shared_session() as session:
             try:
                 async with session.get(creds.base_url + path, headers=creds.headers, timeout=timeout) as response:
@@ -474,6 +541,9 @@ class PictoryHook(BaseHook):
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 never_sent = isinstance(exc, aiohttp.ClientConnectorError)
                 raise _Retryable(describe_exception(exc), maybe_received=not never_sent) from None
+        if status == 429:
+            retry_after = _retry_after_seconds(headers.get("Retry-After"))
+            pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
         return interpret_response(
             status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.pictory_conn_id
         )
