@@ -32,3 +32,30 @@ docs: venv
 
 clean:
 	rm -rf $(VENV) output build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# `make test-compat`: the unit and `dags test` suites on older Airflow too, each in its own venv
+# (.venv-2.11, .venv-3.0), created from constraints/ when missing and refreshed when setup.cfg changes.
+COMPAT_AIRFLOW := 2.11.2 3.0.6
+COMPAT_PYTEST := --ignore=tests/e2e --ignore=tests/test_docs.py
+.PHONY: test-compat
+
+test-compat:
+	@failed=""; summary=""; \
+	for v in $(COMPAT_AIRFLOW); do \
+	  venv=.venv-$${v%.*}; cons=constraints/constraints-$$v-py3.11.txt; t0=$$(date +%s); \
+	  if [ ! -x $$venv/bin/python ] || [ setup.cfg -nt $$venv/.installed-stamp ] || [ $$cons -nt $$venv/.installed-stamp ]; then \
+	    echo "== Airflow $$v: installing $$venv"; \
+	    { [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; } && \
+	    $$venv/bin/python -m pip install -q -c $$cons "apache-airflow==$$v" -e ".[test]" && \
+	    touch $$venv/.installed-stamp || { failed="$$failed $$v:venv"; continue; }; \
+	  fi; t1=$$(date +%s); \
+	  echo "== Airflow $$v: unit tests"; \
+	  $$venv/bin/python -m pytest -q $(COMPAT_PYTEST) --ignore=tests/test_dag_runs.py || failed="$$failed $$v:unit"; \
+	  t2=$$(date +%s); \
+	  echo "== Airflow $$v: dags test suite (tests/test_dag_runs.py)"; \
+	  $$venv/bin/python -m pytest -q $(COMPAT_PYTEST) tests/test_dag_runs.py || failed="$$failed $$v:dag-runs"; \
+	  t3=$$(date +%s); \
+	  summary="$$summary\n  Airflow $$v: venv $$((t1 - t0)) s, unit tests $$((t2 - t1)) s, dags test suite $$((t3 - t2)) s"; \
+	done; \
+	printf "== test-compat timings:$$summary\n"; \
+	if [ -n "$$failed" ]; then echo "== test-compat FAILED:$$failed"; exit 1; fi; echo "== test-compat passed"

@@ -1,4 +1,7 @@
-"""A throwaway, migrated AIRFLOW_HOME whose dags folder is example_dags/, driven through the CLI."""
+"""A throwaway, migrated AIRFLOW_HOME whose dags folder is example_dags/, driven through the CLI.
+
+On Airflow 2 (no ``airflow.sdk``) the dags folder is tests/dags_af2/, the same DAGs with Airflow 2 imports.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .compat import EXAMPLE_DAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -20,7 +25,7 @@ BIN = Path(sys.executable).parent
 class AirflowHome:
     """Runs ``airflow`` CLI commands in subprocesses against one SQLite metadata DB."""
 
-    def __init__(self, dags_folder: Path = ROOT / "example_dags") -> None:
+    def __init__(self, dags_folder: Path = EXAMPLE_DAGS) -> None:
         self.path = Path(tempfile.mkdtemp(prefix="pictory-airflow-home-"))
         self.env = {
             key: value

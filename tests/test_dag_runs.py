@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .airflow_home import AirflowHome
+from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 from .conftest import API_KEY, conn_json
 
 pytestmark = pytest.mark.timeout(600)
@@ -31,6 +32,27 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def without_airflow_30_comms_debug(output: str) -> str:
+    """Drop the lines where Airflow 3.0's `dags test` itself prints the connection password.
+
+    Its in-process supervisor logs every comms request at DEBUG with structlog unconfigured, including
+    Airflow's own ``MaskSecret(value=...)`` for the connection it just fetched. Those lines never reach
+    task logs or the DB (scanned below on every version); Airflow 3.3 does not print them.
+    """
+    if AIRFLOW_V_3_1_PLUS or not AIRFLOW_V_3_0_PLUS:
+        return output
+    return "\n".join(line for line in output.splitlines() if "MaskSecret(value=" not in line)
+
+
+def outlast_task_startup(emulator) -> None:
+    """Keep the job in progress until the sensor's first check, so the sensor really defers.
+
+    Airflow 3.0's `dags test` takes about 2 s to start each task, longer than the 0.5 s job.
+    """
+    if AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS:
+        emulator.set_job_seconds(5)
+
+
 def run(
     home: AirflowHome,
     emulator,
@@ -42,12 +64,13 @@ def run(
     extra = {"AIRFLOW_CONN_PICTORY_DEFAULT": conn_json(emulator.base_url)} if connection == "env" else {}
     result = home.dags_test(dag_id, conf, env=extra | (env or {}))
     output = result.stdout + result.stderr
-    assert API_KEY not in output
+    assert API_KEY not in without_airflow_30_comms_debug(output)
     assert home.files_containing(API_KEY) == []
     return result, output
 
 
 def test_example_image_defers_resumes_and_stores(home, emulator, tmp_path):
+    outlast_task_startup(emulator)
     result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"})
     assert result.returncode == 0, output[-4000:]
     assert "[DAG TEST] running trigger in line" in output  # the sensor deferred
@@ -96,6 +119,7 @@ def test_connection_stored_in_the_metadata_db(home, emulator, tmp_path):
     """A CLI-created connection works in the worker and in the inline trigger (3.3.2 async-lookup caveat)."""
     added = home.airflow("connections", "add", "pictory_default", "--conn-json", conn_json(emulator.base_url))
     assert added.returncode == 0, added.stderr
+    outlast_task_startup(emulator)
     try:
         result, output = run(home, emulator, "example_pictory_image", {"output_path": f"{tmp_path}/"}, connection="db")
         assert result.returncode == 0, output[-4000:]
@@ -113,7 +137,8 @@ def test_example_operator_waits_with_output_path_and_extra_link(home, emulator, 
     assert (value["width"], value["height"], value["ai_credits_used"]) == (720, 1280, 2)
     assert png_size(Path(value["image_path"])) == (720, 1280)
     assert xcom[("generate_image", -1, "image_path")] == value["image_path"]
-    assert xcom[("generate_image", -1, "_link_PictoryImageLink")] == value["url"]
+    if AIRFLOW_V_3_0_PLUS:  # Airflow 3 stores extra links as XCom; Airflow 2 computes them in the UI
+        assert xcom[("generate_image", -1, "_link_PictoryImageLink")] == value["url"]
 
 
 def test_example_mapped_one_image_per_prompt_and_credit_sum(home, emulator, tmp_path):

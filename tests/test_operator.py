@@ -21,9 +21,14 @@ from pictory_provider.operators.pictory import PictoryGenerateImageOperator, Pic
 from pictory_provider.storage import store_image
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
+from .compat import AIRFLOW_V_3_3_PLUS
 from .fakes import TaskStateStore, make_context
 
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
+needs_task_state_store = pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS,
+    reason="ResumableJobMixin and the task state store arrive in Airflow 3.3; before that every try submits anew",
+)
 
 
 def operator(**kwargs) -> PictoryGenerateImageOperator:
@@ -142,6 +147,7 @@ def test_invalid_wait_settings_fail_at_construction(kwargs, needle):
         operator(**kwargs)
 
 
+@needs_task_state_store
 def test_retry_resumes_the_submitted_job_instead_of_buying_another(pictory_conn):
     store = TaskStateStore()
     with pytest.raises(TaskDeferred) as first:
@@ -156,6 +162,7 @@ def test_retry_resumes_the_submitted_job_instead_of_buying_another(pictory_conn)
     assert pictory_conn.stats()["posts"] == 1
 
 
+@needs_task_state_store
 def test_retry_after_completion_collects_the_result(pictory_conn, tmp_path):
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
@@ -169,6 +176,7 @@ def test_retry_after_completion_collects_the_result(pictory_conn, tmp_path):
     assert pictory_conn.stats()["posts"] == 1
 
 
+@needs_task_state_store
 def test_retry_after_a_failed_job_submits_afresh(pictory_conn):
     pictory_conn.set_job_seconds(0)
     pictory_conn.add_fault("fail_job")
@@ -177,6 +185,18 @@ def test_retry_after_a_failed_job_submits_afresh(pictory_conn):
         operator(deferrable=False).execute(make_context(store))
     result = operator(deferrable=False).execute(make_context(store))
     assert result["job_id"] == store.values["pictory_job_id"]
+    assert pictory_conn.stats()["posts"] == 2
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="Airflow >= 3.3 resumes the job (tests above)")
+def test_before_airflow_3_3_every_try_submits_a_new_job(pictory_conn):
+    """common.compat's ResumableJobMixin stand-in: no task state store, so a retry buys a new image."""
+    pictory_conn.set_job_seconds(0)
+    store = TaskStateStore()
+    first = operator(deferrable=False).execute(make_context(store))
+    second = operator(deferrable=False).execute(make_context(store))
+    assert first["job_id"] != second["job_id"]
+    assert store.values == {}
     assert pictory_conn.stats()["posts"] == 2
 
 

@@ -19,6 +19,7 @@ from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.sensors.pictory import PictoryImageJobSensor, default_deferrable
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
+from .compat import AIRFLOW_V_3_0_PLUS
 from .fakes import make_context
 
 UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
@@ -110,6 +111,14 @@ def test_failed_job_raises_before_deferring(pictory_conn):
         sensor(job_id=job_id).execute(context())
 
 
+def test_soft_fail_skips_a_job_that_already_failed_before_deferring(pictory_conn):
+    pictory_conn.set_job_seconds(0)
+    pictory_conn.add_fault("fail_job", error_code="E9", error_message="gone wrong")
+    job_id = submit()
+    with pytest.raises(AirflowSkipException, match="E9: gone wrong"):
+        sensor(job_id=job_id, soft_fail=True).execute(context())
+
+
 def test_execute_complete_success_pushes_xcom():
     ctx = context()
     event = make_event("success", UNKNOWN_JOB, "done") | {
@@ -171,10 +180,15 @@ def test_soft_fail_turns_a_timeout_event_into_a_skip():
 
 def test_soft_fail_turns_a_deferral_timeout_into_a_skip():
     """Airflow's own deferral timeout (defer(timeout=...)) resumes the task with __fail__/TIMEOUT."""
-    fail = {"error": "Trigger timeout"}
+    if AIRFLOW_V_3_0_PLUS:
+        fail, timeout_error = {"error": "Trigger timeout"}, AirflowSensorTimeout
+    else:  # Airflow 2 has no TaskDeferralTimeout: the scheduler's timeout resumes with a TaskDeferralError
+        from airflow.exceptions import TaskDeferralError
+
+        fail, timeout_error = {"error": "Trigger/execution timeout"}, TaskDeferralError
     with pytest.raises(AirflowSkipException):
         sensor(job_id=UNKNOWN_JOB, soft_fail=True).resume_execution("__fail__", fail, context())
-    with pytest.raises(AirflowSensorTimeout):
+    with pytest.raises(timeout_error):
         sensor(job_id=UNKNOWN_JOB).resume_execution("__fail__", fail, context())
 
 
