@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo docs clean
+.PHONY: venv lint test demo docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo: venv
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) output build *.egg-info .pytest_cache .mypy_cache .ruff_cache
