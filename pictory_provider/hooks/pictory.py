@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
+import random
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -71,7 +73,12 @@ class PictoryCredentials:
     api_key: str = field(repr=False)
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
-    @property
+    @functools.cached_property
+    def key_digest(self) -> str:
+        """SHA-256 of the API key: identifies the key (e.g. for the rate cap) without holding it."""
+        return hashlib.sha256(self.api_key.encode()).hexdigest()
+
+    @functools.cached_property
     def headers(self) -> dict[str, str]:
         return {
             "Authorization": self.api_key,
@@ -217,16 +224,15 @@ class RequestPacer:
         self._paused_until = 0.0
 
     async def wait_turn(self) -> None:
+        """Take the next free slot (at once when the cap is off and no 429 pause is running)."""
         loop = asyncio.get_running_loop()
-        while (pause := self._paused_until - loop.time()) > 0:
-            await asyncio.sleep(pause)
         now = loop.time()
-        slot = max(now, self._next_slot)
+        slot = max(now, self._next_slot, self._paused_until)
         self._next_slot = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-        while (pause := self._paused_until - loop.time()) > 0:  # a 429 arrived while we queued
-            await asyncio.sleep(pause)
+        wait = slot - now
+        while wait > 0:
+            await asyncio.sleep(wait)
+            wait = self._paused_until - loop.time()  # a 429 may have arrived while we queued
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
@@ -239,7 +245,7 @@ _PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 
 def pacer_for(creds: PictoryCredentials) -> RequestPacer:
     """The running loop's pacer for these credentials (one per base URL, API key and rate)."""
-    key = (creds.base_url, hashlib.sha256(creds.api_key.encode()).hexdigest(), creds.max_requests_per_second)
+    key = (creds.base_url, creds.key_digest, creds.max_requests_per_second)
     pacers = _PACERS.setdefault(asyncio.get_running_loop(), {})
     if key not in pacers:
         pacers[key] = RequestPacer(creds.max_requests_per_second)
@@ -326,6 +332,9 @@ class PictoryHook(BaseHook):
         self.read_timeout = read_timeout
         self._credentials: PictoryCredentials | None = None
         self._session: requests.Session | None = None
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=connect_timeout + read_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pictory_conn_id={self.pictory_conn_id!r})"
@@ -380,21 +389,25 @@ class PictoryHook(BaseHook):
 
     # -- retries ------------------------------------------------------------------------------
 
-    def _wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.retry_min_wait or 0.001, max=self.retry_max_wait, jitter=self.retry_min_wait
-        )(retry_state)
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
+    def backoff_seconds(self, attempt: int, exc: BaseException | None) -> float:
+        """Wait before the next try after failed try ``attempt``: exponential with jitter, at least
+        the ``Retry-After`` Pictory sent. The one backoff rule of the sync and async paths."""
+        backoff = min(self.retry_max_wait, self.retry_min_wait * 2.0 ** (attempt - 1))
+        backoff += random.uniform(0, self.retry_min_wait)
         retry_after = exc.retry_after if isinstance(exc, _Retryable) and exc.retry_after is not None else 0.0
         return max(backoff, retry_after)
+
+    def _wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return self.backoff_seconds(retry_state.attempt_number, exc)
+
+    def _log_retry(self, what: str, attempt: int, exc: BaseException | None, wait: float) -> None:
+        log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s", what, attempt, self.max_attempts, exc, wait)
 
     def _retry_policy(self, what: str, attempts: int, *, idempotent: bool = True) -> dict[str, Any]:
         def log_retry(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0.0
-            log.warning(
-                "%s failed (attempt %d of %d): %s; retrying in %.1f s", what, state.attempt_number, attempts, exc, wait
-            )
+            self._log_retry(what, state.attempt_number, exc, state.next_action.sleep if state.next_action else 0.0)
 
         return {
             "stop": tenacity.stop_after_attempt(attempts),
@@ -526,11 +539,7 @@ class PictoryHook(BaseHook):
 
     async def _asend(self, path: str, what: str) -> Any:
         creds = await self.aget_credentials()
-        timeout = aiohttp.ClientTimeout(
-            total=self.connect_timeout + self.read_timeout,
-            sock_connect=self.connect_timeout,
-            sock_read=self.read_timeout,
-        )
+        timeout = self._client_timeout
         pacer = pacer_for(creds)
         await pacer.wait_turn()
         async with self.shared_session() as session:
@@ -552,12 +561,20 @@ class PictoryHook(BaseHook):
         """Read a job with ``aiohttp`` on the running event loop, retrying transient failures."""
         job_id = validate_job_id(job_id)
         what = f"GET job {job_id}"
-        retrying = tenacity.AsyncRetrying(**self._retry_policy(what, self.max_attempts))
-        try:
-            body: Any = await retrying(self._asend, f"{JOBS_PATH}/{job_id}", what)
-        except _Retryable as exc:
-            raise self._give_up(what, retrying.statistics["attempt_number"], exc) from None
-        return parse_job(body, job_id)
+        path = f"{JOBS_PATH}/{job_id}"
+        attempt = 1
+        while True:  # a plain loop: the triggerer runs this for every poll of every job, keep it cheap
+            try:
+                body = await self._asend(path, what)
+            except _Retryable as exc:
+                if attempt >= self.max_attempts:
+                    raise self._give_up(what, attempt, exc) from None
+                wait = self.backoff_seconds(attempt, exc)
+                self._log_retry(what, attempt, exc, wait)
+                await asyncio.sleep(wait)
+                attempt += 1
+            else:
+                return parse_job(body, job_id)
 
 
 def raise_for_failed_job(job: PictoryJob) -> None:
