@@ -33,6 +33,8 @@ from pictory_provider.operators.pictory import PictoryGenerateImageOperator
 from pictory_provider.sensors.pictory import PictoryImageJobSensor
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
+from .fakes import RecordingTI
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
@@ -185,18 +187,6 @@ def test_generated_pages_are_in_the_nav() -> None:
 
 
 # -- 3. the snippets work -----------------------------------------------------------------------------
-
-
-class RecordingTI:
-    """Records ``xcom_push`` like the runtime task instance."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 def test_connection_values_reach_the_hook(monkeypatch: pytest.MonkeyPatch) -> None:
