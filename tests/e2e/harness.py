@@ -218,6 +218,17 @@ class AirflowCluster:
         )
         return rows[0] if rows else None
 
+    def wait_deferred(self, dag_id: str, run_id: str, task_id: str, timeout: float = 120) -> tuple[Any, ...]:
+        """Wait until the task is deferred and its trigger row is assigned to a triggerer; return the row."""
+
+        def assigned() -> tuple[Any, ...] | None:
+            if self.task_state(dag_id, run_id, task_id) != "deferred":
+                return None
+            row = self.trigger_row(dag_id, run_id, task_id)
+            return row if row is not None and row[2] is not None else None
+
+        return tuple(self.wait_for(assigned, timeout, what=f"{task_id} to be deferred with an assigned trigger"))
+
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         rows = self.query("SELECT state FROM dag_run WHERE dag_id=? AND run_id=?", dag_id, run_id)
         return rows[0][0] if rows else None

@@ -93,15 +93,7 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
         if fault["kind"] == "fail_job":
             emulator.add_fault(**fault)
     run_id = cluster.trigger(DAG_ID)
-    cluster.wait_for(
-        lambda: (
-            cluster.task_state(DAG_ID, run_id, "wait") == "deferred"
-            and (row := cluster.trigger_row(DAG_ID, run_id, "wait")) is not None
-            and row[2] is not None
-        ),
-        timeout=120,
-        what="the sensor to be deferred and its trigger assigned",
-    )
+    cluster.wait_deferred(DAG_ID, run_id, "wait")
     started = time.monotonic()  # from deferral to the end of the run
     for fault in scenario.faults:
         if fault["kind"] != "fail_job":

@@ -42,16 +42,7 @@ def test_example_dag_defers_in_the_real_triggerer(cluster, e2e_emulator, tmp_pat
     e2e_emulator.set_job_seconds(8)
     dag_id = "example_pictory_image"
     run_id = cluster.trigger(dag_id, {"output_path": f"{tmp_path}/"})
-    row = cluster.wait_for(
-        lambda: (
-            cluster.task_state(dag_id, run_id, "wait_for_image") == "deferred"
-            and (found := cluster.trigger_row(dag_id, run_id, "wait_for_image")) is not None
-            and found[2] is not None
-            and found
-        ),
-        timeout=120,
-        what="the sensor to be deferred with a trigger assigned to the triggerer",
-    )
+    row = cluster.wait_deferred(dag_id, run_id, "wait_for_image")
     assert row[1] == "pictory_provider.triggers.pictory.PictoryJobTrigger"
     assert API_KEY not in row[3]
     assert cluster.wait_for_run(dag_id, run_id) == "success"
@@ -69,16 +60,7 @@ def test_triggerer_killed_mid_wait_job_still_completes_once(cluster, e2e_emulato
     e2e_emulator.reset()
     e2e_emulator.set_job_seconds(25)
     run_id = cluster.trigger(DAG_ID)
-    first = cluster.wait_for(
-        lambda: (
-            cluster.task_state(DAG_ID, run_id, "wait") == "deferred"
-            and (row := cluster.trigger_row(DAG_ID, run_id, "wait")) is not None
-            and row[2] is not None
-            and row
-        ),
-        timeout=120,
-        what="the trigger to be assigned",
-    )
+    first = cluster.wait_deferred(DAG_ID, run_id, "wait")
     cluster.kill_component("triggerer", signal.SIGKILL)
     time.sleep(2)
     cluster.start_component("triggerer")
