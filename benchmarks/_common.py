@@ -351,17 +351,22 @@ class TerminateOnSignal:
         signal.signal(signal.SIGTERM, self._previous)
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM a child we started, SIGKILL it if it is still there after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run_child(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a child to completion; on timeout or interruption terminate it (by its pid) and re-raise."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env, cwd=ROOT)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         raise
     return subprocess.CompletedProcess(cmd, proc.returncode, out, None)

@@ -50,6 +50,7 @@ from _common import (
     make_tls_material,
     md_table,
     percentile,
+    stop_process,
 )
 
 WORKER_TIMEOUT = 600.0
@@ -375,12 +376,7 @@ def run_case(
                 spy.kill()
                 spy.wait()
         if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop_process(worker)
         emu.stop()
     events = result.pop("events")
     latencies = [events[j][0] - completes[j] for j in ids if j in events]
