@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import aiohttp
 import requests
 import tenacity
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
 
 from pictory_provider.exceptions import (
     PictoryAPIError,
@@ -33,6 +35,7 @@ from pictory_provider.hooks.connection import USER_AGENT, PictoryCredentials
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "SHARED_SESSIONS",
     "USER_AGENT",
     "PictoryTransport",
@@ -41,12 +44,18 @@ __all__ = [
     "describe_exception",
     "interpret_response",
     "pacer_for",
+    "read_body",
+    "read_capped_text",
+    "scrub",
 ]
 
 #: How long every trigger of an API key pauses after a 429 that carries no ``Retry-After``.
 DEFAULT_RATE_LIMIT_PAUSE = 5.0
 #: Longest ``Retry-After`` we honour; a larger value is capped.
 MAX_RETRY_AFTER = 300.0
+#: Largest API response body read (a job is about 1 KB, a list page of 100 items about 100 KB).
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 
 class RetryableError(Exception):
@@ -63,10 +72,90 @@ class RetryableError(Exception):
         self.maybe_received = maybe_received
 
 
-def describe_exception(exc: BaseException) -> str:
-    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers)."""
-    text = str(exc).strip()
+def scrub(text: str, secret: str | None) -> str:
+    """Remove ``secret`` from library text: as is, in its ``repr()`` form and escaped without quotes."""
+    if not secret:
+        return text
+    quoted = repr(secret)
+    for form in (quoted, quoted[1:-1], secret):
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def describe_exception(exc: BaseException, secret: str | None = None) -> str:
+    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers).
+
+    ``secret`` (the API key) is scrubbed from the text, in case a library quotes a header value.
+    """
+    text = scrub(str(exc).strip(), secret)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ResponseTooLarge(Exception):
+    """A response body passed its byte limit (the caller names the limit and the request)."""
+
+
+class ResponseDeadlineExceeded(Exception):
+    """A response body did not arrive before the deadline."""
+
+
+def _too_large(what: str, limit: int) -> PictoryAPIError:
+    return PictoryAPIError(
+        f"Pictory's answer to {what} is larger than the {limit}-byte limit for API responses; it was not read"
+    )
+
+
+def read_body(response: requests.Response, deadline: float, max_bytes: int, sink: Any) -> int:
+    """Stream a ``requests`` response (sent with ``stream=True``) into ``sink.write``; return its size.
+
+    Gives up with ``requests.Timeout`` once ``deadline`` (``time.monotonic()``) passes, however slowly
+    the body drips in: each socket read waits at most until the deadline. Raises ``ResponseTooLarge``
+    past ``max_bytes`` (the declared ``Content-Length`` is checked first) and
+    ``requests.exceptions.ChunkedEncodingError`` if the body is shorter than its ``Content-Length``.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ResponseTooLarge(int(declared))
+    raw = response.raw
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ResponseDeadlineExceeded(size)
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(remaining, sock.gettimeout() or remaining))
+        try:
+            chunk = raw.read1(_READ_CHUNK, decode_content=True)
+        except (OSError, HTTPError) as exc:
+            if time.monotonic() >= deadline:
+                raise ResponseDeadlineExceeded(size) from None
+            error = requests.ReadTimeout if isinstance(exc, ReadTimeoutError) else requests.ConnectionError
+            raise error(describe_exception(exc)) from None
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(size)
+        sink.write(chunk)
+    if declared.isdigit() and size < int(declared) and not response.headers.get("Content-Encoding"):
+        raise requests.exceptions.ChunkedEncodingError(
+            f"the body ended after {size} of the {int(declared)} bytes its Content-Length announced"
+        )
+    return size
+
+
+async def read_capped_text(response: aiohttp.ClientResponse, what: str, max_bytes: int = MAX_RESPONSE_BYTES) -> str:
+    """The text of an ``aiohttp`` response, refusing (``PictoryAPIError``) a body over ``max_bytes``."""
+    if response.content_length is not None and response.content_length > max_bytes:
+        raise _too_large(what, max_bytes)
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > max_bytes:
+            raise _too_large(what, max_bytes)
+    return bytes(body).decode(response.charset or "utf-8", errors="replace")
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -201,6 +290,21 @@ class _SharedSessions:
 SHARED_SESSIONS = _SharedSessions()
 
 
+class _KeyAuth(requests.auth.AuthBase):
+    """Sets the ``Authorization`` header to the API key. Passing an ``auth`` keeps ``requests`` from
+    replacing the header with credentials from ``~/.netrc``; the repr never shows the key."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._api_key
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(***)"
+
+
 class PictoryTransport:
     """Sends one API request with timeouts and retries, on the sync or the async path.
 
@@ -294,23 +398,38 @@ class PictoryTransport:
     def _send(
         self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None
     ) -> Any:
+        # connect + read in total, as on the async path: a body dripping in cannot hold a worker longer
+        deadline = time.monotonic() + self.connect_timeout + self.read_timeout
+        body = io.BytesIO()
         try:
-            response = self.session.request(
+            with self.session.request(
                 method,
                 creds.base_url + path,
                 json=payload,
                 headers=creds.headers,
+                auth=_KeyAuth(creds.api_key),  # the connection's key wins over ~/.netrc
                 timeout=(self.connect_timeout, self.read_timeout),
-            )
+                stream=True,
+            ) as response:
+                read_body(response, deadline, MAX_RESPONSE_BYTES, body)
+                status, headers = response.status_code, response.headers
+                encoding = response.encoding or "utf-8"
+        except ResponseTooLarge:
+            raise _too_large(what, MAX_RESPONSE_BYTES) from None
+        except ResponseDeadlineExceeded:
+            raise RetryableError(
+                f"no complete answer within {self.connect_timeout + self.read_timeout:g} s "
+                "(connect_timeout + read_timeout) for " + what
+            ) from None
         except requests.RequestException as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
-            raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+            raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
         return interpret_response(
-            response.status_code,
-            response.text,
-            response.headers.get("Content-Type", ""),
-            response.headers.get("Retry-After"),
+            status,
+            body.getvalue().decode(encoding, errors="replace"),
+            headers.get("Content-Type", ""),
+            headers.get("Retry-After"),
             what,
             self.conn_id,
         )
@@ -336,11 +455,11 @@ class PictoryTransport:
                 async with session.get(
                     creds.base_url + path, headers=creds.headers, timeout=self._client_timeout
                 ) as response:
-                    text = await response.text(errors="replace")
+                    text = await read_capped_text(response, what)
                     status, headers = response.status, response.headers
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+                raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
         if status == 429:
             retry_after = _retry_after_seconds(headers.get("Retry-After"))
             pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
