@@ -105,9 +105,9 @@ def test_failed_write_keeps_the_existing_read_only_file(pictory_conn, tmp_path):
 
     outcome = _store_without_override(url, target, job_id)
 
+    assert target.exists() and target.read_bytes() == b"the image the user already had"
     assert outcome.startswith("ERROR"), outcome
     assert "read-only" in outcome and str(target) in outcome
-    assert target.read_bytes() == b"the image the user already had"
     assert [p.name for p in tmp_path.iterdir()] == ["latest.png"]  # no temporary file left over
 
 
