@@ -192,15 +192,15 @@ def _malformed(job_id: str, what: str) -> PictoryAPIError:
 
 
 def _number(data: dict[str, Any], name: str, job_id: str, *, integer: bool) -> Any:
-    """``data[name]`` as a finite number (a positive whole number if ``integer``); None if absent or null."""
+    """``data[name]`` as a finite number (a whole number >= 0 if ``integer``); None if absent or null."""
     value = data.get(name)
     if value is None:
         return None
     valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if valid and integer:
-        valid = value > 0 and float(value).is_integer()
+        valid = value >= 0 and float(value).is_integer()
     if not valid:
-        expected = "a positive whole number" if integer else "a finite number"
+        expected = "a whole number >= 0" if integer else "a finite number"
         raise _malformed(job_id, f"data.{name} is {_shown(value)} (expected {expected})")
     return int(value) if integer else value
 
@@ -221,7 +221,7 @@ def parse_job(body: object, job_id: str) -> PictoryJob:
     :class:`PictoryAPIError` naming the field and what was wrong. The answer must be about ``job_id``
     (the job that was asked for; a different top-level ``job_id`` is an error, and the returned job
     always carries the requested id). A ``completed`` job must carry an http(s) ``data.url``; numbers
-    must be finite (``width``/``height`` positive whole numbers). ``success: false`` without a known
+    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known
     status means the job failed.
     """
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
@@ -230,7 +230,7 @@ def parse_job(body: object, job_id: str) -> PictoryJob:
     answered_for = body.get("job_id")
     if answered_for is not None and answered_for != job_id:
         raise _malformed(job_id, f"it is about job {_shown(answered_for)}, not the job that was asked for")
-    raw_status = str(data.get("status", ""))
+    raw_status = "" if data.get("status") is None else str(data["status"])
     status = JobStatus.parse(raw_status)
     error_code, error_message = _optional_str(data.get("error_code")), _optional_str(data.get("error_message"))
     if body.get("success") is False and status is JobStatus.UNKNOWN:

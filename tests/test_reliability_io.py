@@ -346,7 +346,7 @@ MALFORMED = {
     ),
     "width Infinity": (
         {"status": "completed", "url": "http://cdn/x.png", "width": float("inf"), "height": 1024},
-        "data.width is Infinity (expected a positive whole number)",
+        "data.width is Infinity (expected a whole number >= 0)",
     ),
     "aiCreditsUsed NaN": (
         {"status": "completed", "url": "http://cdn/x.png", "width": 1024, "aiCreditsUsed": float("nan")},
