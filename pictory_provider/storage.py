@@ -173,13 +173,8 @@ def _download(
 
     import requests
 
-    from pictory_provider.hooks.transport import (
-        USER_AGENT,
-        ResponseDeadlineExceeded,
-        ResponseTooLarge,
-        describe_exception,
-        read_body,
-    )
+    from pictory_provider.hooks.bodies import ResponseDeadlineExceeded, ResponseTooLarge, read_body
+    from pictory_provider.hooks.transport import USER_AGENT, describe_exception
 
     deadline = time.monotonic() + download_timeout
     first = url

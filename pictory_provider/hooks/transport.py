@@ -2,7 +2,9 @@
 
 One place for sending requests, retries and backoff, the response → error mapping, the event loop's
 shared ``aiohttp`` sessions and the per-key request pacer. The sync path (``requests``, for workers)
-and the async path (``aiohttp``, for the triggerer) share the backoff rule and the error mapping.
+and the async path (``aiohttp``, for the triggerer) share the backoff rule, the error mapping, the
+response-size cap (:data:`MAX_RESPONSE_BYTES`) and the key scrubbing of library error text
+(:func:`describe_exception`); the body limits live in :mod:`pictory_provider.hooks.bodies`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import aiohttp
 import requests
 import tenacity
-from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import NewConnectionError
 
 from pictory_provider.exceptions import (
     PictoryAPIError,
@@ -29,6 +31,14 @@ from pictory_provider.exceptions import (
     PictoryNotFoundError,
     PictoryTransientError,
     PictoryValidationError,
+)
+from pictory_provider.hooks.bodies import (
+    MAX_RESPONSE_BYTES,
+    ResponseDeadlineExceeded,
+    ResponseTooLarge,
+    read_body,
+    read_capped_text,
+    too_large,
 )
 from pictory_provider.hooks.connection import USER_AGENT, PictoryCredentials
 
@@ -53,9 +63,6 @@ __all__ = [
 DEFAULT_RATE_LIMIT_PAUSE = 5.0
 #: Longest ``Retry-After`` we honour; a larger value is capped.
 MAX_RETRY_AFTER = 300.0
-#: Largest API response body read (a job is about 1 KB, a list page of 100 items about 100 KB).
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-_READ_CHUNK = 64 * 1024
 
 
 class RetryableError(Exception):
@@ -90,72 +97,6 @@ def describe_exception(exc: BaseException, secret: str | None = None) -> str:
     """
     text = scrub(str(exc).strip(), secret)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class ResponseTooLarge(Exception):
-    """A response body passed its byte limit (the caller names the limit and the request)."""
-
-
-class ResponseDeadlineExceeded(Exception):
-    """A response body did not arrive before the deadline."""
-
-
-def _too_large(what: str, limit: int) -> PictoryAPIError:
-    return PictoryAPIError(
-        f"Pictory's answer to {what} is larger than the {limit}-byte limit for API responses; it was not read"
-    )
-
-
-def read_body(response: requests.Response, deadline: float, max_bytes: int, sink: Any) -> int:
-    """Stream a ``requests`` response (sent with ``stream=True``) into ``sink.write``; return its size.
-
-    Gives up with ``requests.Timeout`` once ``deadline`` (``time.monotonic()``) passes, however slowly
-    the body drips in: each socket read waits at most until the deadline. Raises ``ResponseTooLarge``
-    past ``max_bytes`` (the declared ``Content-Length`` is checked first) and
-    ``requests.exceptions.ChunkedEncodingError`` if the body is shorter than its ``Content-Length``.
-    """
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise ResponseTooLarge(int(declared))
-    raw = response.raw
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ResponseDeadlineExceeded(size)
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is not None:
-            sock.settimeout(min(remaining, sock.gettimeout() or remaining))
-        try:
-            chunk = raw.read1(_READ_CHUNK, decode_content=True)
-        except (OSError, HTTPError) as exc:
-            if time.monotonic() >= deadline:
-                raise ResponseDeadlineExceeded(size) from None
-            error = requests.ReadTimeout if isinstance(exc, ReadTimeoutError) else requests.ConnectionError
-            raise error(describe_exception(exc)) from None
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > max_bytes:
-            raise ResponseTooLarge(size)
-        sink.write(chunk)
-    if declared.isdigit() and size < int(declared) and not response.headers.get("Content-Encoding"):
-        raise requests.exceptions.ChunkedEncodingError(
-            f"the body ended after {size} of the {int(declared)} bytes its Content-Length announced"
-        )
-    return size
-
-
-async def read_capped_text(response: aiohttp.ClientResponse, what: str, max_bytes: int = MAX_RESPONSE_BYTES) -> str:
-    """The text of an ``aiohttp`` response, refusing (``PictoryAPIError``) a body over ``max_bytes``."""
-    if response.content_length is not None and response.content_length > max_bytes:
-        raise _too_large(what, max_bytes)
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(_READ_CHUNK):
-        body += chunk
-        if len(body) > max_bytes:
-            raise _too_large(what, max_bytes)
-    return bytes(body).decode(response.charset or "utf-8", errors="replace")
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -314,7 +255,9 @@ class PictoryTransport:
     :param retry_min_wait: First backoff wait in seconds (doubles per attempt, with jitter).
     :param retry_max_wait: Longest backoff wait in seconds (a larger ``Retry-After`` still wins).
     :param connect_timeout: Seconds to establish a connection.
-    :param read_timeout: Seconds to wait for a response.
+    :param read_timeout: Seconds to wait for a response. On both paths one request gives up after
+        ``connect_timeout + read_timeout`` in total, even while a body trickles in, and a body over
+        :data:`MAX_RESPONSE_BYTES` is refused.
     """
 
     def __init__(
@@ -415,7 +358,7 @@ class PictoryTransport:
                 status, headers = response.status_code, response.headers
                 encoding = response.encoding or "utf-8"
         except ResponseTooLarge:
-            raise _too_large(what, MAX_RESPONSE_BYTES) from None
+            raise too_large(what, MAX_RESPONSE_BYTES) from None
         except ResponseDeadlineExceeded:
             raise RetryableError(
                 f"no complete answer within {self.connect_timeout + self.read_timeout:g} s "
