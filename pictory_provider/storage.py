@@ -149,7 +149,7 @@ def store_file(
             raise PictoryDownloadError(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
         buffer.seek(0)
         stored = _write(buffer, destination, noun)
-    log.info("Stored the Pictory %s of job %s (%d bytes) at %s", kind.upper(), job_id, size, stored)
+    log.info("Stored the Pictory %s of job %s (%d bytes) at %s", noun, job_id, size, stored)
     return stored
 
 
