@@ -7,6 +7,8 @@ and the emulator, so every part agrees on what Pictory accepts and returns.
 from __future__ import annotations
 
 import enum
+import json
+import math
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -185,12 +187,27 @@ def parse_created_job(body: object) -> str:
     return job_id
 
 
-def _optional_int(value: object) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _malformed(job_id: str, what: str) -> PictoryAPIError:
+    return PictoryAPIError(f"Pictory sent a malformed response for job {job_id}: {what}")
 
 
-def _optional_number(value: object) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _number(data: dict[str, Any], name: str, job_id: str, *, integer: bool) -> Any:
+    """``data[name]`` as a finite number (a whole number >= 0 if ``integer``); None if absent or null."""
+    value = data.get(name)
+    if value is None:
+        return None
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if valid and integer:
+        valid = value >= 0 and float(value).is_integer()
+    if not valid:
+        expected = "a whole number >= 0" if integer else "a finite number"
+        raise _malformed(job_id, f"data.{name} is {_shown(value)} (expected {expected})")
+    return int(value) if integer else value
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value) if isinstance(value, (int, float, str, bool)) else type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _optional_str(value: object) -> str | None:
@@ -198,19 +215,43 @@ def _optional_str(value: object) -> str | None:
 
 
 def parse_job(body: object, job_id: str) -> PictoryJob:
-    """Parse a ``GET /jobs/{id}`` body. The single parser used by the sync and the async paths."""
+    """Parse a ``GET /jobs/{id}`` body. The single parser used by the sync and the async paths.
+
+    One rule for malformed answers, on every path: anything that cannot be trusted raises
+    :class:`PictoryAPIError` naming the field and what was wrong. The answer must be about ``job_id``
+    (the job that was asked for; a different top-level ``job_id`` is an error, and the returned job
+    always carries the requested id). A ``completed`` job must carry an http(s) ``data.url``; numbers
+    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known
+    status means the job failed.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise PictoryAPIError(f"Pictory returned a job response without a 'data' object for job {job_id}")
     data = body["data"]
-    raw_status = str(data.get("status", ""))
+    answered_for = body.get("job_id")
+    if answered_for is not None and answered_for != job_id:
+        raise _malformed(job_id, f"it is about job {_shown(answered_for)}, not the job that was asked for")
+    raw_status = "" if data.get("status") is None else str(data["status"])
+    status = JobStatus.parse(raw_status)
+    error_code, error_message = _optional_str(data.get("error_code")), _optional_str(data.get("error_message"))
+    if body.get("success") is False and status is JobStatus.UNKNOWN:
+        status = JobStatus.FAILED
+        error_code = error_code or "UNKNOWN_ERROR"
+        shown = f"status {raw_status!r}" if raw_status else "no job status"
+        error_message = error_message or f"Pictory answered success: false with {shown}"
+    url = data.get("url")
+    if url is not None and not isinstance(url, str):
+        raise _malformed(job_id, f"data.url is {_shown(url)} (expected a URL string)")
+    if status is JobStatus.COMPLETED and not _is_http_url(url):
+        problem = "has no data.url" if url in (None, "") else f"has data.url {_shown(url)}, not an http(s) URL"
+        raise _malformed(job_id, f"the job is completed but {problem}")
     return PictoryJob(
-        job_id=str(body.get("job_id") or job_id),
-        status=JobStatus.parse(raw_status),
+        job_id=job_id,
+        status=status,
         raw_status=raw_status,
-        url=_optional_str(data.get("url")),
-        width=_optional_int(data.get("width")),
-        height=_optional_int(data.get("height")),
-        ai_credits_used=_optional_number(data.get("aiCreditsUsed")),
-        error_code=_optional_str(data.get("error_code")),
-        error_message=_optional_str(data.get("error_message")),
+        url=url or None,
+        width=_number(data, "width", job_id, integer=True),
+        height=_number(data, "height", job_id, integer=True),
+        ai_credits_used=_number(data, "aiCreditsUsed", job_id, integer=False),
+        error_code=error_code,
+        error_message=error_message,
     )

@@ -1,19 +1,28 @@
-"""Download a generated PNG and store it through Airflow's ``ObjectStoragePath``.
+"""Download a generated file and store it through Airflow's ``ObjectStoragePath``.
 
 Pictory cleans job outputs after a retention period, so most users persist the image. The download
-is streamed, bounded in size, has timeouts, accepts only http(s) URLs and checks the PNG signature;
-it lands in a local temporary file first, so the destination never receives a partial or non-PNG
-file, and a failed write to the destination removes what was written.
+is streamed, bounded in size and in total time (``download_timeout``), fetches only http(s) URLs
+(redirects too, at most :data:`MAX_REDIRECTS` of them, never with credentials: no ``Authorization``
+header, no ``~/.netrc``), and verifies the body: its length against ``Content-Length`` and its
+structure by file kind (:data:`FILE_CHECKS`; a PNG must be whole, up to its ``IEND`` chunk). It lands
+in a local temporary file first, so the destination never receives a partial or wrong file, and is
+moved into place under a temporary name (an atomic rename on local disks), so a failed write never
+destroys a file that was already there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import struct
 import tempfile
-from typing import IO
-from urllib.parse import urlsplit
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
 from pictory_provider.exceptions import PictoryDownloadError
 
@@ -22,14 +31,69 @@ log = logging.getLogger(__name__)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Largest image accepted (a 4K RGBA PNG is well below this).
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: Seconds one download may take in total, however slowly the body arrives. Change it per call, or
+#: for a deployment with the Airflow option ``[pictory] download_timeout``
+#: (``AIRFLOW__PICTORY__DOWNLOAD_TIMEOUT``).
+DEFAULT_DOWNLOAD_TIMEOUT = 300.0
+#: Redirects followed per download (a CDN may redirect to signed storage URLs); more is an error.
+MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024
 
 
-def destination_for(output_path: str, job_id: str) -> str:
-    """A path ending in ``/`` is a folder: the image is stored there as ``<job_id>.png``."""
+def check_png(body: IO[bytes], size: int) -> str | None:
+    """What is wrong with the PNG in ``body`` (``size`` bytes), or None if it is whole.
+
+    Walks the chunk structure from the signature to the ``IEND`` chunk, so a body cut short anywhere
+    (a dropped connection, a ``Content-Length`` shorter than the file) is caught.
+    """
+    body.seek(0)
+    if body.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+        return "it is not a PNG (bad signature)"
+    offset = len(PNG_SIGNATURE)
+    while offset + 12 <= size:
+        body.seek(offset)
+        length, chunk_type = struct.unpack(">I4s", body.read(8))
+        offset += 12 + length
+        if offset > size:
+            break
+        if chunk_type == b"IEND":
+            return None
+    return f"the PNG is incomplete (no IEND chunk in its {size} bytes): the download was cut short"
+
+
+#: The body check for each file kind: ``check(body, size)`` returns what is wrong, or None.
+FILE_CHECKS: dict[str, Callable[[IO[bytes], int], str | None]] = {
+    "png": check_png,
+}
+#: How messages name a file of each kind (default: "file").
+FILE_NOUNS = {"png": "image"}
+
+
+def destination_for(output_path: str, job_id: str, extension: str = "png") -> str:
+    """A path ending in ``/`` is a folder: the file is stored there as ``<job_id>.<extension>``.
+
+    ``job_id`` must be a job UUID, so a file name can never leave the folder.
+    """
+    from pictory_provider.api import validate_job_id
+    from pictory_provider.exceptions import PictoryValidationError
+
     if not isinstance(output_path, str) or not output_path.strip():
         raise PictoryDownloadError(f"output_path must be a non-empty path or URL (got {output_path!r})")
-    return f"{output_path}{job_id}.png" if output_path.endswith("/") else output_path
+    try:
+        job_id = validate_job_id(job_id)
+    except PictoryValidationError as exc:
+        raise PictoryDownloadError(f"Refusing to name a stored file after an invalid job id: {exc}") from None
+    return f"{output_path}{job_id}.{extension}" if output_path.endswith("/") else output_path
+
+
+def download_timeout_setting() -> float:
+    """``[pictory] download_timeout`` from the Airflow configuration, else :data:`DEFAULT_DOWNLOAD_TIMEOUT`."""
+    from airflow.providers.common.compat.sdk import conf
+
+    value = float(conf.getfloat("pictory", "download_timeout", fallback=DEFAULT_DOWNLOAD_TIMEOUT))
+    if not value > 0:
+        raise PictoryDownloadError(f"[pictory] download_timeout must be greater than 0 seconds (got {value!r})")
+    return value
 
 
 def store_image(
@@ -39,61 +103,190 @@ def store_image(
     job_id: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: tuple[float, float] = (10.0, 60.0),
+    download_timeout: float | None = None,
 ) -> str:
     """Download the PNG at ``url`` and write it to ``output_path`` (any ObjectStoragePath URL).
 
-    Returns the stored path as a string. Raises :class:`PictoryDownloadError` on a non-http(s) URL,
-    an HTTP error, a body larger than ``max_bytes``, a body that is not a PNG, or a write failure.
+    ``timeout`` is (connect, read) per network operation; ``download_timeout`` bounds the whole
+    download in seconds (default ``[pictory] download_timeout``, else 300). Returns the stored path
+    as a string. Raises :class:`PictoryDownloadError` on a non-http(s) URL or redirect, too many
+    redirects, an HTTP error, a body larger than ``max_bytes``, a download past ``download_timeout``,
+    a body shorter than its ``Content-Length``, a body that is not a whole PNG, or a write failure
+    (an existing file at the destination is then left as it was).
     """
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise PictoryDownloadError(f"Refusing to download the image from a non-http(s) URL: {url!r}")
-    destination = destination_for(output_path, job_id)
+    return store_file(
+        url,
+        output_path,
+        job_id=job_id,
+        kind="png",
+        max_bytes=max_bytes,
+        timeout=timeout,
+        download_timeout=download_timeout,
+    )
+
+
+def store_file(
+    url: str,
+    output_path: str,
+    *,
+    job_id: str,
+    kind: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    download_timeout: float | None = None,
+) -> str:
+    """:func:`store_image` for any file kind of :data:`FILE_CHECKS` (the kind is the file extension)."""
+    check, noun = FILE_CHECKS[kind], FILE_NOUNS.get(kind, "file")
+    if download_timeout is None:
+        download_timeout = download_timeout_setting()
+    elif not download_timeout > 0:
+        raise PictoryDownloadError(f"download_timeout must be greater than 0 seconds (got {download_timeout!r})")
+    destination = destination_for(output_path, job_id, kind)
     with tempfile.TemporaryFile() as buffer:
-        size = _download(url, buffer, max_bytes=max_bytes, timeout=timeout)
+        size = _download(url, buffer, max_bytes=max_bytes, timeout=timeout, download_timeout=download_timeout)
+        problem = check(buffer, size)
+        if problem:
+            raise PictoryDownloadError(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
         buffer.seek(0)
-        if buffer.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
-            raise PictoryDownloadError(f"The image at {url} is not a PNG (bad signature); nothing was stored")
-        buffer.seek(0)
-        stored = _write(buffer, destination)
-    log.info("Stored the Pictory image of job %s (%d bytes) at %s", job_id, size, stored)
+        stored = _write(buffer, destination, noun)
+    log.info("Stored the Pictory %s of job %s (%d bytes) at %s", noun, job_id, size, stored)
     return stored
 
 
-def _download(url: str, buffer: IO[bytes], *, max_bytes: int, timeout: tuple[float, float]) -> int:
+def _no_credentials() -> Any:
     import requests
 
+    class NoCredentials(requests.auth.AuthBase):
+        """Sends no ``Authorization`` header; an explicit ``auth`` also keeps ``~/.netrc`` out."""
+
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            request.headers.pop("Authorization", None)
+            return request
+
+    return NoCredentials()
+
+
+def _download(
+    url: str, buffer: IO[bytes], *, max_bytes: int, timeout: tuple[float, float], download_timeout: float
+) -> int:
+    import time
+
+    import requests
+
+    from pictory_provider.hooks.bodies import ResponseDeadlineExceeded, ResponseTooLarge, read_body
     from pictory_provider.hooks.transport import USER_AGENT, describe_exception
 
-    try:
-        with requests.get(url, stream=True, timeout=timeout, headers={"User-Agent": USER_AGENT}) as response:
-            if response.status_code != 200:
-                raise PictoryDownloadError(f"Downloading the image from {url} failed: HTTP {response.status_code}")
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+    deadline = time.monotonic() + download_timeout
+    first = url
+    with requests.Session() as session:
+        for _hop in range(MAX_REDIRECTS + 1):
+            if urlsplit(url).scheme not in ("http", "https"):
+                via = "" if url == first else f" (redirected from {first})"
+                raise PictoryDownloadError(f"Refusing to download from a non-http(s) URL: {url!r}{via}")
+            try:
+                with session.get(
+                    url,
+                    stream=True,
+                    timeout=timeout,
+                    headers={"User-Agent": USER_AGENT},
+                    auth=_no_credentials(),
+                    allow_redirects=False,
+                ) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    if response.status_code != 200:
+                        raise PictoryDownloadError(f"Downloading {url} failed: HTTP {response.status_code}")
+                    return read_body(response, deadline, max_bytes, buffer)
+            except ResponseTooLarge:
+                raise PictoryDownloadError(f"The file at {url} is larger than the {max_bytes}-byte limit") from None
+            except ResponseDeadlineExceeded:
                 raise PictoryDownloadError(
-                    f"The image at {url} is {int(declared)} bytes, more than the {max_bytes}-byte limit"
-                )
-            size = 0
-            for chunk in response.iter_content(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PictoryDownloadError(f"The image at {url} is larger than the {max_bytes}-byte limit")
-                buffer.write(chunk)
-    except requests.RequestException as exc:
-        raise PictoryDownloadError(f"Downloading the image from {url} failed: {describe_exception(exc)}") from None
-    return size
+                    f"Downloading {url} did not finish within {download_timeout:g} s (download_timeout); "
+                    "nothing was stored"
+                ) from None
+            except requests.RequestException as exc:
+                raise PictoryDownloadError(f"Downloading {url} failed: {describe_exception(exc)}") from None
+    raise PictoryDownloadError(f"Downloading {first} failed: more than {MAX_REDIRECTS} redirects")
 
 
-def _write(buffer: IO[bytes], destination: str) -> str:
+def _write(buffer: IO[bytes], destination: str, noun: str) -> str:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
+    from fsspec.implementations.local import LocalFileSystem
 
-    path = ObjectStoragePath(destination)
     try:
+        path = ObjectStoragePath(destination)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as target:
-            shutil.copyfileobj(buffer, target)
+        if isinstance(path.fs, LocalFileSystem):
+            _replace_local(buffer, Path(path.path))
+        else:
+            _replace_remote(buffer, path.fs, path.path)
+    except PictoryDownloadError:
+        raise
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            path.unlink(missing_ok=True)
-        raise PictoryDownloadError(f"Could not write the image to {destination}: {exc}") from exc
+        raise PictoryDownloadError(
+            f"Could not write the {noun} to {destination}: {exc}; anything already there was left as it was"
+        ) from exc
     return str(path)
+
+
+def _replace_local(buffer: IO[bytes], target: Path) -> None:
+    """Write next to ``target`` under a temporary name, then rename it into place (atomic)."""
+    if target.is_symlink():
+        target = target.resolve()
+    if target.exists():
+        if not target.is_file():
+            raise PictoryDownloadError(f"Could not write to {target}: it exists and is not a regular file")
+        if not os.access(target, os.W_OK):
+            raise PictoryDownloadError(
+                f"Could not write to {target}: the existing file is read-only; it was left as it was"
+            )
+        mode = target.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            shutil.copyfileobj(buffer, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _replace_remote(buffer: IO[bytes], fs: Any, target: str) -> None:
+    """Upload so that the object at ``target`` only changes once the whole file is there.
+
+    fsspec's uncommitted writes (S3, GCS, ...) publish on ``commit()`` and are dropped by
+    ``discard()``; a store without them gets a temporary name next to the target, then a move.
+    """
+    try:
+        handle = fs.open(target, "wb", autocommit=False)
+    except (TypeError, NotImplementedError, ValueError):
+        handle = None
+    if handle is not None:
+        try:
+            shutil.copyfileobj(buffer, handle)
+            handle.close()
+            handle.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                handle.discard()
+            raise
+        return
+    parent, _, name = target.rpartition("/")
+    temporary = f"{parent}/.{name}.{uuid.uuid4().hex}.part"
+    try:
+        with fs.open(temporary, "wb") as out:
+            shutil.copyfileobj(buffer, out)
+        fs.mv(temporary, target)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            fs.rm(temporary)
+        raise

@@ -38,6 +38,16 @@ Kinds:
 - ``"fail_job"``: ``route`` is ignored; the next ``count`` created jobs end ``failed`` with
   ``error_code`` (default ``IMAGE_GENERATION_FAILED``) and ``error_message`` (default
   ``The image could not be generated``).
+- ``"drip"``: the normal answer, its body sent one byte every ``delay`` seconds (default 0.5).
+- ``"truncate"``: the first half of the normal body, without ``Content-Length`` (close-delimited),
+  then the connection is closed.
+- ``"short_length"``: the whole normal body under a ``Content-Length`` of half its size.
+- ``"redirect"``: answer ``status`` (default 302) with ``Location: <body>`` (a string, required).
+- ``"wrong_job_id"``: the normal answer with its top-level ``job_id`` set to ``body`` (default
+  ``"../../escaped"``).
+- ``"huge"``: HTTP 200 with a valid JSON in-progress job body padded to ``size`` bytes (default 16 MiB).
+
+``add_fault`` also takes ``size`` (bytes, for ``huge``).
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
 ``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.reset()`` forgets
@@ -48,8 +58,9 @@ jobs, faults and counters, ``emu.stats()`` returns a snapshot::
      "connections": n, "faults_applied": n,
      "webhooks": [{"job_id": ..., "url": ..., "status": <HTTP status or error text>}]}
 
-and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time"}`` per API request
-(never headers or keys).
+and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time", "auth"}`` per API
+request (never headers or keys; ``auth`` is how the request authenticated: ``none``, ``key`` for a
+``pictai_`` key, ``basic`` or ``other``).
 
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -16,7 +17,26 @@ from aiohttp import web
 API_ROUTES = ("create", "job", "list", "clean", "file")
 FAULT_ROUTES = (*API_ROUTES, "any")
 FAULT_KINDS = ("status", "rate_limit", "slow", "non_json", "reset", "fail_job")
-FAULT_FIELDS = ("kind", "route", "count", "status", "retry_after", "delay", "body", "error_code", "error_message")
+#: Kinds that change the normal answer on its way out (the request is still handled).
+SHAPING_KINDS = ("drip", "truncate", "short_length", "wrong_job_id")
+#: Kinds that answer in place of the handler, like ``status``.
+ANSWER_KINDS = ("redirect", "huge")
+ALL_FAULT_KINDS = (*FAULT_KINDS, *SHAPING_KINDS, *ANSWER_KINDS)
+FAULT_FIELDS = (
+    "kind",
+    "route",
+    "count",
+    "status",
+    "retry_after",
+    "delay",
+    "body",
+    "error_code",
+    "error_message",
+    "size",
+)
+DEFAULT_DRIP_DELAY = 0.5
+DEFAULT_HUGE_SIZE = 16 * 1024 * 1024
+DEFAULT_WRONG_JOB_ID = "../../escaped"
 CLOUDFLARE_HTML = "<html><head><title>Attention Required! | Cloudflare</title></head><body>Error 1010</body></html>"
 
 
@@ -45,6 +65,7 @@ class Fault:
     body: Any = None
     error_code: str | None = None
     error_message: str | None = None
+    size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +78,7 @@ class Fault:
             "body": self.body,
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "size": self.size,
         }
 
 
@@ -71,18 +93,23 @@ def make_fault(
     body: Any = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    size: int | None = None,
 ) -> Fault:
     """Build a validated :class:`Fault`; raise ``ValueError`` for anything unusable."""
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)} (got {kind!r})")
+    if kind not in ALL_FAULT_KINDS:
+        raise ValueError(f"fault kind must be one of {', '.join(ALL_FAULT_KINDS)} (got {kind!r})")
     if route not in FAULT_ROUTES:
         raise ValueError(f"fault route must be one of {', '.join(FAULT_ROUTES)} (got {route!r})")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"fault count must be an integer >= 1 (got {count!r})")
     if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
         raise ValueError(f"fault status must be an HTTP status code 100-599 (got {status!r})")
-    if kind == "non_json" and body is not None and not isinstance(body, str):
-        raise ValueError("a non_json fault body must be a string")
+    if kind in ("non_json", "wrong_job_id") and body is not None and not isinstance(body, str):
+        raise ValueError(f"a {kind} fault body must be a string")
+    if kind == "redirect" and not isinstance(body, str):
+        raise ValueError("a redirect fault needs body: the Location URL (a string)")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"fault size must be an integer >= 1 (got {size!r})")
     if body is not None:
         try:
             json.dumps(body)
@@ -98,11 +125,16 @@ def make_fault(
         body=body,
         error_code=_optional_str("error_code", error_code),
         error_message=_optional_str("error_message", error_message),
+        size=size,
     )
 
 
 def _fault_response(fault: Fault) -> web.Response:
     headers: dict[str, str] = {}
+    if fault.kind == "redirect":
+        return web.Response(status=fault.status or 302, headers={"Location": str(fault.body)})
+    if fault.kind == "huge":
+        return _huge_response(fault.size or DEFAULT_HUGE_SIZE)
     if fault.kind == "rate_limit":
         headers["Retry-After"] = str(math.ceil(1 if fault.retry_after is None else fault.retry_after))
         return web.json_response({"message": "Too Many Requests"}, status=429, headers=headers)
@@ -127,3 +159,60 @@ def _abort_connection(request: web.Request) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def _huge_response(size: int) -> web.Response:
+    """A valid JSON job-shaped body (an in-progress job) padded to ``size`` bytes."""
+    head = b'{"job_id": null, "success": true, "data": {"status": "in-progress"}, "padding": "'
+    tail = b'"}'
+    padding = max(0, size - len(head) - len(tail))
+    return web.Response(body=head + b"x" * padding + tail, content_type="application/json")
+
+
+def _raw_head(response: web.Response, content_length: int | None) -> bytes:
+    lines = [f"HTTP/1.1 {response.status} {response.reason}", f"Content-Type: {response.content_type}"]
+    if content_length is not None:
+        lines.append(f"Content-Length: {content_length}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def shape_response(request: web.Request, response: web.StreamResponse, fault: Fault) -> web.StreamResponse:
+    """Apply a shaping fault (:data:`SHAPING_KINDS`) to the handler's normal ``response``."""
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return response
+    body = response.body
+    if fault.kind == "wrong_job_id":
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return response
+        if isinstance(payload, dict):
+            payload["job_id"] = DEFAULT_WRONG_JOB_ID if fault.body is None else fault.body
+        return web.json_response(payload, status=response.status)
+    transport = request.transport
+    if transport is None:
+        return response
+    if fault.kind == "drip":
+        delay = DEFAULT_DRIP_DELAY if fault.delay is None else fault.delay
+        dripping = web.StreamResponse(status=response.status, headers={"Content-Type": response.content_type})
+        dripping.content_length = len(body)
+        try:
+            await dripping.prepare(request)
+            for index in range(len(body)):
+                await dripping.write(body[index : index + 1])
+                await asyncio.sleep(delay)
+            await dripping.write_eof()
+        except ConnectionError:
+            pass  # the client gave up
+        return dripping
+    # truncate: the first half, close-delimited (no Content-Length); short_length: the whole body
+    # under a Content-Length of half its size. Both are written raw, then the connection is closed.
+    half = len(body) // 2
+    if fault.kind == "truncate":
+        transport.write(_raw_head(response, None) + body[:half])
+    else:
+        transport.write(_raw_head(response, half) + body)
+    transport.close()
+    # aiohttp fails to write this to the closing transport and closes quietly.
+    return web.Response(status=response.status)

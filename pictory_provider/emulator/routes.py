@@ -14,7 +14,14 @@ from aiohttp import web
 
 from pictory_provider import api
 from pictory_provider.api import JobStatus
-from pictory_provider.emulator.faults import FAULT_FIELDS, _abort_connection, _fault_response, make_fault
+from pictory_provider.emulator.faults import (
+    FAULT_FIELDS,
+    SHAPING_KINDS,
+    _abort_connection,
+    _fault_response,
+    make_fault,
+    shape_response,
+)
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_page_key, encode_page_key
 
@@ -191,14 +198,17 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             return web.Response(status=500)
         if fault.kind == "slow":
             await asyncio.sleep(5.0 if fault.delay is None else fault.delay)
-        else:
+        elif fault.kind not in SHAPING_KINDS:
             response = _fault_response(fault)
     if response is None:
         if route != "file" and not state.authorized(request.headers.get("Authorization")):
             response = web.json_response({"message": "Unauthorized"}, status=401)
         else:
             response = await handler(request)
-    state.finish_request(generation, request.method, request.path, route, response.status, started)
+        if fault is not None and fault.kind in SHAPING_KINDS:
+            response = await shape_response(request, response, fault)
+    auth = state.auth_kind(request.headers.get("Authorization"))
+    state.finish_request(generation, request.method, request.path, route, response.status, started, auth)
     return response
 
 

@@ -207,6 +207,15 @@ class EmulatorState:
             return None if job is None else job.record(time.time())
 
     # -- request bookkeeping (server thread) ----------------------------------------------
+    @staticmethod
+    def auth_kind(header: str | None) -> str:
+        """How a request authenticated, never the credential: none, key (``pictai_...``), basic, other."""
+        if not header:
+            return "none"
+        if header.startswith("pictai_"):
+            return "key"
+        return "basic" if header.lower().startswith("basic ") else "other"
+
     def authorized(self, header: str | None) -> bool:
         if not header or not header.startswith("pictai_") or len(header) == len("pictai_"):
             return False
@@ -231,7 +240,14 @@ class EmulatorState:
             return generation, None
 
     def finish_request(
-        self, generation: int, method: str, path: str, route: str, status: int | None, started: float
+        self,
+        generation: int,
+        method: str,
+        path: str,
+        route: str,
+        status: int | None,
+        started: float,
+        auth: str = "none",
     ) -> None:
         with self.lock:
             if generation != self._generation:
@@ -239,7 +255,7 @@ class EmulatorState:
             if status is not None:
                 self._responses[str(status)] = self._responses.get(str(status), 0) + 1
             self._request_log.append(
-                {"method": method, "path": path, "route": route, "status": status, "time": started}
+                {"method": method, "path": path, "route": route, "status": status, "time": started, "auth": auth}
             )
             if len(self._request_log) > REQUEST_LOG_LIMIT:
                 del self._request_log[: len(self._request_log) - REQUEST_LOG_LIMIT]

@@ -63,6 +63,18 @@ def base_url_from_host(host: str | None, port: int | None = None) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def api_key_problem(api_key: str) -> str | None:
+    """What makes ``api_key`` unusable in a header (a control or non-Latin-1 character), never echoing it."""
+    for index, char in enumerate(api_key):
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            kind = "a line break" if char in "\r\n" else "a control character"
+            return f"{kind} (U+{code:04X}) at position {index + 1}"
+        if code > 0xFF:
+            return f"a character outside Latin-1 (U+{code:04X}) at position {index + 1}"
+    return None
+
+
 def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) -> PictoryCredentials:
     """Build :class:`PictoryCredentials` from an Airflow ``Connection`` and its parsed extra."""
     api_key = (conn.password or "").strip()
@@ -70,6 +82,12 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         raise PictoryConfigError(
             f"Connection {conn_id!r} has no API key: put your Pictory API key (it starts with 'pictai_') "
             "in the connection's API Key (password) field"
+        )
+    problem = api_key_problem(api_key)
+    if problem:
+        raise PictoryConfigError(
+            f"Connection {conn_id!r}: the API key contains {problem}, so it cannot be sent in an HTTP header; "
+            "copy the key again from Pictory and paste it into the connection's API Key (password) field"
         )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)

@@ -68,7 +68,8 @@ class PictoryHook(BaseHook):
     :param retry_min_wait: First backoff wait in seconds (doubles per attempt, with jitter).
     :param retry_max_wait: Longest backoff wait in seconds (a larger ``Retry-After`` still wins).
     :param connect_timeout: Seconds to establish a connection.
-    :param read_timeout: Seconds to wait for a response.
+    :param read_timeout: Seconds to wait for a response (one request gives up after
+        ``connect_timeout + read_timeout`` in total).
     """
 
     conn_name_attr = "pictory_conn_id"

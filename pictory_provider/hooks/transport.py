@@ -2,16 +2,20 @@
 
 One place for sending requests, retries and backoff, the response → error mapping, the event loop's
 shared ``aiohttp`` sessions and the per-key request pacer. The sync path (``requests``, for workers)
-and the async path (``aiohttp``, for the triggerer) share the backoff rule and the error mapping.
+and the async path (``aiohttp``, for the triggerer) share the backoff rule, the error mapping, the
+response-size cap (:data:`MAX_RESPONSE_BYTES`) and the key scrubbing of library error text
+(:func:`describe_exception`); the body limits live in :mod:`pictory_provider.hooks.bodies`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,11 +32,20 @@ from pictory_provider.exceptions import (
     PictoryTransientError,
     PictoryValidationError,
 )
+from pictory_provider.hooks.bodies import (
+    MAX_RESPONSE_BYTES,
+    ResponseDeadlineExceeded,
+    ResponseTooLarge,
+    read_body,
+    read_capped_text,
+    too_large,
+)
 from pictory_provider.hooks.connection import USER_AGENT, PictoryCredentials
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "SHARED_SESSIONS",
     "USER_AGENT",
     "PictoryTransport",
@@ -41,6 +54,9 @@ __all__ = [
     "describe_exception",
     "interpret_response",
     "pacer_for",
+    "read_body",
+    "read_capped_text",
+    "scrub",
 ]
 
 #: How long every trigger of an API key pauses after a 429 that carries no ``Retry-After``.
@@ -63,9 +79,23 @@ class RetryableError(Exception):
         self.maybe_received = maybe_received
 
 
-def describe_exception(exc: BaseException) -> str:
-    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers)."""
-    text = str(exc).strip()
+def scrub(text: str, secret: str | None) -> str:
+    """Remove ``secret`` from library text: as is, in its ``repr()`` form and escaped without quotes."""
+    if not secret:
+        return text
+    quoted = repr(secret)
+    for form in (quoted, quoted[1:-1], secret):
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def describe_exception(exc: BaseException, secret: str | None = None) -> str:
+    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers).
+
+    ``secret`` (the API key) is scrubbed from the text, in case a library quotes a header value.
+    """
+    text = scrub(str(exc).strip(), secret)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -201,6 +231,21 @@ class _SharedSessions:
 SHARED_SESSIONS = _SharedSessions()
 
 
+class _KeyAuth(requests.auth.AuthBase):
+    """Sets the ``Authorization`` header to the API key. Passing an ``auth`` keeps ``requests`` from
+    replacing the header with credentials from ``~/.netrc``; the repr never shows the key."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._api_key
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(***)"
+
+
 class PictoryTransport:
     """Sends one API request with timeouts and retries, on the sync or the async path.
 
@@ -210,7 +255,9 @@ class PictoryTransport:
     :param retry_min_wait: First backoff wait in seconds (doubles per attempt, with jitter).
     :param retry_max_wait: Longest backoff wait in seconds (a larger ``Retry-After`` still wins).
     :param connect_timeout: Seconds to establish a connection.
-    :param read_timeout: Seconds to wait for a response.
+    :param read_timeout: Seconds to wait for a response. On both paths one request gives up after
+        ``connect_timeout + read_timeout`` in total, even while a body trickles in, and a body over
+        :data:`MAX_RESPONSE_BYTES` is refused.
     """
 
     def __init__(
@@ -294,23 +341,38 @@ class PictoryTransport:
     def _send(
         self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None
     ) -> Any:
+        # connect + read in total, as on the async path: a body dripping in cannot hold a worker longer
+        deadline = time.monotonic() + self.connect_timeout + self.read_timeout
+        body = io.BytesIO()
         try:
-            response = self.session.request(
+            with self.session.request(
                 method,
                 creds.base_url + path,
                 json=payload,
                 headers=creds.headers,
+                auth=_KeyAuth(creds.api_key),  # the connection's key wins over ~/.netrc
                 timeout=(self.connect_timeout, self.read_timeout),
-            )
+                stream=True,
+            ) as response:
+                read_body(response, deadline, MAX_RESPONSE_BYTES, body)
+                status, headers = response.status_code, response.headers
+                encoding = response.encoding or "utf-8"
+        except ResponseTooLarge:
+            raise too_large(what, MAX_RESPONSE_BYTES) from None
+        except ResponseDeadlineExceeded:
+            raise RetryableError(
+                f"no complete answer within {self.connect_timeout + self.read_timeout:g} s "
+                "(connect_timeout + read_timeout) for " + what
+            ) from None
         except requests.RequestException as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
-            raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+            raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
         return interpret_response(
-            response.status_code,
-            response.text,
-            response.headers.get("Content-Type", ""),
-            response.headers.get("Retry-After"),
+            status,
+            body.getvalue().decode(encoding, errors="replace"),
+            headers.get("Content-Type", ""),
+            headers.get("Retry-After"),
             what,
             self.conn_id,
         )
@@ -336,11 +398,11 @@ class PictoryTransport:
                 async with session.get(
                     creds.base_url + path, headers=creds.headers, timeout=self._client_timeout
                 ) as response:
-                    text = await response.text(errors="replace")
+                    text = await read_capped_text(response, what)
                     status, headers = response.status, response.headers
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+                raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
         if status == 429:
             retry_after = _retry_after_seconds(headers.get("Retry-After"))
             pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)

@@ -58,6 +58,30 @@ SCENARIOS = [
         reason="after 4 attempt(s); last cause: HTTP 500",
     ),
     Scenario(
+        "answer about another job (job_id ../../escaped)",
+        "failed",
+        [{"kind": "wrong_job_id", "count": 1}],
+        reason="not the job that was asked for",
+    ),
+    Scenario(
+        "completed job without an image url",
+        "failed",
+        [{"kind": "status", "status": 200, "body": {"success": True, "data": {"status": "completed"}}}],
+        reason="the job is completed but has no data.url",
+    ),
+    Scenario(
+        "success: false without a job status",
+        "failed",
+        [{"kind": "status", "status": 200, "body": {"success": False, "data": {}}, "count": 1}],
+        reason="UNKNOWN_ERROR: Pictory answered success: false with no job status",
+    ),
+    Scenario(
+        "job body over the 8 MiB cap (9 MiB)",
+        "failed",
+        [{"kind": "huge", "size": 9 * 1024 * 1024, "count": 1}],
+        reason="-byte limit for API responses",
+    ),
+    Scenario(
         "job failed by Pictory",
         "failed",
         [{"kind": "fail_job", "error_code": "IMAGE_GENERATION_FAILED", "error_message": "GPU on fire"}],
