@@ -15,7 +15,9 @@ from aiohttp import web
 
 API_ROUTES = ("create", "job", "list", "clean", "file")
 FAULT_ROUTES = (*API_ROUTES, "any")
-FAULT_KINDS = ("status", "rate_limit", "slow", "non_json", "reset", "fail_job")
+FAULT_KINDS = ("status", "rate_limit", "slow", "answer_late", "non_json", "reset", "fail_job")
+#: Seconds a ``slow`` or ``answer_late`` fault waits when no ``delay`` is given.
+DEFAULT_FAULT_DELAY = 5.0
 FAULT_FIELDS = ("kind", "route", "count", "status", "retry_after", "delay", "body", "error_code", "error_message")
 CLOUDFLARE_HTML = "<html><head><title>Attention Required! | Cloudflare</title></head><body>Error 1010</body></html>"
 

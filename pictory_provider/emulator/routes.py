@@ -14,7 +14,13 @@ from aiohttp import web
 
 from pictory_provider import api
 from pictory_provider.api import JobStatus
-from pictory_provider.emulator.faults import FAULT_FIELDS, _abort_connection, _fault_response, make_fault
+from pictory_provider.emulator.faults import (
+    DEFAULT_FAULT_DELAY,
+    FAULT_FIELDS,
+    _abort_connection,
+    _fault_response,
+    make_fault,
+)
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_page_key, encode_page_key
 
@@ -190,14 +196,18 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             # aiohttp fails to write this to the aborted transport and closes quietly.
             return web.Response(status=500)
         if fault.kind == "slow":
-            await asyncio.sleep(5.0 if fault.delay is None else fault.delay)
-        else:
+            await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
+        elif fault.kind != "answer_late":
             response = _fault_response(fault)
     if response is None:
         if route != "file" and not state.authorized(request.headers.get("Authorization")):
             response = web.json_response({"message": "Unauthorized"}, status=401)
         else:
             response = await handler(request)
+    if fault is not None and fault.kind == "answer_late":
+        # The request took effect (a POST created its job); only the answer is late, so a client
+        # whose read timeout is shorter cannot know whether it did.
+        await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
     state.finish_request(generation, request.method, request.path, route, response.status, started)
     return response
 
