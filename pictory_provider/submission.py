@@ -366,7 +366,12 @@ class SubmissionGuard:
         sent_at = datetime.fromtimestamp(self.clock(), timezone.utc)
         store.set(
             self.in_flight_key,
-            {"fingerprint": self.fingerprint, "path": self.kind.create_path, "sent_at": _iso(sent_at), "request": request},
+            {
+                "fingerprint": self.fingerprint,
+                "path": self.kind.create_path,
+                "sent_at": _iso(sent_at),
+                "request": request,
+            },
         )
         try:
             job_id = post()
