@@ -15,6 +15,12 @@ from tests.compat import AIRFLOW_V_3_3_PLUS
 from tests.conftest import API_KEY
 
 from .harness import AirflowCluster, free_port
+from .submission_scenarios import (
+    CHANGED_PROMPT,
+    UNCLEAR_PROMPT,
+    clear_unchanged_then_changed,
+    unclear_create_then_retry,
+)
 
 pytestmark = [
     pytest.mark.timeout(900),
@@ -34,61 +40,24 @@ def cluster(e2e_emulator: PictoryEmulator) -> Iterator[AirflowCluster]:
         yield running
 
 
-def clear_task(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> None:
-    """Clear a finished task (as the UI's "Clear" does): its run goes back to queued and the task runs again."""
-    body = {"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False}
-    cluster._request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
-    cluster.wait_for(
-        lambda: cluster.run_state(dag_id, run_id) not in ("success", "failed"), 30, what="the run to be re-queued"
-    )
-
-
-def tries(cluster: AirflowCluster, dag_id: str, run_id: str) -> int:
-    ((number,),) = cluster.query(
-        "SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id='generate'", dag_id, run_id
-    )
-    return int(number)
-
-
 def test_unclear_create_then_retry_adopts_the_job_instead_of_buying_another(cluster, e2e_emulator):
-    e2e_emulator.reset()
-    e2e_emulator.set_job_seconds(4)
-    e2e_emulator.add_fault("answer_late", route="create", delay=3)  # created, answered after the 1 s timeout
-    dag_id = "e2e_pictory_unclear_create"
-    run_id = cluster.trigger(dag_id)
-    assert cluster.wait_for_run(dag_id, run_id) == "success"
-    assert tries(cluster, dag_id, run_id) == 2
-    stats = e2e_emulator.stats()
-    assert (stats["posts"], stats["jobs_created"]) == (1, 1)  # exactly one paid image
-    result = cluster.xcom(dag_id, run_id, "generate")
-    assert e2e_emulator.job(result["job_id"])["prompt"] == "An image whose creation was never confirmed"
-    log = cluster.task_log(dag_id, run_id, "generate")
-    assert "may have reached Pictory" in log  # try 1
-    assert f"Adopted Pictory job {result['job_id']}" in log  # try 2
+    step = unclear_create_then_retry(cluster, e2e_emulator)
+    assert step.state == "success", step.log[-3000:]
+    assert step.tries == 2
+    assert (step.posts, step.jobs_created) == (1, 1)  # exactly one paid image
+    assert step.prompt == UNCLEAR_PROMPT
+    assert "may have reached Pictory" in step.log  # try 1
+    assert f"Adopted Pictory job {step.job_id}" in step.log  # try 2
 
 
 def test_cleared_task_reuses_its_job_unless_the_request_changed(cluster, e2e_emulator):
-    e2e_emulator.reset()
-    e2e_emulator.set_job_seconds(3)
-    dag_id = "e2e_pictory_clear"
-    cluster.cli("variables", "delete", "e2e_pictory_prompt", check=False)
-    run_id = cluster.trigger(dag_id)
-    assert cluster.wait_for_run(dag_id, run_id) == "success"
-    first = cluster.xcom(dag_id, run_id, "generate")
-    assert e2e_emulator.stats()["posts"] == 1
-
-    clear_task(cluster, dag_id, run_id, "generate")  # same request: no second purchase
-    assert cluster.wait_for_run(dag_id, run_id) == "success"
-    assert tries(cluster, dag_id, run_id) == 2
-    assert cluster.xcom(dag_id, run_id, "generate")["job_id"] == first["job_id"]
-    assert e2e_emulator.stats()["posts"] == 1
-    assert f"Reusing Pictory job {first['job_id']}" in cluster.task_log(dag_id, run_id, "generate")
-
-    cluster.cli("variables", "set", "e2e_pictory_prompt", "A second prompt after clearing")
-    clear_task(cluster, dag_id, run_id, "generate")  # changed request: a new job
-    assert cluster.wait_for_run(dag_id, run_id) == "success"
-    second = cluster.xcom(dag_id, run_id, "generate")
-    assert second["job_id"] != first["job_id"]
-    assert e2e_emulator.job(second["job_id"])["prompt"] == "A second prompt after clearing"
-    assert e2e_emulator.stats()["posts"] == 2
-    assert "The request changed since Pictory job" in cluster.task_log(dag_id, run_id, "generate")
+    first, unchanged, changed = clear_unchanged_then_changed(cluster, e2e_emulator)
+    assert [s.state for s in (first, unchanged, changed)] == ["success"] * 3, changed.log[-3000:]
+    assert first.posts == 1
+    # cleared with the same request: the same job, no second purchase, and the log says so
+    assert (unchanged.tries, unchanged.job_id, unchanged.posts) == (2, first.job_id, 1)
+    assert f"Reusing Pictory job {first.job_id}" in unchanged.log
+    # cleared after the prompt Variable changed: a new job with the new prompt
+    assert changed.job_id != first.job_id
+    assert (changed.prompt, changed.posts) == (CHANGED_PROMPT, 2)
+    assert "The request changed since Pictory job" in changed.log
