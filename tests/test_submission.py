@@ -28,7 +28,7 @@ from pictory_provider.submission import IMAGE_JOB, SubmissionGuard, fingerprint
 from .compat import AIRFLOW_V_3_3_PLUS
 from .fakes import RecordingTI, TaskStateStore, make_context
 
-pytestmark = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store arrives in Airflow 3.3")
+needs_store = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store arrives in Airflow 3.3")
 
 PROMPT = "A lighthouse at dawn"
 #: The answer to the create request comes after 1 s; the client gives up after 0.3 s.
@@ -90,6 +90,7 @@ def test_answer_late_fault_over_the_admin_api(emulator):
 # -- item 1: an unclear create, then a retry -------------------------------------------------------
 
 
+@needs_store
 @pytest.mark.parametrize("job_seconds", [0.5, 2.5], ids=["job-finished-before-the-retry", "job-still-running"])
 def test_retry_after_an_unclear_create_adopts_the_job_it_created(pictory_conn, caplog, job_seconds):
     pictory_conn.set_job_seconds(job_seconds)
@@ -111,6 +112,7 @@ def test_retry_after_an_unclear_create_adopts_the_job_it_created(pictory_conn, c
     assert IN_FLIGHT_KEY not in store.values
 
 
+@needs_store
 def test_reconciliation_skips_older_identical_images_and_other_prompts(pictory_conn, monkeypatch):
     """An identical image from before the try (an earlier run) is not adopted; neither is another prompt."""
     monkeypatch.setattr(submission, "CLOCK_SKEW", 0.0)
@@ -131,6 +133,7 @@ def test_reconciliation_skips_older_identical_images_and_other_prompts(pictory_c
     assert pictory_conn.stats()["posts"] == 3  # older, the unclear one, other: nothing bought by the retry
 
 
+@needs_store
 def test_two_matching_jobs_fail_clearly_instead_of_buying_a_third(pictory_conn):
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
@@ -146,6 +149,7 @@ def test_two_matching_jobs_fail_clearly_instead_of_buying_a_third(pictory_conn):
     assert IN_FLIGHT_KEY in store.values  # the next try still knows
 
 
+@needs_store
 def test_resubmit_unclear_opts_in_to_submitting_again(pictory_conn):
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
@@ -156,6 +160,7 @@ def test_resubmit_unclear_opts_in_to_submitting_again(pictory_conn):
     assert store.values[JOB_KEY] == result["job_id"]
 
 
+@needs_store
 def test_a_failed_unknown_job_since_then_is_not_guessed(pictory_conn):
     """The job the unclear try created failed: the jobs list cannot tie it to the request."""
     pictory_conn.set_job_seconds(0)
@@ -167,6 +172,7 @@ def test_a_failed_unknown_job_since_then_is_not_guessed(pictory_conn):
     assert pictory_conn.stats()["posts"] == 1
 
 
+@needs_store
 def test_a_create_that_created_nothing_is_sent_again(pictory_conn, caplog):
     """A 500 after the request was received: the lists prove no job exists, so the retry submits."""
     pictory_conn.set_job_seconds(0)
@@ -204,6 +210,7 @@ class XComDown(RecordingTI):
         raise RuntimeError("XCom backend unavailable")
 
 
+@needs_store
 def test_job_id_is_stored_before_xcom_so_a_failed_push_does_not_buy_again(pictory_conn):
     store = TaskStateStore()
     ctx = make_context(store)
@@ -218,6 +225,7 @@ def test_job_id_is_stored_before_xcom_so_a_failed_push_does_not_buy_again(pictor
 # -- item 3: a cleared task reuses its job only for the same request -------------------------------
 
 
+@needs_store
 def test_cleared_task_reuses_the_job_for_the_same_request_and_submits_a_changed_one(pictory_conn, caplog):
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
@@ -236,6 +244,7 @@ def test_cleared_task_reuses_the_job_for_the_same_request_and_submits_a_changed_
     )
 
 
+@needs_store
 def test_any_rendered_field_is_part_of_the_request(pictory_conn):
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
