@@ -67,14 +67,15 @@ class JobKind:
     :param create_path: The path the create request is POSTed to (part of the fingerprint).
     :param list_path: The list of generated items of this kind (``GET``, newest first, ``createdDate``).
     :param match_fields: Request fields a list item repeats; all must be equal (absent = absent).
-    :param defaults: Values Pictory applies to absent fields (the list shows them).
+    :param defaults: Values Pictory applies to absent fields (the list shows them), or a function of
+        the request body returning them (defaults that depend on the model).
     :param noun: What one job makes, for messages ("image").
     """
 
     create_path: str
     list_path: str
     match_fields: tuple[str, ...]
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] = field(default_factory=dict)
     noun: str = "job"
 
 
@@ -136,8 +137,9 @@ def _iso(moment: datetime) -> str:
 
 def matches_request(kind: JobKind, body: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     """Whether a list item repeats every matched field of the request (defaults applied)."""
+    defaults = kind.defaults(body) if callable(kind.defaults) else kind.defaults
     for name in kind.match_fields:
-        expected = body.get(name, kind.defaults.get(name))
+        expected = body.get(name, defaults.get(name))
         if item.get(name) != expected:
             return False
     return True

@@ -270,3 +270,47 @@ def test_without_a_store_nothing_is_recorded_and_every_call_submits():
     guard.prepare(lambda path, key: pytest.fail("no list read without a store"))
     assert guard.submit(lambda: calls.append(1) or "job") == "job"
     assert calls == [1]
+
+
+def test_reconciliation_is_generic_over_the_job_kind():
+    """A video-like kind: its own list, model-dependent defaults, list ids that are not UUIDs."""
+    videos = "/pictoryapis/v1/aistudio/videos"
+    kind = submission.JobKind(
+        videos,
+        videos,
+        ("prompt", "model", "duration"),
+        defaults=lambda body: {"model": "pixverse5.5", "duration": "4s" if body.get("model") == "veo3.1" else "5s"},
+        noun="video",
+    )
+    body = {"prompt": "A drone shot over the sea", "model": "veo3.1"}
+    store = TaskStateStore()
+    store.set("video_job_id_in_flight", {"fingerprint": fingerprint(kind, body), "sent_at": "2026-01-01T12:00:00Z"})
+    url = "https://cdn.example/videos/mine.mp4"
+    pages = {
+        videos: {
+            "items": [
+                {
+                    "id": "20260101120105001",
+                    "url": url,
+                    "createdDate": "2026-01-01T12:01:05Z",
+                    **body,
+                    "duration": "4s",
+                },
+                {
+                    "id": "20260101115000001",
+                    "url": "https://cdn.example/old.mp4",
+                    "createdDate": "2026-01-01T11:50:00Z",
+                },
+            ]
+        },
+        submission.JOBS_PATH: {
+            "items": [
+                {"data": {"jobId": "job-mine", "status": "completed", "url": url}},
+                {"data": {"jobId": "job-old", "status": "completed", "url": "https://cdn.example/old.mp4"}},
+                {"data": {"jobId": "job-older-failed", "status": "failed"}},  # beyond the anchor: not looked at
+            ]
+        },
+    }
+    guard = SubmissionGuard(store, kind, body, "video_job_id")
+    guard.prepare(lambda path, key: pages[path])
+    assert store.values == {"video_job_id": "job-mine", "video_job_id_request": fingerprint(kind, body)}
