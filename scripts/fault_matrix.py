@@ -1,7 +1,8 @@
 """Regenerate docs/reliability.md: the fault matrix through a real Airflow scheduler + triggerer.
 
 Starts the emulator and a real Airflow deployment (tests/e2e/harness.py), runs one DAG run per
-scenario in tests/e2e/scenarios.py, and writes the table. Takes about three minutes:
+scenario in tests/e2e/scenarios.py and the submission scenarios of tests/e2e/submission_scenarios.py,
+and writes the tables. Takes about six minutes:
 
     .venv/bin/python scripts/fault_matrix.py
 """
