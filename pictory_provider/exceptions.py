@@ -77,3 +77,14 @@ class PictoryEventError(PictoryError):
 
 class PictoryDownloadError(PictoryError):
     """The generated image could not be downloaded or stored (bad URL, not a PNG, too large, I/O)."""
+
+
+class PictorySubmissionUnclearError(PictoryTransientError):
+    """The request that creates a paid job failed after it may have reached Pictory (a read timeout,
+    a reset, a 5xx): a job may exist and be billed. It is never retried blindly; on Airflow >= 3.3 the
+    task's next try looks for the job (see :mod:`pictory_provider.submission`)."""
+
+
+class PictorySubmissionUnresolvedError(PictoryError):
+    """A retry could not tell from Pictory's lists whether an earlier, unclear submission created a job,
+    so it did not submit again (pass ``resubmit_unclear=True`` to the operator to submit anyway)."""

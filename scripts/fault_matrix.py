@@ -1,7 +1,8 @@
 """Regenerate docs/reliability.md: the fault matrix through a real Airflow scheduler + triggerer.
 
 Starts the emulator and a real Airflow deployment (tests/e2e/harness.py), runs one DAG run per
-scenario in tests/e2e/scenarios.py, and writes the table. Takes about three minutes:
+scenario in tests/e2e/scenarios.py and the submission scenarios of tests/e2e/submission_scenarios.py,
+and writes the tables. Takes about six minutes:
 
     .venv/bin/python scripts/fault_matrix.py
 """
@@ -22,6 +23,11 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="pictory-fault-mat
 from pictory_provider.emulator import PictoryEmulator  # noqa: E402
 from tests.e2e.harness import AirflowCluster, free_port  # noqa: E402
 from tests.e2e.scenarios import JOB_SECONDS, SCENARIOS, Outcome, run_scenario  # noqa: E402
+from tests.e2e.submission_scenarios import (  # noqa: E402
+    Step,
+    clear_unchanged_then_changed,
+    unclear_create_then_retry,
+)
 
 API_KEY = "pictai_fault_matrix_" + os.urandom(8).hex()
 
@@ -43,6 +49,9 @@ def main() -> int:
             outcome = run_scenario(cluster, emulator, scenario)
             outcomes.append(outcome)
             print(f"{scenario.name}: {outcome.state} in {outcome.seconds:.1f} s, {outcome.polls} polls", flush=True)
+        steps = [unclear_create_then_retry(cluster, emulator), *clear_unchanged_then_changed(cluster, emulator)]
+        for step in steps:
+            print(f"{step.name}: {step.state} after {step.tries} tries, {step.jobs_created} job(s) created", flush=True)
     baseline = outcomes[0].seconds
     rows = [
         f"| {o.scenario.name} | {o.state}{' (expected)' if o.state == o.scenario.expect else ' (UNEXPECTED)'} "
@@ -66,15 +75,55 @@ def main() -> int:
             "|---|---|---:|---:|---:|---|",
             *rows,
             "",
+            *submission_section(steps),
+            "",
             f"Generated {datetime.date.today().isoformat()} on {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, by `.venv/bin/python scripts/fault_matrix.py`. The same scenarios",
-            "are asserted by `tests/e2e/test_real_airflow.py::test_fault_matrix` in `make test`.",
+            "are asserted by `tests/e2e/test_real_airflow.py::test_fault_matrix` and",
+            "`tests/e2e/test_no_duplicate_jobs.py` in `make test`.",
             "",
         ]
     )
     (ROOT / "docs" / "reliability.md").write_text(page)
     print(page)
-    return 0 if all(o.state == o.scenario.expect and o.posts == 1 for o in outcomes) else 1
+    fine = all(o.state == o.scenario.expect and o.posts == 1 for o in outcomes)
+    return 0 if fine and all(step.state == "success" for step in steps) else 1
+
+
+def submission_section(steps: list[Step]) -> list[str]:
+    """The table of the submission scenarios (Airflow >= 3.3, task state store)."""
+
+    def job(index: int, step: Step) -> str:
+        if f"Adopted Pictory job {step.job_id}" in step.log:
+            return "the job try 1 created, adopted"
+        if index > 1 and step.job_id == steps[index - 1].job_id:
+            return "the same job, reused (logged)"
+        return "a new job" + (f" for the new prompt {step.prompt!r}" if index > 1 else "")
+
+    rows = [
+        f"| {step.name} | {step.state} | {step.tries} | {step.posts} | {step.jobs_created} | {job(index, step)} |"
+        for index, step in enumerate(steps)
+    ]
+    return [
+        "## Submitting: one paid job per request",
+        "",
+        "Through the same deployment, the operator alone (`PictoryGenerateImageOperator`, deferrable). The",
+        "first row: Pictory creates the job but answers after the task's 1 s read timeout (the emulator's",
+        "`answer_late` fault), so try 1 fails without a job id; try 2 finds the job in Pictory's lists and",
+        "adopts it. The other rows: one run, then the task cleared with its prompt (a Variable) unchanged,",
+        "then cleared again after changing the Variable. *Jobs created* counts every job Pictory created",
+        "in the scenario so far.",
+        "",
+        "| Scenario | Task outcome | Tries | POSTs | Jobs created | Job |",
+        "|---|---|---:|---:|---:|---|",
+        *rows,
+        "",
+        "What is not covered here, and is only asserted against the emulator without a scheduler",
+        "(`tests/test_submission.py`): several identical requests since the unclear one, or an unknown",
+        "failed job since then, fail the retry with `PictorySubmissionUnresolvedError` instead of buying",
+        "again; a create request that created nothing is sent again; the job id reaches the task state",
+        "store before XCom.",
+    ]
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ class TaskStateStore:
     def set(self, key: str, value: Any) -> None:
         self.values[key] = value
 
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
 
 def make_context(store: TaskStateStore | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"ti": RecordingTI()}

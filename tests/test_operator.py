@@ -153,7 +153,8 @@ def test_retry_resumes_the_submitted_job_instead_of_buying_another(pictory_conn)
     with pytest.raises(TaskDeferred) as first:
         operator().execute(make_context(store))
     job_id = first.value.trigger.job_id
-    assert store.values == {"pictory_job_id": job_id}
+    assert store.values["pictory_job_id"] == job_id
+    assert "pictory_job_id_in_flight" not in store.values  # the submission completed
     retry_ctx = make_context(store)  # a retry: fresh operator instance, XCom cleared, same state store
     with pytest.raises(TaskDeferred) as second:
         operator().execute(retry_ctx)

@@ -31,7 +31,11 @@ Kinds:
   (a string is sent verbatim); ``retry_after`` adds a ``Retry-After`` header.
 - ``"rate_limit"``: 429 ``{"message": "Too Many Requests"}`` with ``Retry-After: <retry_after>``
   (default 1, rounded up to whole seconds).
-- ``"slow"``: wait ``delay`` seconds (default 5), then answer normally.
+- ``"slow"``: wait ``delay`` seconds (default 5), then answer normally (the request takes effect
+  only after the wait).
+- ``"answer_late"``: handle the request at once (a ``create`` really creates its job), then wait
+  ``delay`` seconds (default 5) before sending the answer: with a shorter client read timeout, the
+  job exists although the client saw only a timeout.
 - ``"non_json"``: answer ``status`` (default 200) with ``text/html``: ``body`` or a Cloudflare
   "Attention Required!" error 1010 page.
 - ``"reset"``: abort the TCP connection (RST) without sending any response.

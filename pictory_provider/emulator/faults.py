@@ -16,7 +16,9 @@ from aiohttp import web
 
 API_ROUTES = ("create", "job", "list", "clean", "file")
 FAULT_ROUTES = (*API_ROUTES, "any")
-FAULT_KINDS = ("status", "rate_limit", "slow", "non_json", "reset", "fail_job")
+FAULT_KINDS = ("status", "rate_limit", "slow", "answer_late", "non_json", "reset", "fail_job")
+#: Seconds a ``slow`` or ``answer_late`` fault waits when no ``delay`` is given.
+DEFAULT_FAULT_DELAY = 5.0
 #: Kinds that change the normal answer on its way out (the request is still handled).
 SHAPING_KINDS = ("drip", "truncate", "short_length", "wrong_job_id")
 #: Kinds that answer in place of the handler, like ``status``.

@@ -15,6 +15,7 @@ from aiohttp import web
 from pictory_provider import api
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator.faults import (
+    DEFAULT_FAULT_DELAY,
     FAULT_FIELDS,
     SHAPING_KINDS,
     _abort_connection,
@@ -197,8 +198,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             # aiohttp fails to write this to the aborted transport and closes quietly.
             return web.Response(status=500)
         if fault.kind == "slow":
-            await asyncio.sleep(5.0 if fault.delay is None else fault.delay)
-        elif fault.kind not in SHAPING_KINDS:
+            await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
+        elif fault.kind not in SHAPING_KINDS and fault.kind != "answer_late":
             response = _fault_response(fault)
     if response is None:
         if route != "file" and not state.authorized(request.headers.get("Authorization")):
@@ -207,6 +208,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             response = await handler(request)
         if fault is not None and fault.kind in SHAPING_KINDS:
             response = await shape_response(request, response, fault)
+    if fault is not None and fault.kind == "answer_late":
+        # The request took effect (a POST created its job); only the answer is late, so a client
+        # whose read timeout is shorter cannot know whether it did.
+        await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
     auth = state.auth_kind(request.headers.get("Authorization"))
     state.finish_request(generation, request.method, request.path, route, response.status, started, auth)
     return response

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import requests
@@ -28,6 +29,7 @@ from pictory_provider.api import (
     validate_job_id,
 )
 from pictory_provider.exceptions import (
+    PictoryAPIError,
     PictoryConfigError,
     PictoryError,
     PictoryJobFailedError,
@@ -213,6 +215,15 @@ class PictoryHook(BaseHook):
                     "the job itself keeps running on Pictory's side"
                 )
             time.sleep(min(poll_interval, remaining))
+
+    def list_page(self, path: str, next_page_key: str | None = None) -> dict[str, Any]:
+        """One page (newest first) of a list endpoint: generated images (``IMAGES_PATH``), jobs
+        (``JOBS_PATH``), ...; ``{"items": [...], "nextPageKey": ...}``. Retries transient failures."""
+        query = f"?{urlencode({'nextPageKey': next_page_key})}" if next_page_key else ""
+        body = self._call("GET", path + query, f"GET {path}")
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise PictoryAPIError(f"Pictory returned a list response without an 'items' array for GET {path}")
+        return body
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (list generated images): the UI's "Test" button."""

@@ -29,6 +29,7 @@ from pictory_provider.exceptions import (
     PictoryAPIError,
     PictoryAuthError,
     PictoryNotFoundError,
+    PictorySubmissionUnclearError,
     PictoryTransientError,
     PictoryValidationError,
 )
@@ -323,7 +324,7 @@ class PictoryTransport:
     def give_up(what: str, attempt: int, exc: RetryableError, *, idempotent: bool = True) -> PictoryTransientError:
         """The error raised once retries are spent (or a non-idempotent request may have arrived)."""
         if not idempotent and exc.maybe_received:
-            return PictoryTransientError(
+            return PictorySubmissionUnclearError(
                 f"{what} failed ({exc.cause}) after it may have reached Pictory, so it was not retried to "
                 "avoid a duplicate paid job; check GET /pictoryapis/v1/jobs before submitting again"
             )

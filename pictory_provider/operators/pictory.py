@@ -42,10 +42,14 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
     ``image_url``, ``ai_credits_used``, ``width``, ``height`` (and ``image_path`` with
     ``output_path``), and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
 
-    Retries do not buy a second image on Airflow >= 3.3: the job id is kept in the task state store
-    and a retry resumes waiting on the same job (or collects its finished result); only a job that
-    failed is submitted afresh. On older Airflow every try submits a new job: use
-    ``wait_for_completion=False`` plus the sensor, and put the retries on the sensor.
+    Retries do not buy a second image on Airflow >= 3.3: the job id is kept in the task state store,
+    tied to a fingerprint of the rendered request, and a retry (or a cleared task whose request renders
+    the same) resumes waiting on the same job or collects its result; a changed request, or a job that
+    failed, is submitted afresh. A try that may have created a job without learning its id (a read
+    timeout on the create request) makes the next try look for that job in Pictory's lists and adopt
+    it, or fail clearly when they cannot tell (see :mod:`pictory_provider.submission`). On older
+    Airflow every try submits a new job: use ``wait_for_completion=False`` plus the sensor, and put the
+    retries on the sensor.
 
     Pictory has no cancel endpoint: a killed or timed-out task leaves the job running remotely.
 
@@ -66,6 +70,9 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         URL or local path; a trailing ``/`` means ``<folder>/<job_id>.png``).
     :param pictory_conn_id: The Airflow connection id (templated).
     :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    :param resubmit_unclear: When an earlier try's create request may have created a job that
+        Pictory's lists cannot identify, submit again anyway (may buy a second image) instead of
+        failing with ``PictorySubmissionUnresolvedError`` (default False).
     """
 
     template_fields: Sequence[str] = (
@@ -98,6 +105,7 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
+        resubmit_unclear: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -115,6 +123,7 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         self.output_path = output_path
         self.pictory_conn_id = pictory_conn_id
         self.hook_params = dict(hook_params or {})
+        self.resubmit_unclear = resubmit_unclear
         self._result: Any = None
 
     @cached_property
@@ -124,19 +133,34 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         return PictoryHook(self.pictory_conn_id, **self.hook_params)
 
     def execute(self, context: Any) -> Any:
-        self.execute_resumable(context)
-        return self._result
+        from pictory_provider.api import build_image_request
+        from pictory_provider.submission import IMAGE_JOB, guard_for
 
-    # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
-
-    def submit_job(self, context: Any) -> str:
-        job_id = self.hook.generate_image(
+        body = build_image_request(
             self.prompt,
             model=self.model,
             aspect_ratio=self.aspect_ratio,
             style=self.style,
             reference_image_url=self.reference_image_url,
             webhook=self.webhook,
+        )
+        self._guard = guard_for(self, context, IMAGE_JOB, body)
+        self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
+        self.execute_resumable(context)
+        return self._result
+
+    # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
+
+    def submit_job(self, context: Any) -> str:
+        job_id = self._guard.submit(  # in-flight record first; the job id is stored before XCom
+            lambda: self.hook.generate_image(
+                self.prompt,
+                model=self.model,
+                aspect_ratio=self.aspect_ratio,
+                style=self.style,
+                reference_image_url=self.reference_image_url,
+                webhook=self.webhook,
+            )
         )
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
         return job_id

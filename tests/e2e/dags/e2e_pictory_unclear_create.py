@@ -1,0 +1,27 @@
+"""E2E: Pictory creates the job but answers after the read timeout; the retry must adopt that job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag
+
+from pictory_provider.operators.pictory import PictoryGenerateImageOperator
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["e2e"])
+def e2e_pictory_unclear_create():
+    PictoryGenerateImageOperator(
+        task_id="generate",
+        prompt="An image whose creation was never confirmed",
+        model="flux-schnell",
+        poll_interval=1,
+        timeout=120,
+        hook_params={"read_timeout": 1, "retry_min_wait": 0.2, "retry_max_wait": 1},
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
+
+
+e2e_pictory_unclear_create()

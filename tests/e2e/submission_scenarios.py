@@ -1,0 +1,86 @@
+"""Submission scenarios (issue #10 items 1 and 3) through the real scheduler and triggerer.
+
+Shared by tests/e2e/test_no_duplicate_jobs.py (which asserts the outcomes) and scripts/fault_matrix.py
+(which writes their table in docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pictory_provider.emulator import PictoryEmulator
+
+from .harness import AirflowCluster
+
+UNCLEAR_DAG_ID = "e2e_pictory_unclear_create"
+UNCLEAR_PROMPT = "An image whose creation was never confirmed"
+CLEAR_DAG_ID = "e2e_pictory_clear"
+PROMPT_VARIABLE = "e2e_pictory_prompt"
+CHANGED_PROMPT = "A second prompt after clearing"
+
+
+@dataclass
+class Step:
+    """One finished run (or re-run after clearing) of the ``generate`` task."""
+
+    name: str
+    state: str
+    tries: int
+    posts: int
+    jobs_created: int
+    job_id: str
+    prompt: str
+    log: str
+
+
+def clear_task(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> None:
+    """Clear a finished task (as the UI's "Clear" does): its run goes back to queued and the task runs again."""
+    body = {"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False}
+    cluster._request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
+    cluster.wait_for(
+        lambda: cluster.run_state(dag_id, run_id) not in ("success", "failed"), 30, what="the run to be re-queued"
+    )
+
+
+def _finish(cluster: AirflowCluster, emulator: PictoryEmulator, dag_id: str, run_id: str, name: str) -> Step:
+    state = cluster.wait_for_run(dag_id, run_id)
+    ((tries,),) = cluster.query(
+        "SELECT try_number FROM task_instance WHERE dag_id=? AND run_id=? AND task_id='generate'", dag_id, run_id
+    )
+    job_id = str(cluster.xcom(dag_id, run_id, "generate")["job_id"]) if state == "success" else ""
+    record = emulator.job(job_id) if job_id else None
+    stats = emulator.stats()
+    return Step(
+        name=name,
+        state=state,
+        tries=int(tries),
+        posts=int(stats["posts"]),
+        jobs_created=int(stats["jobs_created"]),
+        job_id=job_id,
+        prompt=str(record["prompt"]) if record else "",
+        log=cluster.task_log(dag_id, run_id, "generate"),
+    )
+
+
+def unclear_create_then_retry(cluster: AirflowCluster, emulator: PictoryEmulator) -> Step:
+    """Pictory creates the job but answers after the task's 1 s read timeout; try 2 must adopt it."""
+    emulator.reset()
+    emulator.set_job_seconds(4)
+    emulator.add_fault("answer_late", route="create", delay=3)
+    run_id = cluster.trigger(UNCLEAR_DAG_ID)
+    return _finish(cluster, emulator, UNCLEAR_DAG_ID, run_id, "create answered after the read timeout, then a retry")
+
+
+def clear_unchanged_then_changed(cluster: AirflowCluster, emulator: PictoryEmulator) -> list[Step]:
+    """Run, clear with the same prompt, then change the prompt Variable and clear again."""
+    emulator.reset()
+    emulator.set_job_seconds(3)
+    cluster.cli("variables", "delete", PROMPT_VARIABLE, check=False)
+    run_id = cluster.trigger(CLEAR_DAG_ID)
+    steps = [_finish(cluster, emulator, CLEAR_DAG_ID, run_id, "first run")]
+    clear_task(cluster, CLEAR_DAG_ID, run_id, "generate")
+    steps.append(_finish(cluster, emulator, CLEAR_DAG_ID, run_id, "task cleared, prompt unchanged"))
+    cluster.cli("variables", "set", PROMPT_VARIABLE, CHANGED_PROMPT)
+    clear_task(cluster, CLEAR_DAG_ID, run_id, "generate")
+    steps.append(_finish(cluster, emulator, CLEAR_DAG_ID, run_id, "prompt Variable changed, task cleared"))
+    return steps
