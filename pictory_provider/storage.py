@@ -1,4 +1,4 @@
-"""Download a generated PNG and store it through Airflow's ``ObjectStoragePath``.
+"""Download a generated PNG (or MP4) and store it through Airflow's ``ObjectStoragePath``.
 
 Pictory cleans job outputs after a retention period, so most users persist the image. The download
 is streamed, bounded in size, has timeouts, accepts only http(s) URLs and checks the PNG signature;
@@ -25,11 +25,27 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
-def destination_for(output_path: str, job_id: str) -> str:
-    """A path ending in ``/`` is a folder: the image is stored there as ``<job_id>.png``."""
+def check_png(head: bytes) -> bool:
+    """The PNG signature."""
+    return head[: len(PNG_SIGNATURE)] == PNG_SIGNATURE
+
+
+def check_mp4(head: bytes) -> bool:
+    """An ISO base media file (MP4) starts with its ``ftyp`` box: 32-bit size >= 16, then ``ftyp``."""
+    return len(head) >= 16 and head[4:8] == b"ftyp" and int.from_bytes(head[:4], "big") >= 16
+
+
+#: Content check and description per stored file kind (the file extension).
+CONTENT_CHECKS = {"png": (check_png, "a PNG (bad signature)"), "mp4": (check_mp4, "an MP4 (no ftyp box)")}
+#: Largest file accepted per kind (a 10 s 1080p video is well below this).
+MAX_BYTES_BY_KIND = {"png": DEFAULT_MAX_BYTES, "mp4": 1024 * 1024 * 1024}
+
+
+def destination_for(output_path: str, job_id: str, kind: str = "png") -> str:
+    """A path ending in ``/`` is a folder: the file is stored there as ``<job_id>.png`` (``.mp4``)."""
     if not isinstance(output_path, str) or not output_path.strip():
         raise PictoryDownloadError(f"output_path must be a non-empty path or URL (got {output_path!r})")
-    return f"{output_path}{job_id}.png" if output_path.endswith("/") else output_path
+    return f"{output_path}{job_id}.{kind}" if output_path.endswith("/") else output_path
 
 
 def store_image(
@@ -37,25 +53,29 @@ def store_image(
     output_path: str,
     *,
     job_id: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
+    kind: str = "png",
 ) -> str:
     """Download the PNG at ``url`` and write it to ``output_path`` (any ObjectStoragePath URL).
 
     Returns the stored path as a string. Raises :class:`PictoryDownloadError` on a non-http(s) URL,
     an HTTP error, a body larger than ``max_bytes``, a body that is not a PNG, or a write failure.
+    ``kind="mp4"`` stores a video instead (checks the ``ftyp`` box; default name ``<job_id>.mp4``).
     """
+    check, expected = CONTENT_CHECKS[kind]
+    max_bytes = MAX_BYTES_BY_KIND[kind] if max_bytes is None else max_bytes
     if urlsplit(url).scheme not in ("http", "https"):
         raise PictoryDownloadError(f"Refusing to download the image from a non-http(s) URL: {url!r}")
-    destination = destination_for(output_path, job_id)
+    destination = destination_for(output_path, job_id, kind)
     with tempfile.TemporaryFile() as buffer:
         size = _download(url, buffer, max_bytes=max_bytes, timeout=timeout)
         buffer.seek(0)
-        if buffer.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
-            raise PictoryDownloadError(f"The image at {url} is not a PNG (bad signature); nothing was stored")
+        if not check(buffer.read(64)):
+            raise PictoryDownloadError(f"The file at {url} is not {expected}; nothing was stored")
         buffer.seek(0)
         stored = _write(buffer, destination)
-    log.info("Stored the Pictory image of job %s (%d bytes) at %s", job_id, size, stored)
+    log.info("Stored the Pictory %s of job %s (%d bytes) at %s", kind, job_id, size, stored)
     return stored
 
 

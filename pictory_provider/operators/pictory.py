@@ -1,4 +1,8 @@
-"""PictoryGenerateImageOperator: prompt in, image (URL, size, credits, optionally a stored PNG) out."""
+"""Prompt in, result out: PictoryGenerateImageOperator (image) and PictoryGenerateVideoOperator (video).
+
+Both are one operator, :class:`PictoryGenerateOperatorBase`, parametrized by a
+:class:`~pictory_provider.kinds.JobKind`; the subclasses only declare their request arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
 
 from pictory_provider.api import check_wait_settings
-from pictory_provider.events import XCOM_IMAGE_URL, XCOM_JOB_ID, complete, complete_from_event, job_result
+from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError
+from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 
 if TYPE_CHECKING:
@@ -23,74 +28,45 @@ if TYPE_CHECKING:
 DEFERRAL_SLACK = 60
 
 
-class PictoryImageLink(BaseOperatorLink):
-    """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
+class PictoryOutputLink(BaseOperatorLink):
+    """Base of the extra links: the generated output's URL, read from the kind's ``url`` XCom."""
 
-    name = "Pictory Image"
+    kind: ClassVar[JobKind] = IMAGE
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=XCOM_IMAGE_URL, ti_key=ti_key) or ""
+        return XCom.get_value(key=self.kind.url_key, ti_key=ti_key) or ""
 
 
-class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
-    """Generate an image with Pictory's AI Studio and, by default, wait for it.
+class PictoryImageLink(PictoryOutputLink):
+    """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
 
-    The job id is pushed as XCom ``job_id`` as soon as Pictory accepts the request, so a crash never
-    loses a paid job. With ``wait_for_completion=False`` the task returns the job id (pair it with
-    :class:`~pictory_provider.sensors.pictory.PictoryImageJobSensor`). Otherwise it waits, in the
-    triggerer when ``deferrable`` (the default), and publishes exactly what the sensor publishes: XCom
-    ``image_url``, ``ai_credits_used``, ``width``, ``height`` (and ``image_path`` with
-    ``output_path``), and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
+    name = IMAGE.link_name
+    kind = IMAGE
 
-    Retries do not buy a second image on Airflow >= 3.3: the job id is kept in the task state store
-    and a retry resumes waiting on the same job (or collects its finished result); only a job that
-    failed is submitted afresh. On older Airflow every try submits a new job: use
-    ``wait_for_completion=False`` plus the sensor, and put the retries on the sensor.
 
-    Pictory has no cancel endpoint: a killed or timed-out task leaves the job running remotely.
+class PictoryVideoLink(PictoryOutputLink):
+    """Operator extra link "Pictory Video": the generated video's URL (XCom ``video_url``)."""
 
-    :param prompt: What to draw, 5 to 5,000 characters (templated).
-    :param model: ``seedream3.0`` (Pictory's default), ``flux-schnell``, ``nanobanana`` or
-        ``nanobanana-pro`` (templated).
-    :param aspect_ratio: ``1:1``, ``16:9`` or ``9:16`` (templated).
-    :param style: ``photorealistic``, ``artistic``, ``cartoon``, ``minimalist``, ``vintage`` or
-        ``futuristic`` (templated).
-    :param reference_image_url: Public http(s) URL of a reference image (templated).
-    :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
-    :param wait_for_completion: Wait for the image (default) or return the job id at once.
-    :param deferrable: Wait in the triggerer, holding no worker slot (default True; see
-        :func:`~pictory_provider.sensors.pictory.default_deferrable`).
-    :param poll_interval: Seconds between status polls.
-    :param timeout: Seconds to wait for the image (default one hour).
-    :param output_path: Store the PNG there after completion (templated; any ``ObjectStoragePath``
-        URL or local path; a trailing ``/`` means ``<folder>/<job_id>.png``).
-    :param pictory_conn_id: The Airflow connection id (templated).
-    :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    name = VIDEO.link_name
+    kind = VIDEO
+
+
+class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
+    """Submit a Pictory job of :attr:`kind`, then (by default) wait for it and publish its result.
+
+    Subclasses set :attr:`kind`, :attr:`request_fields` (the attributes passed to the kind's request
+    builder, in order) and their extra link; submitting, resuming on retry, deferring, the
+    synchronous wait and the completion are shared. See :class:`PictoryGenerateImageOperator`.
     """
 
-    template_fields: Sequence[str] = (
-        "prompt",
-        "model",
-        "aspect_ratio",
-        "style",
-        "reference_image_url",
-        "webhook",
-        "output_path",
-        "pictory_conn_id",
-    )
-    operator_extra_links = (PictoryImageLink(),)
+    kind: ClassVar[JobKind] = IMAGE
+    request_fields: ClassVar[tuple[str, ...]] = ()
     external_id_key = "pictory_job_id"
     ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
-        prompt: str,
-        model: str | None = None,
-        aspect_ratio: str | None = None,
-        style: str | None = None,
-        reference_image_url: str | None = None,
-        webhook: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 10,
@@ -102,12 +78,6 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         check_wait_settings(poll_interval, timeout)
-        self.prompt = prompt
-        self.model = model
-        self.aspect_ratio = aspect_ratio
-        self.style = style
-        self.reference_image_url = reference_image_url
-        self.webhook = webhook
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -130,14 +100,8 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
     # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
 
     def submit_job(self, context: Any) -> str:
-        job_id = self.hook.generate_image(
-            self.prompt,
-            model=self.model,
-            aspect_ratio=self.aspect_ratio,
-            style=self.style,
-            reference_image_url=self.reference_image_url,
-            webhook=self.webhook,
-        )
+        params = {name: getattr(self, name) for name in self.request_fields}
+        job_id = self.hook.create_job(self.kind, **params)
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
         return job_id
 
@@ -175,9 +139,7 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
                 timeout=self.execution_timeout or timedelta(seconds=self.timeout + DEFERRAL_SLACK),
             )
         job = self.hook.wait_for_job(job_id, poll_interval=self.poll_interval, timeout=self.timeout)
-        self._result = complete(
-            context, job_result(job_id, job.url, job.width, job.height, job.ai_credits_used), self.output_path
-        )
+        self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
 
     def get_job_result(self, external_id: Any, context: Any) -> Any:
         if self._result is None:  # a retry found the job already completed: collect it
@@ -186,13 +148,180 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
             if not self.wait_for_completion:
                 return job_id
             job = self.hook.get_job(job_id)
-            self._result = complete(
-                context, job_result(job_id, job.url, job.width, job.height, job.ai_credits_used), self.output_path
-            )
+            self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
         return self._result
 
     # -- deferred completion ----------------------------------------------------------------------
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger fired: validate the event, push XCom (and store the PNG), or raise."""
-        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path)
+        """Resume after the trigger fired: validate the event, push XCom (and store the file), or raise."""
+        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
+
+
+class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
+    """Generate an image with Pictory's AI Studio and, by default, wait for it.
+
+    The job id is pushed as XCom ``job_id`` as soon as Pictory accepts the request, so a crash never
+    loses a paid job. With ``wait_for_completion=False`` the task returns the job id (pair it with
+    :class:`~pictory_provider.sensors.pictory.PictoryImageJobSensor`). Otherwise it waits, in the
+    triggerer when ``deferrable`` (the default), and publishes exactly what the sensor publishes: XCom
+    ``image_url``, ``ai_credits_used``, ``width``, ``height`` (and ``image_path`` with
+    ``output_path``), and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
+
+    Retries do not buy a second image on Airflow >= 3.3: the job id is kept in the task state store
+    and a retry resumes waiting on the same job (or collects its finished result); only a job that
+    failed is submitted afresh. On older Airflow every try submits a new job: use
+    ``wait_for_completion=False`` plus the sensor, and put the retries on the sensor.
+
+    Pictory has no cancel endpoint: a killed or timed-out task leaves the job running remotely.
+
+    :param prompt: What to draw, 5 to 5,000 characters (templated).
+    :param model: ``seedream3.0`` (Pictory's default), ``flux-schnell``, ``nanobanana`` or
+        ``nanobanana-pro`` (templated).
+    :param aspect_ratio: ``1:1``, ``16:9`` or ``9:16`` (templated).
+    :param style: ``photorealistic``, ``artistic``, ``cartoon``, ``minimalist``, ``vintage`` or
+        ``futuristic`` (templated).
+    :param reference_image_url: Public http(s) URL of a reference image (templated).
+    :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
+    :param wait_for_completion: Wait for the image (default) or return the job id at once.
+    :param deferrable: Wait in the triggerer, holding no worker slot (default True; see
+        :func:`~pictory_provider.sensors.pictory.default_deferrable`).
+    :param poll_interval: Seconds between status polls.
+    :param timeout: Seconds to wait for the image (default one hour).
+    :param output_path: Store the PNG there after completion (templated; any ``ObjectStoragePath``
+        URL or local path; a trailing ``/`` means ``<folder>/<job_id>.png``).
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    """
+
+    kind = IMAGE
+    request_fields = ("prompt", "model", "aspect_ratio", "style", "reference_image_url", "webhook")
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
+    operator_extra_links = (PictoryImageLink(),)
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        style: str | None = None,
+        reference_image_url: str | None = None,
+        webhook: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: str | None = None,
+        pictory_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            output_path=output_path,
+            pictory_conn_id=pictory_conn_id,
+            hook_params=hook_params,
+            **kwargs,
+        )
+        self.prompt = prompt
+        self.model = model
+        self.aspect_ratio = aspect_ratio
+        self.style = style
+        self.reference_image_url = reference_image_url
+        self.webhook = webhook
+
+
+class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
+    """Generate a video with Pictory's AI Studio and, by default, wait for it.
+
+    The same modes and promises as :class:`PictoryGenerateImageOperator`: the job id goes to XCom
+    ``job_id`` as soon as Pictory accepts the request; ``wait_for_completion=False`` returns the job id
+    (pair it with :class:`~pictory_provider.sensors.pictory.PictoryVideoJobSensor`); otherwise it waits,
+    in the triggerer when ``deferrable`` (the default), and publishes exactly what the video sensor
+    publishes: XCom ``video_url``, ``duration`` (seconds, a number), ``width``, ``height``,
+    ``ai_credits_used``, ``thumbnail_url``, ``last_frame_image_url`` (and ``video_path`` with
+    ``output_path``), and the return value ``{"job_id", "url", "width", "height", "duration",
+    "ai_credits_used", "thumbnail_url", "last_frame_image_url"}``. On Airflow >= 3.3 a retry resumes
+    the same job instead of paying for a second video.
+
+    Animate an upstream image with
+    ``first_frame_image_url="{{ ti.xcom_pull(task_ids='image', key='image_url') }}"``.
+
+    :param prompt: What should happen in the video, 5 to 5,000 characters (templated).
+    :param model: ``pixverse5.5`` (Pictory's default; 1.6 AI credits per second), ``veo3.1_fast``
+        (10) or ``veo3.1`` (20) (templated).
+    :param aspect_ratio: veo models: ``16:9`` or ``9:16``; ``pixverse5.5`` also ``1:1``, ``3:4`` and
+        ``4:3`` (templated).
+    :param duration: veo models: ``"4s"``, ``"6s"`` or ``"8s"``; ``pixverse5.5``: ``"5s"``, ``"8s"``
+        or ``"10s"``; a whole number of seconds works too (templated).
+    :param first_frame_image_url: Public http(s) URL of the image the video starts from (templated).
+    :param extend_video_url: Public http(s) URL of a video to continue (templated).
+    :param reference_image_urls: 1 to 3 public http(s) URLs of reference images (templated). At most
+        one of ``first_frame_image_url``, ``extend_video_url`` and ``reference_image_urls``.
+    :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
+    :param wait_for_completion: Wait for the video (default) or return the job id at once.
+    :param deferrable: Wait in the triggerer, holding no worker slot (default True).
+    :param poll_interval: Seconds between status polls.
+    :param timeout: Seconds to wait for the video (default one hour).
+    :param output_path: Store the MP4 there after completion (templated; any ``ObjectStoragePath``
+        URL or local path; a trailing ``/`` means ``<folder>/<job_id>.mp4``).
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    """
+
+    kind = VIDEO
+    request_fields = (
+        "prompt",
+        "model",
+        "aspect_ratio",
+        "duration",
+        "first_frame_image_url",
+        "extend_video_url",
+        "reference_image_urls",
+        "webhook",
+    )
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
+    operator_extra_links = (PictoryVideoLink(),)
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        duration: str | int | None = None,
+        first_frame_image_url: str | None = None,
+        extend_video_url: str | None = None,
+        reference_image_urls: list[str] | None = None,
+        webhook: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: str | None = None,
+        pictory_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            output_path=output_path,
+            pictory_conn_id=pictory_conn_id,
+            hook_params=hook_params,
+            **kwargs,
+        )
+        self.prompt = prompt
+        self.model = model
+        self.aspect_ratio = aspect_ratio
+        self.duration = duration
+        self.first_frame_image_url = first_frame_image_url
+        self.extend_video_url = extend_video_url
+        self.reference_image_urls = reference_image_urls
+        self.webhook = webhook
