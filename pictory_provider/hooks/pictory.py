@@ -215,7 +215,9 @@ class PictoryHook(BaseHook):
         body = kind.build_request(prompt, **params)
         what = f"the Generate {kind.name.capitalize()} request"
         job_id = parse_created_job(self._call("POST", kind.path, what, body), kind.name)
-        settings = ", ".join(f"{key}={value}" for key, value in body.items() if key in ("model", "aspectRatio", "duration"))
+        settings = ", ".join(
+            f"{key}={value}" for key, value in body.items() if key in ("model", "aspectRatio", "duration")
+        )
         log.info("Submitted Pictory %s job %s (%s)", kind.name, job_id, settings or "Pictory's defaults")
         return job_id
 
