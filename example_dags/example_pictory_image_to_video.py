@@ -25,6 +25,7 @@ from pictory_provider.operators.pictory import PictoryGenerateImageOperator, Pic
     },
 )
 def example_pictory_image_to_video():
+    # --8<-- [start:operators]
     image = PictoryGenerateImageOperator(
         task_id="generate_image",
         prompt="{{ params.prompt }}",
@@ -45,6 +46,7 @@ def example_pictory_image_to_video():
         timeout=60 * 60,
         output_path="{{ params.output_path }}",
     )
+    # --8<-- [end:operators]
 
     @task
     def report(image: dict, video: dict) -> dict:
