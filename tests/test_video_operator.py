@@ -13,7 +13,12 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferr
 
 from pictory_provider.api import VIDEOS_PATH
 from pictory_provider.events import EVENT_KEYS, make_event
-from pictory_provider.exceptions import PictoryEventError, PictoryJobFailedError, PictoryValidationError
+from pictory_provider.exceptions import (
+    PictoryEventError,
+    PictoryJobFailedError,
+    PictoryTransientError,
+    PictoryValidationError,
+)
 from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.operators.pictory import (
     PictoryGenerateImageOperator,
@@ -160,6 +165,16 @@ def test_invalid_input_fails_before_any_request(pictory_conn, kwargs, needle):
     with pytest.raises(PictoryValidationError, match=needle):
         PictoryHook(**FAST).generate_video(args.pop("prompt"), **args)
     assert sum(pictory_conn.stats()["requests"].values()) == 0
+
+
+def test_the_video_post_is_never_repeated_once_it_may_have_reached_pictory(pictory_conn):
+    pictory_conn.add_fault("status", route="create", status=500)
+    with pytest.raises(PictoryTransientError):
+        PictoryHook(**FAST).generate_video("A video that must not be bought twice")
+    assert pictory_conn.stats()["posts"] == 1  # a 5xx may have created the job: no second POST
+    pictory_conn.add_fault("rate_limit", route="create", retry_after=0.01)
+    job_id = PictoryHook(**FAST).generate_video("A video after a 429")  # a 429 was never accepted: retried
+    assert pictory_conn.stats()["posts"] == 3 and pictory_conn.job(job_id)["kind"] == "video"
 
 
 def test_emulator_rejects_what_the_hook_rejects(pictory_conn):
