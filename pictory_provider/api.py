@@ -18,6 +18,7 @@ from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"
 IMAGES_PATH = "/pictoryapis/v1/aistudio/images"
+VIDEOS_PATH = "/pictoryapis/v1/aistudio/videos"
 JOBS_PATH = "/pictoryapis/v1/jobs"
 
 PROMPT_MIN_LENGTH = 5
@@ -40,6 +41,35 @@ ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
 ASPECT_RATIOS = tuple(ASPECT_RATIO_SIZES)
 DEFAULT_ASPECT_RATIO = "1:1"
 STYLES = ("photorealistic", "artistic", "cartoon", "minimalist", "vintage", "futuristic")
+
+#: AI credits charged per generated second of video, by model (docs.pictory.ai, Generate Video).
+VIDEO_MODEL_CREDITS_PER_SECOND: dict[str, float] = {"veo3.1": 20, "veo3.1_fast": 10, "pixverse5.5": 1.6}
+VIDEO_MODELS = tuple(VIDEO_MODEL_CREDITS_PER_SECOND)
+DEFAULT_VIDEO_MODEL = "pixverse5.5"
+_VEO_RATIOS, _VEO_DURATIONS = ("16:9", "9:16"), ("4s", "6s", "8s")
+#: Aspect ratios per video model; the first one is Pictory's default for that model.
+VIDEO_ASPECT_RATIOS: dict[str, tuple[str, ...]] = {
+    "veo3.1": _VEO_RATIOS,
+    "veo3.1_fast": _VEO_RATIOS,
+    "pixverse5.5": ("16:9", "9:16", "1:1", "3:4", "4:3"),
+}
+#: Durations per video model; the first one is Pictory's default for that model.
+VIDEO_DURATIONS: dict[str, tuple[str, ...]] = {
+    "veo3.1": _VEO_DURATIONS,
+    "veo3.1_fast": _VEO_DURATIONS,
+    "pixverse5.5": ("5s", "8s", "10s"),
+}
+#: Video size per aspect ratio (the emulator's choice; Pictory documents pixverse 9:16 as 720x1280).
+VIDEO_ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {
+    "16:9": (1280, 720),
+    "9:16": (720, 1280),
+    "1:1": (960, 960),
+    "4:3": (960, 720),
+    "3:4": (720, 960),
+}
+#: The video inputs of which at most one may be given.
+VIDEO_SOURCE_FIELDS = ("firstFrameImageUrl", "extendVideoUrl", "referenceImageUrls")
+MAX_REFERENCE_IMAGES = 3
 
 
 class JobStatus(str, enum.Enum):
@@ -65,7 +95,11 @@ class JobStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class PictoryJob:
-    """One reading of ``GET /pictoryapis/v1/jobs/{id}`` for an image job."""
+    """One reading of ``GET /pictoryapis/v1/jobs/{id}``, for a job of any kind (image or video).
+
+    Video jobs also carry ``duration`` (seconds, ``"8s"`` -> ``8``), ``thumbnail_url``,
+    ``preview_image_url`` and ``last_frame_image_url``; they are ``None`` for images.
+    """
 
     job_id: str
     status: JobStatus
@@ -76,6 +110,10 @@ class PictoryJob:
     ai_credits_used: float | None = None
     error_code: str | None = None
     error_message: str | None = None
+    duration: float | None = None
+    thumbnail_url: str | None = None
+    preview_image_url: str | None = None
+    last_frame_image_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,6 +144,19 @@ def _field_error(name: str, errors: str) -> dict[str, str]:
     return {"name": name, "errors": errors}
 
 
+def _prompt_errors(prompt: object) -> list[dict[str, str]]:
+    if not isinstance(prompt, str):
+        return [_field_error("prompt", "prompt is required and must be a string")]
+    if not PROMPT_MIN_LENGTH <= len(prompt) <= PROMPT_MAX_LENGTH:
+        return [
+            _field_error(
+                "prompt",
+                f"prompt must be {PROMPT_MIN_LENGTH} to {PROMPT_MAX_LENGTH} characters long (got {len(prompt)})",
+            )
+        ]
+    return []
+
+
 def _is_http_url(value: object) -> bool:
     if not isinstance(value, str):
         return False
@@ -115,17 +166,7 @@ def _is_http_url(value: object) -> bool:
 
 def image_request_errors(body: dict[str, Any]) -> list[dict[str, str]]:
     """Return Pictory-style ``fields`` errors for a camelCase Generate Image body (empty if valid)."""
-    errors: list[dict[str, str]] = []
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str):
-        errors.append(_field_error("prompt", "prompt is required and must be a string"))
-    elif not PROMPT_MIN_LENGTH <= len(prompt) <= PROMPT_MAX_LENGTH:
-        errors.append(
-            _field_error(
-                "prompt",
-                f"prompt must be {PROMPT_MIN_LENGTH} to {PROMPT_MAX_LENGTH} characters long (got {len(prompt)})",
-            )
-        )
+    errors = _prompt_errors(body.get("prompt"))
     choices = (("model", MODELS), ("aspectRatio", ASPECT_RATIOS), ("style", STYLES))
     for name, allowed in choices:
         value = body.get(name)
@@ -163,6 +204,111 @@ def build_image_request(
     return body
 
 
+def video_request_errors(body: dict[str, Any]) -> list[dict[str, str]]:
+    """Return Pictory-style ``fields`` errors for a camelCase Generate Video body (empty if valid).
+
+    Aspect ratio and duration are checked against the chosen model, or Pictory's default model
+    (``pixverse5.5``) when none is given.
+    """
+    errors = _prompt_errors(body.get("prompt"))
+    model = body.get("model")
+    if model is not None and model not in VIDEO_MODELS:
+        errors.append(_field_error("model", f"model must be one of {', '.join(VIDEO_MODELS)} (got {model!r})"))
+        model = None
+    effective = model or DEFAULT_VIDEO_MODEL
+    for name, table in (("aspectRatio", VIDEO_ASPECT_RATIOS), ("duration", VIDEO_DURATIONS)):
+        value, allowed = body.get(name), table[effective]
+        if value is not None and value not in allowed:
+            errors.append(
+                _field_error(name, f"{name} must be one of {', '.join(allowed)} for model {effective} (got {value!r})")
+            )
+    for name in ("firstFrameImageUrl", "extendVideoUrl", "webhook"):
+        value = body.get(name)
+        if value is not None and not _is_http_url(value):
+            errors.append(_field_error(name, f"{name} must be an absolute http(s) URL (got {value!r})"))
+    references = body.get("referenceImageUrls")
+    if references is not None:
+        if not isinstance(references, list) or not 1 <= len(references) <= MAX_REFERENCE_IMAGES:
+            errors.append(
+                _field_error(
+                    "referenceImageUrls",
+                    f"referenceImageUrls must be a list of 1 to {MAX_REFERENCE_IMAGES} absolute http(s) URLs "
+                    f"(got {references!r})",
+                )
+            )
+        elif not all(_is_http_url(url) for url in references):
+            bad = [url for url in references if not _is_http_url(url)]
+            errors.append(
+                _field_error("referenceImageUrls", f"referenceImageUrls must be absolute http(s) URLs (got {bad!r})")
+            )
+    given = [name for name in VIDEO_SOURCE_FIELDS if body.get(name) is not None]
+    if len(given) > 1:
+        errors.append(
+            _field_error(
+                given[1],
+                f"at most one of {', '.join(VIDEO_SOURCE_FIELDS)} may be given (got {', '.join(given)})",
+            )
+        )
+    return errors
+
+
+def build_video_request(
+    prompt: str,
+    *,
+    model: str | None = None,
+    aspect_ratio: str | None = None,
+    duration: str | int | None = None,
+    first_frame_image_url: str | None = None,
+    extend_video_url: str | None = None,
+    reference_image_urls: list[str] | tuple[str, ...] | None = None,
+    webhook: str | None = None,
+) -> dict[str, Any]:
+    """Build the documented camelCase Generate Video body, or raise :class:`PictoryValidationError`.
+
+    ``duration`` is Pictory's string (``"8s"``); a whole number of seconds (``8``) is accepted too.
+    """
+    if isinstance(duration, int) and not isinstance(duration, bool):
+        duration = f"{duration}s"
+    references: Any = reference_image_urls
+    if isinstance(references, tuple):
+        references = list(references)
+    body: dict[str, Any] = {"prompt": prompt}
+    optional = {
+        "model": model,
+        "aspectRatio": aspect_ratio,
+        "duration": duration,
+        "firstFrameImageUrl": first_frame_image_url,
+        "extendVideoUrl": extend_video_url,
+        "referenceImageUrls": references,
+        "webhook": webhook,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    errors = video_request_errors(body)
+    if errors:
+        raise PictoryValidationError("Invalid Pictory video request: " + "; ".join(e["errors"] for e in errors), errors)
+    return body
+
+
+def video_credits(model: str, duration: str) -> float:
+    """AI credits Pictory charges for a video of ``duration`` (e.g. ``"8s"``) made with ``model``."""
+    return round(VIDEO_MODEL_CREDITS_PER_SECOND[model] * (parse_duration(duration) or 0), 2)
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds as a number from Pictory's ``"8s"`` (or a plain number); ``None`` if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower().removesuffix("s").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or value != value or value < 0:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def validate_job_id(job_id: object) -> str:
     """Return ``job_id`` if it is a UUID string, else raise :class:`PictoryValidationError`."""
     try:
@@ -178,12 +324,12 @@ def validate_job_id(job_id: object) -> str:
     )
 
 
-def parse_created_job(body: object) -> str:
-    """Return ``data.jobId`` from a Generate Image response."""
+def parse_created_job(body: object, what: str = "image") -> str:
+    """Return ``data.jobId`` from a Generate Image (or Generate Video) response."""
     data = body.get("data") if isinstance(body, dict) else None
     job_id = data.get("jobId") if isinstance(data, dict) else None
     if not isinstance(job_id, str) or not job_id:
-        raise PictoryAPIError("Pictory accepted the image request but returned no data.jobId")
+        raise PictoryAPIError(f"Pictory accepted the {what} request but returned no data.jobId")
     return job_id
 
 
@@ -254,4 +400,8 @@ def parse_job(body: object, job_id: str) -> PictoryJob:
         ai_credits_used=_number(data, "aiCreditsUsed", job_id, integer=False),
         error_code=error_code,
         error_message=error_message,
+        duration=parse_duration(data.get("duration")),
+        thumbnail_url=_optional_str(data.get("thumbnailImageUrl")),
+        preview_image_url=_optional_str(data.get("previewImageUrl")),
+        last_frame_image_url=_optional_str(data.get("lastFrameImageUrl")),
     )

@@ -2,7 +2,9 @@
 
 ``PictoryJobTrigger`` builds events with :func:`make_event`; the sensor and the operator hand them to
 :func:`complete_from_event`, which validates them and pushes the same XCom as the non-deferrable path.
-Light on imports: the task-facing modules import this at DAG-parse time.
+One schema and one completion path for every job kind: what differs (result fields, XCom keys, file
+type) comes from :mod:`pictory_provider.kinds`. Light on imports: the task-facing modules import this
+at DAG-parse time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryJobFailedError
+from pictory_provider.kinds import IMAGE, JobKind
 
 if TYPE_CHECKING:
     from pictory_provider.api import PictoryJob
@@ -19,7 +22,8 @@ log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
 EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
-#: Every event carries exactly these keys (JSON primitives only).
+#: Every event carries exactly these keys (JSON primitives only). The last three are video results
+#: (``None`` for images).
 EVENT_KEYS = (
     "status",
     "job_id",
@@ -30,6 +34,9 @@ EVENT_KEYS = (
     "error_code",
     "error_message",
     "message",
+    "duration",
+    "thumbnail_url",
+    "last_frame_image_url",
 )
 #: Named XCom keys pushed on success, beside the ``return_value`` dict.
 XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
@@ -56,10 +63,13 @@ def make_event(
         "error_code": error[0] if error else None,
         "error_message": error[1] if error else None,
         "message": message,
+        "duration": job.duration if job else None,
+        "thumbnail_url": job.thumbnail_url if job else None,
+        "last_frame_image_url": job.last_frame_image_url if job else None,
     }
 
 
-def validate_event(event: object) -> dict[str, Any]:
+def validate_event(event: object, kind: JobKind = IMAGE) -> dict[str, Any]:
     """Return the event if it follows the schema, else raise :class:`PictoryEventError`."""
     if event is None:
         raise PictoryEventError("No trigger event was received from PictoryJobTrigger (event is None)")
@@ -73,48 +83,54 @@ def validate_event(event: object) -> dict[str, Any]:
     if not isinstance(event.get("job_id"), str):
         raise PictoryEventError("The trigger event has no job_id")
     if status == SUCCESS and not isinstance(event.get("url"), str):
-        raise PictoryEventError(f"The success event for job {event['job_id']} carries no image url")
+        raise PictoryEventError(f"The success event for job {event['job_id']} carries no {kind.name} url")
     return event
 
 
 def job_result(job_id: str, url: str | None, width: Any, height: Any, ai_credits_used: Any) -> dict[str, Any]:
-    """The task's return value on success (same dict in deferrable, poke and operator paths)."""
-    return {"job_id": job_id, "url": url, "width": width, "height": height, "ai_credits_used": ai_credits_used}
+    """The image task's return value on success (kept for custom operators; see :meth:`JobKind.result`)."""
+    return IMAGE.result(job_id, {"url": url, "width": width, "height": height, "ai_credits_used": ai_credits_used})
 
 
-def push_result(context: Any, result: dict[str, Any]) -> None:
-    """Push the named XCom keys (``image_url``, ``ai_credits_used``, ``width``, ``height``)."""
+def push_result(context: Any, result: dict[str, Any], kind: JobKind = IMAGE) -> None:
+    """Push the kind's named XCom keys (images: ``image_url``, ``ai_credits_used``, ``width``, ``height``)."""
     ti = context["ti"]
-    ti.xcom_push(key=XCOM_IMAGE_URL, value=result["url"])
-    ti.xcom_push(key=XCOM_AI_CREDITS, value=result["ai_credits_used"])
-    ti.xcom_push(key=XCOM_WIDTH, value=result["width"])
-    ti.xcom_push(key=XCOM_HEIGHT, value=result["height"])
+    for field, key in kind.xcom_keys.items():
+        ti.xcom_push(key=key, value=result[field])
 
 
-def complete(context: Any, result: dict[str, Any], output_path: str | None = None) -> dict[str, Any]:
-    """Finish a successful wait: push the named XComs and, with ``output_path``, store the PNG.
+def complete(
+    context: Any, result: dict[str, Any], output_path: str | None = None, kind: JobKind = IMAGE
+) -> dict[str, Any]:
+    """Finish a successful wait: push the named XComs and, with ``output_path``, store the output file.
 
-    The one completion path of the sensor (deferred and poke) and the operator. With ``output_path``
-    the stored location is pushed as XCom ``image_path`` and added to the returned dict.
+    The one completion path of the sensors (deferred and poke) and the operators, for every kind. With
+    ``output_path`` the stored location is pushed as XCom ``image_path`` (``video_path``) and added to
+    the returned dict.
     """
-    push_result(context, result)
+    push_result(context, result, kind)
     if output_path:
         from pictory_provider.storage import store_image
 
-        result = result | {"image_path": store_image(result["url"], output_path, job_id=result["job_id"])}
-        context["ti"].xcom_push(key=XCOM_IMAGE_PATH, value=result["image_path"])
+        stored = store_image(result["url"], output_path, job_id=result["job_id"], kind=kind.extension)
+        result = result | {kind.path_key: stored}
+        context["ti"].xcom_push(key=kind.path_key, value=stored)
     return result
 
 
 def complete_from_event(
-    context: Any, event: object, timeout_error: type[BaseException], output_path: str | None = None
+    context: Any,
+    event: object,
+    timeout_error: type[BaseException],
+    output_path: str | None = None,
+    kind: JobKind = IMAGE,
 ) -> dict[str, Any]:
     """Validate a trigger event; on success :func:`complete` it, otherwise raise the matching error.
 
     ``timeout_error`` is raised for a ``timeout`` event (the sensor passes ``AirflowSensorTimeout`` so
     ``soft_fail`` applies).
     """
-    checked = validate_event(event)
+    checked = validate_event(event, kind)
     status, job_id, message = checked["status"], checked["job_id"], checked.get("message") or ""
     log.info("Resumed by PictoryJobTrigger: %s event for Pictory job %s (%s)", status, job_id, message)
     if status == FAILED:
@@ -123,5 +139,4 @@ def complete_from_event(
         raise timeout_error(f"Pictory job {job_id} did not finish in time: {message}")
     if status == ERROR:
         raise PictoryError(f"Waiting for Pictory job {job_id} failed: {message}")
-    result = job_result(job_id, checked["url"], checked["width"], checked["height"], checked["ai_credits_used"])
-    return complete(context, result, output_path)
+    return complete(context, kind.result(job_id, checked), output_path, kind)

@@ -39,7 +39,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.triggers.pictory"]}],
         "sensors": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.sensors.pictory"]}],
         "operators": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.operators.pictory"]}],
-        "extra-links": ["pictory_provider.operators.pictory.PictoryImageLink"],
+        "extra-links": [
+            "pictory_provider.operators.pictory.PictoryImageLink",
+            "pictory_provider.operators.pictory.PictoryVideoLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "pictory",

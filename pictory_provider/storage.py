@@ -1,4 +1,4 @@
-"""Download a generated file and store it through Airflow's ``ObjectStoragePath``.
+"""Download a generated file (PNG image or MP4 video) and store it through Airflow's ``ObjectStoragePath``.
 
 Pictory cleans job outputs after a retention period, so most users persist the image. The download
 is streamed, bounded in size and in total time (``download_timeout``), fetches only http(s) URLs
@@ -61,12 +61,48 @@ def check_png(body: IO[bytes], size: int) -> str | None:
     return f"the PNG is incomplete (no IEND chunk in its {size} bytes): the download was cut short"
 
 
+def check_mp4(body: IO[bytes], size: int) -> str | None:
+    """What is wrong with the MP4 in ``body`` (``size`` bytes), or None if it is whole.
+
+    An ISO base media file starts with its ``ftyp`` box; its top-level boxes must add up to exactly
+    ``size`` bytes and hold ``moov`` and ``mdat``, so a body cut short anywhere is caught.
+    """
+    body.seek(0)
+    head = body.read(8)
+    if len(head) < 8 or head[4:8] != b"ftyp" or int.from_bytes(head[:4], "big") < 16:
+        return "it is not an MP4 (no ftyp box)"
+    offset, seen = 0, set()
+    while offset < size:
+        body.seek(offset)
+        header = body.read(16)
+        if len(header) < 8:
+            break
+        box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+        if box_size == 1 and len(header) == 16:
+            box_size = int.from_bytes(header[8:16], "big")
+        elif box_size == 0:
+            box_size = size - offset
+        if box_size < 8:
+            return f"the MP4 has a malformed {box_type!r} box at byte {offset}"
+        seen.add(box_type)
+        offset += box_size
+    if offset != size:
+        return f"the MP4 is incomplete (its boxes need {offset} bytes, {size} arrived): the download was cut short"
+    missing = [name for name in ("moov", "mdat") if name.encode() not in seen]
+    if missing:
+        return f"the MP4 has no {' or '.join(missing)} box"
+    return None
+
+
 #: The body check for each file kind: ``check(body, size)`` returns what is wrong, or None.
 FILE_CHECKS: dict[str, Callable[[IO[bytes], int], str | None]] = {
     "png": check_png,
+    "mp4": check_mp4,
 }
 #: How messages name a file of each kind (default: "file").
-FILE_NOUNS = {"png": "image"}
+FILE_NOUNS = {"png": "image", "mp4": "video"}
+#: Largest file accepted per kind (a 4K RGBA PNG, a 10 s 1080p video are well below these).
+MAX_BYTES_BY_KIND = {"png": DEFAULT_MAX_BYTES, "mp4": 1024 * 1024 * 1024}
 
 
 def destination_for(output_path: str, job_id: str, extension: str = "png") -> str:
@@ -101,9 +137,10 @@ def store_image(
     output_path: str,
     *,
     job_id: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
     download_timeout: float | None = None,
+    kind: str = "png",
 ) -> str:
     """Download the PNG at ``url`` and write it to ``output_path`` (any ObjectStoragePath URL).
 
@@ -112,13 +149,14 @@ def store_image(
     as a string. Raises :class:`PictoryDownloadError` on a non-http(s) URL or redirect, too many
     redirects, an HTTP error, a body larger than ``max_bytes``, a download past ``download_timeout``,
     a body shorter than its ``Content-Length``, a body that is not a whole PNG, or a write failure
-    (an existing file at the destination is then left as it was).
+    (an existing file at the destination is then left as it was). ``kind="mp4"`` stores a video
+    instead (a whole MP4, default name ``<job_id>.mp4``).
     """
     return store_file(
         url,
         output_path,
         job_id=job_id,
-        kind="png",
+        kind=kind,
         max_bytes=max_bytes,
         timeout=timeout,
         download_timeout=download_timeout,
@@ -131,12 +169,13 @@ def store_file(
     *,
     job_id: str,
     kind: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
     download_timeout: float | None = None,
 ) -> str:
     """:func:`store_image` for any file kind of :data:`FILE_CHECKS` (the kind is the file extension)."""
     check, noun = FILE_CHECKS[kind], FILE_NOUNS.get(kind, "file")
+    max_bytes = MAX_BYTES_BY_KIND.get(kind, DEFAULT_MAX_BYTES) if max_bytes is None else max_bytes
     if download_timeout is None:
         download_timeout = download_timeout_setting()
     elif not download_timeout > 0:

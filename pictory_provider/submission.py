@@ -15,8 +15,8 @@ index, so they survive retries and clearing):
   :class:`~pictory_provider.exceptions.PictorySubmissionUnresolvedError` instead of buying again,
   unless the user opted in (``resubmit_unclear=True``).
 
-Reconciliation, generic over the job kind (:class:`JobKind`: its list path and the request fields a
-list item repeats): items of the kind's list (newest first) created since the record's time minus
+Reconciliation, generic over the job kind (:class:`~pictory_provider.kinds.JobKind`: its list path and the request
+fields a list item repeats): items of the kind's list (newest first) created since the record's time minus
 :data:`CLOCK_SKEW` that repeat the request are the candidates; each candidate's ``url`` leads to the
 jobs list item with the same ``data.url``, whose ``jobId`` is adopted. The first older item is the
 *anchor*: jobs listed before it in the jobs list are newer than the record. Jobs there that are
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from pictory_provider.api import DEFAULT_ASPECT_RATIO, DEFAULT_MODEL, IMAGES_PATH, JOBS_PATH, JobStatus
+from pictory_provider.api import JOBS_PATH, JobStatus
 from pictory_provider.exceptions import (
     PictoryAuthError,
     PictoryConfigError,
@@ -48,6 +48,7 @@ from pictory_provider.exceptions import (
     PictoryTransientError,
     PictoryValidationError,
 )
+from pictory_provider.kinds import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +59,6 @@ CLOCK_SKEW = 120.0
 MAX_PAGES = 20
 #: Errors after which the create request certainly created nothing (refused before any job existed).
 NOT_CREATED = (PictoryValidationError, PictoryAuthError, PictoryConfigError, PictoryNotFoundError)
-
-
-@dataclass(frozen=True)
-class JobKind:
-    """What reconciliation needs to know about one kind of paid job.
-
-    :param create_path: The path the create request is POSTed to (part of the fingerprint).
-    :param list_path: The list of generated items of this kind (``GET``, newest first, ``createdDate``).
-    :param match_fields: Request fields a list item repeats; all must be equal (absent = absent).
-    :param defaults: Values Pictory applies to absent fields (the list shows them), or a function of
-        the request body returning them (defaults that depend on the model).
-    :param noun: What one job makes, for messages ("image").
-    """
-
-    create_path: str
-    list_path: str
-    match_fields: tuple[str, ...]
-    defaults: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] = field(default_factory=dict)
-    noun: str = "job"
-
-
-IMAGE_JOB = JobKind(
-    create_path=IMAGES_PATH,
-    list_path=IMAGES_PATH,
-    match_fields=("prompt", "model", "aspectRatio", "style", "referenceImageUrl"),
-    defaults={"model": DEFAULT_MODEL, "aspectRatio": DEFAULT_ASPECT_RATIO},
-    noun="image",
-)
 
 
 class TaskStateStore(Protocol):
@@ -104,9 +77,7 @@ ListPage = Callable[[str, "str | None"], Mapping[str, Any]]
 
 def fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of the create path and the rendered request body."""
-    canonical = json.dumps(
-        {"path": kind.create_path, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    canonical = json.dumps({"path": kind.path, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -118,7 +89,7 @@ def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
             continue  # may carry a token in its query
         text = str(value)
         parts.append(f"{name}={text[:60] + '...' if len(text) > 60 else text!r}")
-    return f"POST {kind.create_path} ({', '.join(parts)})"
+    return f"POST {kind.path} ({', '.join(parts)})"
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -137,7 +108,7 @@ def _iso(moment: datetime) -> str:
 
 def matches_request(kind: JobKind, body: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     """Whether a list item repeats every matched field of the request (defaults applied)."""
-    defaults = kind.defaults(body) if callable(kind.defaults) else kind.defaults
+    defaults = kind.request_defaults(body)
     for name in kind.match_fields:
         expected = body.get(name, defaults.get(name))
         if item.get(name) != expected:
@@ -167,7 +138,7 @@ def scan(kind: JobKind, body: Mapping[str, Any], since: datetime, list_page: Lis
     key: str | None = None
     reached = False
     for _ in range(MAX_PAGES):
-        page = list_page(kind.list_path, key)
+        page = list_page(kind.path, key)
         for item in page.get("items") or []:
             if not isinstance(item, dict):
                 continue
@@ -252,7 +223,7 @@ class SubmissionGuard:
                     "second %s is bought",
                     job_id,
                     self.fingerprint[:12] if made_by else "not recorded by older versions",
-                    self.kind.noun,
+                    self.kind.name,
                 )
                 if store.get(self.in_flight_key):
                     store.delete(self.in_flight_key)
@@ -288,7 +259,7 @@ class SubmissionGuard:
             "in GET %s and GET %s",
             record.get("request"),
             _iso(sent_at),
-            self.kind.list_path,
+            self.kind.path,
             JOBS_PATH,
         )
         deadline = self.clock() + self.wait_timeout
@@ -299,7 +270,7 @@ class SubmissionGuard:
                 self.logger.info(
                     "Adopted Pictory job %s: the %s the earlier try created (created %s), not buying another",
                     candidates[0],
-                    self.kind.noun,
+                    self.kind.name,
                     found.matches[0].get("createdDate"),
                 )
                 store.set(self.job_id_key, candidates[0])
@@ -309,7 +280,7 @@ class SubmissionGuard:
             if not found.matches and found.running and self.clock() < deadline:
                 self.logger.info(
                     "No finished %s matches yet; waiting for %d running job(s) created since then: %s",
-                    self.kind.noun,
+                    self.kind.name,
                     len(found.running),
                     ", ".join(found.running[:5]),
                 )
@@ -331,7 +302,7 @@ class SubmissionGuard:
         raise PictorySubmissionUnresolvedError(
             f"An earlier try sent {record.get('request')} at {_iso(sent_at)} (request fingerprint "
             f"{self.fingerprint[:12]}) and did not learn whether Pictory created the job. {reason}, so it is "
-            f"not submitted again (that could buy a second {self.kind.noun}). Look in GET {self.kind.list_path} "
+            f"not submitted again (that could buy a second {self.kind.name}). Look in GET {self.kind.path} "
             f"(items created since {_iso(since)}) and GET {JOBS_PATH}; to submit anyway, set "
             "resubmit_unclear=True on the task, or delete the task state store key "
             f"{self.in_flight_key!r} (REST API .../taskInstances/{{task_id}}/state-store)"
@@ -342,9 +313,9 @@ class SubmissionGuard:
             listed = ", ".join(
                 f"{found.job_ids.get(str(m.get('url')), m.get('id'))} ({m.get('createdDate')})" for m in found.matches
             )
-            return f"{len(found.matches)} {self.kind.noun}s match that request since then: {listed}"
+            return f"{len(found.matches)} {self.kind.name}s match that request since then: {listed}"
         if found.matches:
-            return f"a matching {self.kind.noun} ({found.matches[0].get('url')}) has no job in the jobs list"
+            return f"a matching {self.kind.name} ({found.matches[0].get('url')}) has no job in the jobs list"
         if found.running:
             return (
                 f"{len(found.running)} job(s) created since then were still running after {self.wait_timeout:g} s "
@@ -352,7 +323,7 @@ class SubmissionGuard:
             )
         if found.unexplained:
             return (
-                f"no matching {self.kind.noun}, but {len(found.unexplained)} other job(s) created since then "
+                f"no matching {self.kind.name}, but {len(found.unexplained)} other job(s) created since then "
                 f"cannot be tied to a request: {', '.join(found.unexplained[:5])}"
             )
         return f"the lists are longer than {MAX_PAGES} pages since then"
@@ -370,7 +341,7 @@ class SubmissionGuard:
             self.in_flight_key,
             {
                 "fingerprint": self.fingerprint,
-                "path": self.kind.create_path,
+                "path": self.kind.path,
                 "sent_at": _iso(sent_at),
                 "request": request,
             },

@@ -95,6 +95,7 @@ def main() -> int:
     print(f"size:            {xcom['wait_for_image.width']}x{xcom['wait_for_image.height']}")
     print(f"AI credits used: {xcom['wait_for_image.ai_credits_used']}")
     print(f"PNG written to:  {image['image_path']}")
+    print("Next: animate an image into a video with `airflow dags test example_pictory_image_to_video`")
     return 0
 
 

@@ -233,6 +233,8 @@ def test_dag_patterns(pictory_connection: PictoryEmulator) -> None:
         "generate",
         "generate_sync",
         "generate_with_hook",
+        "submit_video",
+        "wait_for_video",
     }
     assert tasks["submit"].wait_for_completion is False
     assert tasks["wait_for_image"].deferrable is True
@@ -245,6 +247,8 @@ def test_dag_patterns(pictory_connection: PictoryEmulator) -> None:
     assert tasks["generate"].retries == 2
     assert tasks["generate_sync"].deferrable is False
     assert tasks["generate_sync"].pictory_conn_id == "pictory_staging"
+    assert (tasks["submit_video"].wait_for_completion, tasks["submit_video"].duration) == (False, "8s")
+    assert tasks["wait_for_video"].upstream_task_ids == {"submit_video"}
 
     job = snippet.generate_with_hook.function("A watercolor map of an island", poll_interval=0.1, timeout=10)
     json.dumps(job)  # XCom-friendly

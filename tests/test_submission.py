@@ -22,8 +22,10 @@ from pictory_provider.exceptions import (
     PictoryValidationError,
 )
 from pictory_provider.hooks.pictory import PictoryHook
+from pictory_provider.kinds import IMAGE as IMAGE_JOB
+from pictory_provider.kinds import VIDEO
 from pictory_provider.operators.pictory import PictoryGenerateImageOperator
-from pictory_provider.submission import IMAGE_JOB, SubmissionGuard, fingerprint
+from pictory_provider.submission import SubmissionGuard, fingerprint
 
 from .compat import AIRFLOW_V_3_3_PLUS
 from .fakes import RecordingTI, TaskStateStore, make_context
@@ -260,8 +262,7 @@ def test_any_rendered_field_is_part_of_the_request(pictory_conn):
 def test_fingerprint_is_canonical_and_covers_the_path():
     body = {"prompt": PROMPT, "model": "flux-schnell"}
     assert fingerprint(IMAGE_JOB, body) == fingerprint(IMAGE_JOB, dict(reversed(body.items())))
-    other_kind = submission.JobKind("/pictoryapis/v1/aistudio/videos", "/pictoryapis/v1/aistudio/videos", ("prompt",))
-    assert fingerprint(other_kind, body) != fingerprint(IMAGE_JOB, body)
+    assert fingerprint(VIDEO, body) != fingerprint(IMAGE_JOB, body)
 
 
 def test_without_a_store_nothing_is_recorded_and_every_call_submits():
@@ -275,13 +276,7 @@ def test_without_a_store_nothing_is_recorded_and_every_call_submits():
 def test_reconciliation_is_generic_over_the_job_kind():
     """A video-like kind: its own list, model-dependent defaults, list ids that are not UUIDs."""
     videos = "/pictoryapis/v1/aistudio/videos"
-    kind = submission.JobKind(
-        videos,
-        videos,
-        ("prompt", "model", "duration"),
-        defaults=lambda body: {"model": "pixverse5.5", "duration": "4s" if body.get("model") == "veo3.1" else "5s"},
-        noun="video",
-    )
+    kind = VIDEO
     body = {"prompt": "A drone shot over the sea", "model": "veo3.1"}
     store = TaskStateStore()
     store.set("video_job_id_in_flight", {"fingerprint": fingerprint(kind, body), "sent_at": "2026-01-01T12:00:00Z"})
@@ -294,6 +289,7 @@ def test_reconciliation_is_generic_over_the_job_kind():
                     "url": url,
                     "createdDate": "2026-01-01T12:01:05Z",
                     **body,
+                    "aspectRatio": "16:9",
                     "duration": "4s",
                 },
                 {

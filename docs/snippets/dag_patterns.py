@@ -11,8 +11,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from pictory_provider.operators.pictory import PictoryGenerateImageOperator
-from pictory_provider.sensors.pictory import PictoryImageJobSensor
+from pictory_provider.operators.pictory import PictoryGenerateImageOperator, PictoryGenerateVideoOperator
+from pictory_provider.sensors.pictory import PictoryImageJobSensor, PictoryVideoJobSensor
 
 JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
 
@@ -112,6 +112,28 @@ def docs_pictory_patterns():
         pictory_conn_id="pictory_staging",
     )
     # --8<-- [end:operator_sync]
+
+    # --8<-- [start:video_sensor]
+    # Submit a video (no retries: each try buys a video), then wait for it with retries on the sensor.
+    submit_video = PictoryGenerateVideoOperator(
+        task_id="submit_video",
+        prompt="Waves roll onto a moonlit beach",
+        model="veo3.1_fast",
+        aspect_ratio="16:9",
+        duration="8s",
+        wait_for_completion=False,
+        retries=0,
+    )
+    wait_for_video = PictoryVideoJobSensor(
+        task_id="wait_for_video",
+        job_id="{{ ti.xcom_pull(task_ids='submit_video', key='job_id') }}",
+        poke_interval=30,  # videos take minutes; poll gently
+        timeout=60 * 60,
+        retries=2,
+        output_path="/data/pictory/videos/",  # folder: stored as <job_id>.mp4
+    )
+    submit_video >> wait_for_video
+    # --8<-- [end:video_sensor]
 
     submit >> [wait, wait_in_worker, optional_image]
     generate_with_hook("A watercolor map of an island")

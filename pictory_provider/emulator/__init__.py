@@ -1,4 +1,4 @@
-"""A local emulator of the Pictory AI Studio image API, for testing DAGs offline (like moto).
+"""A local emulator of the Pictory AI Studio image and video API, for testing DAGs offline (like moto).
 
 Start it in-process (a daemon thread with its own event loop) and point the Pictory connection at
 ``emu.base_url``; any API key starting with ``pictai_`` is accepted unless ``api_keys`` is given::
@@ -11,9 +11,13 @@ Start it in-process (a daemon thread with its own event loop) and point the Pict
 or run it as a process: ``python -m pictory_provider.emulator --port 8931 --job-seconds 3``
 (also installed as ``pictory-emulator``).
 
-Served routes: ``POST``/``GET /pictoryapis/v1/aistudio/images``, ``GET /pictoryapis/v1/jobs``,
-``GET /pictoryapis/v1/jobs/{id}``, ``DELETE /pictoryapis/v1/jobs/{id}/clean`` and the generated PNG
-files at ``GET /files/{id}.png`` (no auth). Jobs are ``in-progress`` for ``job_seconds``, then
+Served routes: ``POST``/``GET /pictoryapis/v1/aistudio/images``, ``POST``/``GET
+/pictoryapis/v1/aistudio/videos``, ``GET /pictoryapis/v1/jobs``, ``GET /pictoryapis/v1/jobs/{id}``,
+``DELETE /pictoryapis/v1/jobs/{id}/clean``, the generated PNG files at ``GET /files/{id}.png`` and a
+video job's media at ``GET /files/{id}.mp4`` (a playable H.264 MP4 of the job's size and duration),
+``{id}-thumbnail.jpg``, ``{id}-preview.jpg`` and ``{id}-last-frame.png`` (no auth; written in code,
+see :mod:`pictory_provider.emulator.media`). Video jobs cost the documented credits per second.
+Jobs are ``in-progress`` for ``job_seconds``, then
 ``completed`` (or ``failed``); a job's ``webhook`` receives a POST of the final job JSON.
 
 Fault injection
@@ -22,7 +26,7 @@ Fault injection
 error_code=None, error_message=None)`` queues a fault. Each API request takes the first queued fault
 whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
-Routes: ``"create"`` (POST images), ``"job"`` (GET job), ``"list"`` (both list endpoints),
+Routes: ``"create"`` (POST images or videos), ``"job"`` (GET job), ``"list"`` (both list endpoints),
 ``"clean"``, ``"file"`` (``/files/...``) and ``"any"``.
 
 Kinds:
@@ -40,8 +44,8 @@ Kinds:
   "Attention Required!" error 1010 page.
 - ``"reset"``: abort the TCP connection (RST) without sending any response.
 - ``"fail_job"``: ``route`` is ignored; the next ``count`` created jobs end ``failed`` with
-  ``error_code`` (default ``IMAGE_GENERATION_FAILED``) and ``error_message`` (default
-  ``The image could not be generated``).
+  ``error_code`` (default ``IMAGE_GENERATION_FAILED``, or ``VIDEO_GENERATION_FAILED`` for videos) and
+  ``error_message`` (default ``The image could not be generated`` / ``The video ...``).
 - ``"drip"``: the normal answer, its body sent one byte every ``delay`` seconds (default 0.5).
 - ``"truncate"``: the first half of the normal body, without ``Content-Length`` (close-delimited),
   then the connection is closed.

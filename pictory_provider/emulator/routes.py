@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pictory_provider import api
 from pictory_provider.api import JobStatus
+from pictory_provider.emulator import media
 from pictory_provider.emulator.faults import (
     DEFAULT_FAULT_DELAY,
     FAULT_FIELDS,
@@ -29,6 +30,20 @@ from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
 REQUEST_FIELDS = ("prompt", "model", "aspectRatio", "style", "referenceImageUrl", "webhook")
+#: Fields of the Generate Video body.
+VIDEO_REQUEST_FIELDS = ("prompt", "model", "aspectRatio", "duration", *api.VIDEO_SOURCE_FIELDS, "webhook")
+#: Per kind: accepted body fields and their validation (the same function the hook uses).
+CREATE = {
+    "image": (REQUEST_FIELDS, api.image_request_errors),
+    "video": (VIDEO_REQUEST_FIELDS, api.video_request_errors),
+}
+#: Video media file suffix -> (content type, renderer of (job_id, width, height, seconds)).
+VIDEO_MEDIA: dict[str, tuple[str, Callable[[str, int, int, int], bytes]]] = {
+    ".mp4": ("video/mp4", media.job_mp4),
+    "-thumbnail.jpg": ("image/jpeg", lambda job_id, w, h, s: media.job_jpeg(job_id, w, h, thumbnail=True)),
+    "-preview.jpg": ("image/jpeg", lambda job_id, w, h, s: media.job_jpeg(job_id, w, h, thumbnail=False)),
+    "-last-frame.png": ("image/png", media.job_last_frame_png),
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,7 +85,16 @@ def _origin(request: web.Request) -> str:
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:
+    return await _create(request, "image")
+
+
+async def create_video(request: web.Request) -> web.StreamResponse:
+    return await _create(request, "video")
+
+
+async def _create(request: web.Request, kind: str) -> web.StreamResponse:
     state = request.app[STATE_KEY]
+    fields, check = CREATE[kind]
     try:
         payload = json.loads(await request.read())
     except ValueError:
@@ -80,14 +104,14 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             {"code": "INVALID_REQUEST_BODY", "message": "Request body must be a JSON object", "fields": []},
             status=400,
         )
-    body = {name: payload[name] for name in REQUEST_FIELDS if payload.get(name) is not None}
-    errors = api.image_request_errors(body)
+    body = {name: payload[name] for name in fields if payload.get(name) is not None}
+    errors = check(body)
     if errors:
         return web.json_response(
             {"code": "INVALID_REQUEST_BODY", "message": "Request body validation failed", "fields": errors},
             status=400,
         )
-    job = state.create_job(body, _origin(request))
+    job = state.create_job(body, _origin(request), kind)
     if job.webhook is not None:
         app = request.app
         delay = max(0.0, job.completes_at - time.time())
@@ -109,12 +133,16 @@ async def list_images(request: web.Request) -> web.StreamResponse:
     return _list(request, images=True)
 
 
-def _list(request: web.Request, images: bool) -> web.StreamResponse:
+async def list_videos(request: web.Request) -> web.StreamResponse:
+    return _list(request, images=True, kind="video")
+
+
+def _list(request: web.Request, images: bool, kind: str = "image") -> web.StreamResponse:
     try:
         after = _page_after(request)
     except ValueError:
         return web.json_response({"code": "INVALID_REQUEST", "message": "Invalid nextPageKey"}, status=400)
-    items, next_seq = request.app[STATE_KEY].page(after, images)
+    items, next_seq = request.app[STATE_KEY].page(after, images, kind)
     body: dict[str, Any] = {"items": items}
     if next_seq is not None:
         body["nextPageKey"] = encode_page_key(next_seq)
@@ -147,8 +175,21 @@ async def get_file(request: web.Request) -> web.StreamResponse:
     return web.Response(body=job_png(job_id, *size), content_type="image/png")
 
 
+async def get_video_file(request: web.Request) -> web.StreamResponse:
+    """The MP4, the JPG thumbnail and preview, and the PNG last frame of a completed video job."""
+    job_id, suffix = _job_id(request), request.match_info["suffix"]
+    found = None if job_id is None else request.app[STATE_KEY].video_media(job_id)
+    if job_id is None or found is None or suffix not in VIDEO_MEDIA:
+        return web.json_response({"message": "Not Found"}, status=404)
+    content_type, render = VIDEO_MEDIA[suffix]
+    return web.Response(body=render(job_id, *found), content_type=content_type)
+
+
 ROUTE_OF_HANDLER: dict[Handler, str] = {
     create_image: "create",
+    create_video: "create",
+    list_videos: "list",
+    get_video_file: "file",
     get_job: "job",
     list_jobs: "list",
     list_images: "list",
@@ -307,6 +348,10 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_get(api.JOBS_PATH, list_jobs, allow_head=False)
     router.add_get(api.JOBS_PATH + "/{job_id}", get_job, allow_head=False)
     router.add_delete(api.JOBS_PATH + "/{job_id}/clean", clean_job)
+    router.add_post(api.VIDEOS_PATH, create_video)
+    router.add_get(api.VIDEOS_PATH, list_videos, allow_head=False)
+    suffixes = "|".join(suffix.replace(".", "\\.") for suffix in VIDEO_MEDIA)
+    router.add_get(FILES_PREFIX + "{job_id:[0-9a-f-]{36}}{suffix:(?:" + suffixes + ")}", get_video_file)
     router.add_get(FILES_PREFIX + "{job_id}.png", get_file)
     router.add_post("/_emulator/faults", admin_add_fault)
     router.add_get("/_emulator/faults", admin_list_faults)

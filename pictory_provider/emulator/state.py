@@ -25,7 +25,10 @@ FILES_PREFIX = "/files/"
 
 @dataclass
 class Job:
-    """An image job as the emulator stores it."""
+    """An image job as the emulator stores it (:class:`VideoJob` for videos)."""
+
+    kind = "image"
+    fail_code, fail_message = DEFAULT_FAIL_CODE, DEFAULT_FAIL_MESSAGE
 
     id: str
     seq: int
@@ -47,6 +50,15 @@ class Job:
         return api.ASPECT_RATIO_SIZES[self.aspect_ratio]
 
     @property
+    def credits(self) -> float:
+        return api.MODEL_CREDITS[self.model]
+
+    def completed_data(self) -> dict[str, Any]:
+        """The result fields of a completed job's ``data``."""
+        width, height = self.size
+        return {"url": f"{self.origin}{FILES_PREFIX}{self.id}.png", "width": width, "height": height}
+
+    @property
     def outcome(self) -> JobStatus:
         return JobStatus.FAILED if self.error_code is not None else JobStatus.COMPLETED
 
@@ -59,18 +71,12 @@ class Job:
         """The ``GET /jobs/{id}`` body for this job in ``status``."""
         data: dict[str, Any] = {"status": status.value}
         if status is JobStatus.COMPLETED:
-            width, height = self.size
-            data.update(
-                url=f"{self.origin}{FILES_PREFIX}{self.id}.png",
-                width=width,
-                height=height,
-                aiCreditsUsed=api.MODEL_CREDITS[self.model],
-            )
+            data.update(self.completed_data(), aiCreditsUsed=self.credits)
         elif status is JobStatus.FAILED:
             data.update(error_code=self.error_code, error_message=self.error_message)
         return {"job_id": self.id, "success": status is not JobStatus.FAILED, "data": data}
 
-    def image_item(self) -> dict[str, Any]:
+    def list_item(self) -> dict[str, Any]:
         width, height = self.size
         item: dict[str, Any] = {
             "url": f"{self.origin}{FILES_PREFIX}{self.id}.png",
@@ -103,13 +109,101 @@ class Job:
             "webhook": self.webhook,
             "width": width,
             "height": height,
-            "ai_credits_used": api.MODEL_CREDITS[self.model],
+            "ai_credits_used": self.credits,
             "created_at": self.created_at,
             "completes_at": self.completes_at,
             "error_code": self.error_code,
             "error_message": self.error_message,
             "cleaned": self.cleaned,
         }
+
+
+@dataclass
+class VideoJob(Job):
+    """A video job: media under ``/files/<id>.mp4``, ``-thumbnail.jpg``, ``-preview.jpg``, ``-last-frame.png``."""
+
+    kind = "video"
+    fail_code, fail_message = "VIDEO_GENERATION_FAILED", "The video could not be generated"
+    duration: str = ""
+    first_frame_image_url: str | None = None
+    extend_video_url: str | None = None
+    reference_image_urls: list[str] | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return api.VIDEO_ASPECT_RATIO_SIZES[self.aspect_ratio]
+
+    @property
+    def seconds(self) -> int:
+        return int(api.parse_duration(self.duration) or 1)
+
+    @property
+    def credits(self) -> float:
+        return api.video_credits(self.model, self.duration)
+
+    def completed_data(self) -> dict[str, Any]:
+        width, height = self.size
+        base = f"{self.origin}{FILES_PREFIX}{self.id}"
+        return {
+            "url": f"{base}.mp4",
+            "duration": self.duration,
+            "width": width,
+            "height": height,
+            "thumbnailImageUrl": f"{base}-thumbnail.jpg",
+            "previewImageUrl": f"{base}-preview.jpg",
+            "lastFrameImageUrl": f"{base}-last-frame.png",
+        }
+
+    def list_item(self) -> dict[str, Any]:
+        item = super().list_item()
+        data = self.completed_data()
+        item.update({key: data[key] for key in ("url", "duration", "thumbnailImageUrl", "previewImageUrl")})
+        item["lastFrameImageUrl"] = data["lastFrameImageUrl"]
+        for key, value in (
+            ("firstFrameImageUrl", self.first_frame_image_url),
+            ("extendVideoUrl", self.extend_video_url),
+            ("referenceImageUrls", self.reference_image_urls),
+        ):
+            if value is not None:
+                item[key] = value
+        return item
+
+    def record(self, now: float) -> dict[str, Any]:
+        return super().record(now) | {
+            "kind": self.kind,
+            "duration": self.duration,
+            "first_frame_image_url": self.first_frame_image_url,
+            "extend_video_url": self.extend_video_url,
+            "reference_image_urls": self.reference_image_urls,
+        }
+
+
+def new_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
+    """A :class:`Job` or :class:`VideoJob` from a validated camelCase request body (Pictory's defaults applied)."""
+    if kind == "video":
+        model = body.get("model", api.DEFAULT_VIDEO_MODEL)
+        return VideoJob(
+            prompt=body["prompt"],
+            model=model,
+            aspect_ratio=body.get("aspectRatio", api.VIDEO_ASPECT_RATIOS[model][0]),
+            duration=body.get("duration", api.VIDEO_DURATIONS[model][0]),
+            style=None,
+            reference_image_url=None,
+            first_frame_image_url=body.get("firstFrameImageUrl"),
+            extend_video_url=body.get("extendVideoUrl"),
+            reference_image_urls=body.get("referenceImageUrls"),
+            webhook=body.get("webhook"),
+            **common,
+        )
+    return Job(
+        prompt=body["prompt"],
+        model=body.get("model", api.DEFAULT_MODEL),
+        aspect_ratio=body.get("aspectRatio", api.DEFAULT_ASPECT_RATIO),
+        style=body.get("style"),
+        reference_image_url=body.get("referenceImageUrl"),
+        webhook=body.get("webhook"),
+        **common,
+    )
 
 
 def encode_page_key(seq: int) -> str:
@@ -261,27 +355,23 @@ class EmulatorState:
                 del self._request_log[: len(self._request_log) - REQUEST_LOG_LIMIT]
 
     # -- jobs (server thread) --------------------------------------------------------------
-    def create_job(self, body: dict[str, Any], origin: str) -> Job:
+    def create_job(self, body: dict[str, Any], origin: str, kind: str = "image") -> Job:
         now = time.time()
         with self.lock:
             self._seq += 1
-            job = Job(
+            job = new_job(
+                kind,
+                body,
                 id=str(uuid.uuid4()),
                 seq=self._seq,
-                prompt=body["prompt"],
-                model=body.get("model", api.DEFAULT_MODEL),
-                aspect_ratio=body.get("aspectRatio", api.DEFAULT_ASPECT_RATIO),
-                style=body.get("style"),
-                reference_image_url=body.get("referenceImageUrl"),
-                webhook=body.get("webhook"),
                 origin=origin,
                 created_at=now,
                 completes_at=now + self._job_seconds,
             )
             for index, fault in enumerate(self._faults):
                 if fault.kind == "fail_job":
-                    job.error_code = fault.error_code or DEFAULT_FAIL_CODE
-                    job.error_message = fault.error_message or DEFAULT_FAIL_MESSAGE
+                    job.error_code = fault.error_code or job.fail_code
+                    job.error_message = fault.error_message or job.fail_message
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         del self._faults[index]
@@ -319,15 +409,23 @@ class EmulatorState:
                 job.cleaned = True
             return status
 
-    def file_size(self, job_id: str) -> tuple[int, int] | None:
+    def file_size(self, job_id: str, kind: str = "image") -> tuple[int, int] | None:
         with self.lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status(time.time()) is not JobStatus.COMPLETED:
+            if job is None or job.kind != kind or job.status(time.time()) is not JobStatus.COMPLETED:
                 return None
             return job.size
 
-    def page(self, after: int | None, images: bool) -> tuple[list[dict[str, Any]], int | None]:
-        """One page, newest first, of jobs (or of completed images) created before ``after``."""
+    def video_media(self, job_id: str) -> tuple[int, int, int] | None:
+        """``(width, height, seconds)`` of a completed video job, else ``None``."""
+        with self.lock:
+            job = self._jobs.get(job_id)
+            if not isinstance(job, VideoJob) or job.status(time.time()) is not JobStatus.COMPLETED:
+                return None
+            return (*job.size, job.seconds)
+
+    def page(self, after: int | None, images: bool, kind: str = "image") -> tuple[list[dict[str, Any]], int | None]:
+        """One page, newest first, of jobs (or, with ``images``, of completed ``kind`` outputs) before ``after``."""
         now = time.time()
         with self.lock:
             selected = []
@@ -335,13 +433,13 @@ class EmulatorState:
                 if after is not None and job.seq >= after:
                     continue
                 status = job.status(now)
-                if images and status is not JobStatus.COMPLETED:
+                if images and (status is not JobStatus.COMPLETED or job.kind != kind):
                     continue
                 selected.append((job, status))
             more = len(selected) > PAGE_SIZE
             selected = selected[:PAGE_SIZE]
             if images:
-                items = [job.image_item() for job, _ in selected]
+                items = [job.list_item() for job, _ in selected]
             else:
                 items = []
                 for job, status in selected:

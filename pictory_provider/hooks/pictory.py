@@ -21,7 +21,6 @@ from pictory_provider.api import (
     JOBS_PATH,
     JobStatus,
     PictoryJob,
-    build_image_request,
     check_wait_settings,
     job_failure,
     parse_created_job,
@@ -44,6 +43,7 @@ from pictory_provider.hooks.connection import (
     extra_of,
 )
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
+from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 
 __all__ = [
     "USER_AGENT",
@@ -172,7 +172,8 @@ class PictoryHook(BaseHook):
         received it (connection refused, connect timeout, HTTP 429), never after a 5xx, a read timeout
         or a reset, so a failure never creates a second paid image.
         """
-        body = build_image_request(
+        return self.create_job(
+            IMAGE,
             prompt,
             model=model,
             aspect_ratio=aspect_ratio,
@@ -180,8 +181,47 @@ class PictoryHook(BaseHook):
             reference_image_url=reference_image_url,
             webhook=webhook,
         )
-        job_id = parse_created_job(self._call("POST", IMAGES_PATH, "the Generate Image request", body))
-        log.info("Submitted Pictory image job %s (model=%s, aspect_ratio=%s)", job_id, model, aspect_ratio)
+
+    def generate_video(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        duration: str | None = None,
+        first_frame_image_url: str | None = None,
+        extend_video_url: str | None = None,
+        reference_image_urls: list[str] | None = None,
+        webhook: str | None = None,
+    ) -> str:
+        """Submit a Generate Video job (``POST /pictoryapis/v1/aistudio/videos``) and return its job id.
+
+        Inputs are validated before any request (models, per-model aspect ratios and durations, at
+        most one of ``first_frame_image_url`` / ``extend_video_url`` / ``reference_image_urls``, 1-3
+        reference images, http(s) URLs, prompt length). The POST follows the same never-duplicate
+        rule as :meth:`generate_image`.
+        """
+        return self.create_job(
+            VIDEO,
+            prompt,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            duration=duration,
+            first_frame_image_url=first_frame_image_url,
+            extend_video_url=extend_video_url,
+            reference_image_urls=reference_image_urls,
+            webhook=webhook,
+        )
+
+    def create_job(self, kind: JobKind, prompt: str, **params: Any) -> str:
+        """Validate, then ``POST`` a job of ``kind`` (:mod:`pictory_provider.kinds`); return its job id."""
+        body = kind.build_request(prompt, **params)
+        what = f"the Generate {kind.name.capitalize()} request"
+        job_id = parse_created_job(self._call("POST", kind.path, what, body), kind.name)
+        settings = ", ".join(
+            f"{key}={value}" for key, value in body.items() if key in ("model", "aspectRatio", "duration")
+        )
+        log.info("Submitted Pictory %s job %s (%s)", kind.name, job_id, settings or "Pictory's defaults")
         return job_id
 
     def get_job(self, job_id: str) -> PictoryJob:

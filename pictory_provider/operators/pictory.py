@@ -1,4 +1,8 @@
-"""PictoryGenerateImageOperator: prompt in, image (URL, size, credits, optionally a stored PNG) out."""
+"""Prompt in, result out: PictoryGenerateImageOperator (image) and PictoryGenerateVideoOperator (video).
+
+Both are one operator, :class:`PictoryGenerateOperatorBase`, parametrized by a
+:class:`~pictory_provider.kinds.JobKind`; the subclasses only declare their request arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
 
 from pictory_provider.api import check_wait_settings
-from pictory_provider.events import XCOM_IMAGE_URL, XCOM_JOB_ID, complete, complete_from_event, job_result
+from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError
+from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 
 if TYPE_CHECKING:
@@ -23,16 +28,148 @@ if TYPE_CHECKING:
 DEFERRAL_SLACK = 60
 
 
-class PictoryImageLink(BaseOperatorLink):
-    """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
+class PictoryOutputLink(BaseOperatorLink):
+    """Base of the extra links: the generated output's URL, read from the kind's ``url`` XCom."""
 
-    name = "Pictory Image"
+    kind: ClassVar[JobKind] = IMAGE
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=XCOM_IMAGE_URL, ti_key=ti_key) or ""
+        return XCom.get_value(key=self.kind.url_key, ti_key=ti_key) or ""
 
 
-class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
+class PictoryImageLink(PictoryOutputLink):
+    """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
+
+    name = IMAGE.link_name
+    kind = IMAGE
+
+
+class PictoryVideoLink(PictoryOutputLink):
+    """Operator extra link "Pictory Video": the generated video's URL (XCom ``video_url``)."""
+
+    name = VIDEO.link_name
+    kind = VIDEO
+
+
+class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
+    """Submit a Pictory job of :attr:`kind`, then (by default) wait for it and publish its result.
+
+    Subclasses set :attr:`kind`, :attr:`request_fields` (the attributes passed to the kind's request
+    builder, in order) and their extra link; submitting, resuming on retry, deferring, the
+    synchronous wait and the completion are shared. See :class:`PictoryGenerateImageOperator`.
+    """
+
+    kind: ClassVar[JobKind] = IMAGE
+    request_fields: ClassVar[tuple[str, ...]] = ()
+    external_id_key = "pictory_job_id"
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: str | None = None,
+        pictory_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        resubmit_unclear: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_wait_settings(poll_interval, timeout)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.output_path = output_path
+        self.pictory_conn_id = pictory_conn_id
+        self.hook_params = dict(hook_params or {})
+        self.resubmit_unclear = resubmit_unclear
+        self._result: Any = None
+
+    @cached_property
+    def hook(self) -> PictoryHook:
+        from pictory_provider.hooks.pictory import PictoryHook
+
+        return PictoryHook(self.pictory_conn_id, **self.hook_params)
+
+    def _request_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.request_fields}
+
+    def execute(self, context: Any) -> Any:
+        from pictory_provider.submission import guard_for
+
+        body = self.kind.build_request(**self._request_params())  # validated before any request
+        self._guard = guard_for(self, context, self.kind, body)
+        self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
+        self.execute_resumable(context)
+        return self._result
+
+    # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
+
+    def submit_job(self, context: Any) -> str:
+        params = self._request_params()
+        # The in-flight record first; the job id is stored before it reaches XCom.
+        job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params))
+        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+        return job_id
+
+    def get_job_status(self, external_id: Any, context: Any) -> str:
+        return self.hook.get_job(str(external_id)).raw_status
+
+    def is_job_active(self, status: str) -> bool:
+        from pictory_provider.api import JobStatus
+
+        return JobStatus.parse(status) in (JobStatus.IN_PROGRESS, JobStatus.UNKNOWN)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        from pictory_provider.api import JobStatus
+
+        return JobStatus.parse(status) is JobStatus.COMPLETED
+
+    def poll_until_complete(self, external_id: Any, context: Any) -> None:
+        job_id = str(external_id)
+        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)  # again on a resumed retry: XCom was cleared
+        if not self.wait_for_completion:
+            self._result = job_id
+            return
+        if self.deferrable:
+            from pictory_provider.triggers.pictory import PictoryJobTrigger
+
+            self.defer(
+                trigger=PictoryJobTrigger(
+                    job_id=job_id,
+                    pictory_conn_id=self.pictory_conn_id,
+                    poll_interval=self.poll_interval,
+                    end_time=time.time() + self.timeout,
+                    hook_params=self.hook_params,
+                ),
+                method_name="execute_complete",
+                timeout=self.execution_timeout or timedelta(seconds=self.timeout + DEFERRAL_SLACK),
+            )
+        job = self.hook.wait_for_job(job_id, poll_interval=self.poll_interval, timeout=self.timeout)
+        self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
+
+    def get_job_result(self, external_id: Any, context: Any) -> Any:
+        if self._result is None:  # a retry found the job already completed: collect it
+            job_id = str(external_id)
+            context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+            if not self.wait_for_completion:
+                return job_id
+            job = self.hook.get_job(job_id)
+            self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
+        return self._result
+
+    # -- deferred completion ----------------------------------------------------------------------
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: validate the event, push XCom (and store the file), or raise."""
+        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
+
+
+class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
     """Generate an image with Pictory's AI Studio and, by default, wait for it.
 
     The job id is pushed as XCom ``job_id`` as soon as Pictory accepts the request, so a crash never
@@ -75,19 +212,10 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         failing with ``PictorySubmissionUnresolvedError`` (default False).
     """
 
-    template_fields: Sequence[str] = (
-        "prompt",
-        "model",
-        "aspect_ratio",
-        "style",
-        "reference_image_url",
-        "webhook",
-        "output_path",
-        "pictory_conn_id",
-    )
+    kind = IMAGE
+    request_fields = ("prompt", "model", "aspect_ratio", "style", "reference_image_url", "webhook")
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
     operator_extra_links = (PictoryImageLink(),)
-    external_id_key = "pictory_job_id"
-    ui_color = "#e8f0fe"
 
     def __init__(
         self,
@@ -108,115 +236,117 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         resubmit_unclear: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        check_wait_settings(poll_interval, timeout)
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            output_path=output_path,
+            pictory_conn_id=pictory_conn_id,
+            hook_params=hook_params,
+            resubmit_unclear=resubmit_unclear,
+            **kwargs,
+        )
         self.prompt = prompt
         self.model = model
         self.aspect_ratio = aspect_ratio
         self.style = style
         self.reference_image_url = reference_image_url
         self.webhook = webhook
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.output_path = output_path
-        self.pictory_conn_id = pictory_conn_id
-        self.hook_params = dict(hook_params or {})
-        self.resubmit_unclear = resubmit_unclear
-        self._result: Any = None
 
-    @cached_property
-    def hook(self) -> PictoryHook:
-        from pictory_provider.hooks.pictory import PictoryHook
 
-        return PictoryHook(self.pictory_conn_id, **self.hook_params)
+class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
+    """Generate a video with Pictory's AI Studio and, by default, wait for it.
 
-    def execute(self, context: Any) -> Any:
-        from pictory_provider.api import build_image_request
-        from pictory_provider.submission import IMAGE_JOB, guard_for
+    The same modes and promises as :class:`PictoryGenerateImageOperator`: the job id goes to XCom
+    ``job_id`` as soon as Pictory accepts the request; ``wait_for_completion=False`` returns the job id
+    (pair it with :class:`~pictory_provider.sensors.pictory.PictoryVideoJobSensor`); otherwise it waits,
+    in the triggerer when ``deferrable`` (the default), and publishes exactly what the video sensor
+    publishes: XCom ``video_url``, ``duration`` (seconds, a number), ``width``, ``height``,
+    ``ai_credits_used``, ``thumbnail_url``, ``last_frame_image_url`` (and ``video_path`` with
+    ``output_path``), and the return value ``{"job_id", "url", "width", "height", "duration",
+    "ai_credits_used", "thumbnail_url", "last_frame_image_url"}``. On Airflow >= 3.3 a retry resumes
+    the same job instead of paying for a second video.
 
-        body = build_image_request(
-            self.prompt,
-            model=self.model,
-            aspect_ratio=self.aspect_ratio,
-            style=self.style,
-            reference_image_url=self.reference_image_url,
-            webhook=self.webhook,
+    Animate an upstream image with
+    ``first_frame_image_url="{{ ti.xcom_pull(task_ids='image', key='image_url') }}"``.
+
+    :param prompt: What should happen in the video, 5 to 5,000 characters (templated).
+    :param model: ``pixverse5.5`` (Pictory's default; 1.6 AI credits per second), ``veo3.1_fast``
+        (10) or ``veo3.1`` (20) (templated).
+    :param aspect_ratio: veo models: ``16:9`` or ``9:16``; ``pixverse5.5`` also ``1:1``, ``3:4`` and
+        ``4:3`` (templated).
+    :param duration: veo models: ``"4s"``, ``"6s"`` or ``"8s"``; ``pixverse5.5``: ``"5s"``, ``"8s"``
+        or ``"10s"``; a whole number of seconds works too (templated).
+    :param first_frame_image_url: Public http(s) URL of the image the video starts from (templated).
+    :param extend_video_url: Public http(s) URL of a video to continue (templated).
+    :param reference_image_urls: 1 to 3 public http(s) URLs of reference images (templated). At most
+        one of ``first_frame_image_url``, ``extend_video_url`` and ``reference_image_urls``.
+    :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
+    :param wait_for_completion: Wait for the video (default) or return the job id at once.
+    :param deferrable: Wait in the triggerer, holding no worker slot (default True).
+    :param poll_interval: Seconds between status polls.
+    :param timeout: Seconds to wait for the video (default one hour).
+    :param output_path: Store the MP4 there after completion (templated; any ``ObjectStoragePath``
+        URL or local path; a trailing ``/`` means ``<folder>/<job_id>.mp4``).
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    :param resubmit_unclear: When an earlier try's create request may have created a job that
+        Pictory's lists cannot identify, submit again anyway (may buy a second video) instead of
+        failing with ``PictorySubmissionUnresolvedError`` (default False).
+    """
+
+    kind = VIDEO
+    request_fields = (
+        "prompt",
+        "model",
+        "aspect_ratio",
+        "duration",
+        "first_frame_image_url",
+        "extend_video_url",
+        "reference_image_urls",
+        "webhook",
+    )
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
+    operator_extra_links = (PictoryVideoLink(),)
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        duration: str | int | None = None,
+        first_frame_image_url: str | None = None,
+        extend_video_url: str | None = None,
+        reference_image_urls: list[str] | None = None,
+        webhook: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: str | None = None,
+        pictory_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        resubmit_unclear: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            output_path=output_path,
+            pictory_conn_id=pictory_conn_id,
+            hook_params=hook_params,
+            resubmit_unclear=resubmit_unclear,
+            **kwargs,
         )
-        self._guard = guard_for(self, context, IMAGE_JOB, body)
-        self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
-        self.execute_resumable(context)
-        return self._result
-
-    # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
-
-    def submit_job(self, context: Any) -> str:
-        job_id = self._guard.submit(  # in-flight record first; the job id is stored before XCom
-            lambda: self.hook.generate_image(
-                self.prompt,
-                model=self.model,
-                aspect_ratio=self.aspect_ratio,
-                style=self.style,
-                reference_image_url=self.reference_image_url,
-                webhook=self.webhook,
-            )
-        )
-        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
-        return job_id
-
-    def get_job_status(self, external_id: Any, context: Any) -> str:
-        return self.hook.get_job(str(external_id)).raw_status
-
-    def is_job_active(self, status: str) -> bool:
-        from pictory_provider.api import JobStatus
-
-        return JobStatus.parse(status) in (JobStatus.IN_PROGRESS, JobStatus.UNKNOWN)
-
-    def is_job_succeeded(self, status: str) -> bool:
-        from pictory_provider.api import JobStatus
-
-        return JobStatus.parse(status) is JobStatus.COMPLETED
-
-    def poll_until_complete(self, external_id: Any, context: Any) -> None:
-        job_id = str(external_id)
-        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)  # again on a resumed retry: XCom was cleared
-        if not self.wait_for_completion:
-            self._result = job_id
-            return
-        if self.deferrable:
-            from pictory_provider.triggers.pictory import PictoryJobTrigger
-
-            self.defer(
-                trigger=PictoryJobTrigger(
-                    job_id=job_id,
-                    pictory_conn_id=self.pictory_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=time.time() + self.timeout,
-                    hook_params=self.hook_params,
-                ),
-                method_name="execute_complete",
-                timeout=self.execution_timeout or timedelta(seconds=self.timeout + DEFERRAL_SLACK),
-            )
-        job = self.hook.wait_for_job(job_id, poll_interval=self.poll_interval, timeout=self.timeout)
-        self._result = complete(
-            context, job_result(job_id, job.url, job.width, job.height, job.ai_credits_used), self.output_path
-        )
-
-    def get_job_result(self, external_id: Any, context: Any) -> Any:
-        if self._result is None:  # a retry found the job already completed: collect it
-            job_id = str(external_id)
-            context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
-            if not self.wait_for_completion:
-                return job_id
-            job = self.hook.get_job(job_id)
-            self._result = complete(
-                context, job_result(job_id, job.url, job.width, job.height, job.ai_credits_used), self.output_path
-            )
-        return self._result
-
-    # -- deferred completion ----------------------------------------------------------------------
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger fired: validate the event, push XCom (and store the PNG), or raise."""
-        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path)
+        self.prompt = prompt
+        self.model = model
+        self.aspect_ratio = aspect_ratio
+        self.duration = duration
+        self.first_frame_image_url = first_frame_image_url
+        self.extend_video_url = extend_video_url
+        self.reference_image_urls = reference_image_urls
+        self.webhook = webhook

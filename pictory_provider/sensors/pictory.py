@@ -1,4 +1,8 @@
-"""PictoryImageJobSensor: waits for an existing Pictory image job, deferrable by default."""
+"""PictoryImageJobSensor and PictoryVideoJobSensor: wait for an existing Pictory job, deferrable by default.
+
+Both are one sensor, :class:`PictoryJobSensorBase`, parametrized by a
+:class:`~pictory_provider.kinds.JobKind`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
@@ -19,7 +23,8 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from pictory_provider.api import check_wait_settings
-from pictory_provider.events import complete, complete_from_event, job_result
+from pictory_provider.events import complete, complete_from_event
+from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
@@ -41,33 +46,10 @@ def default_deferrable() -> bool:
     return True
 
 
-class PictoryImageJobSensor(BaseSensorOperator):
-    """Wait for a Pictory image job and publish its result.
+class PictoryJobSensorBase(BaseSensorOperator):
+    """Wait for a Pictory job of :attr:`kind` and publish its result (see :class:`PictoryImageJobSensor`)."""
 
-    Deferrable by default: after one immediate check the wait moves to Airflow's triggerer
-    (:class:`~pictory_provider.triggers.pictory.PictoryJobTrigger`) and holds no worker slot. With
-    ``deferrable=False`` it pokes with the synchronous hook (``mode="poke"`` or ``"reschedule"``).
-    Both paths give the same result: XCom keys ``image_url``, ``ai_credits_used``, ``width`` and
-    ``height``, and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
-
-    A failed job raises :class:`~pictory_provider.exceptions.PictoryJobFailedError` with Pictory's
-    error code and message at once. Running past ``timeout`` raises ``AirflowSensorTimeout`` (a
-    skip with ``soft_fail=True``). Pictory has no cancel endpoint: the job keeps running if the
-    task is killed or times out.
-
-    :param job_id: The Pictory job id (templated), e.g.
-        ``"{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"``.
-    :param pictory_conn_id: The Airflow connection id (templated).
-    :param deferrable: Wait in the triggerer (default: see :func:`default_deferrable`).
-    :param poke_interval: Seconds between polls, in the triggerer too.
-    :param timeout: Seconds to wait before giving up (default one hour).
-    :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives), such as
-        ``{"max_attempts": 8}``.
-    :param output_path: Where to store the PNG once done (templated): any ``ObjectStoragePath`` URL
-        (``file://``, ``s3://``, ``gs://``, ...) or local path; a trailing ``/`` stores it as
-        ``<job_id>.png`` in that folder. The stored path is pushed as XCom ``image_path``.
-    """
-
+    kind: ClassVar[JobKind] = IMAGE
     template_fields: Sequence[str] = ("job_id", "pictory_conn_id", "output_path")
     ui_color = "#e8f0fe"
 
@@ -107,8 +89,8 @@ class PictoryImageJobSensor(BaseSensorOperator):
         if job.status is not JobStatus.COMPLETED:
             self.log.info("Pictory job %s is %r", self.job_id, job.raw_status)
             return False
-        result = job_result(job.job_id, job.url, job.width, job.height, job.ai_credits_used)
-        return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path))
+        result = self.kind.result(job.job_id, job.to_dict())
+        return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path, self.kind))
 
     def execute(self, context: Any) -> Any:
         from pictory_provider.api import validate_job_id
@@ -141,18 +123,60 @@ class PictoryImageJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
-        return complete_from_event(context, event, AirflowSensorTimeout, self.output_path)
+        return complete_from_event(context, event, AirflowSensorTimeout, self.output_path, self.kind)
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        """Honour ``soft_fail`` when Airflow's own deferral timeout fires, on Airflow 3.0.x too.
 
-        Airflow 3.0 turns that timeout into ``AirflowSensorTimeout`` after its ``soft_fail`` check, so
-        the task failed instead of skipping. Other versions skip in the base class already, so only
-        that case reaches the ``soft_fail`` branch here.
-        """
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSensorTimeout as exc:
-            if self.soft_fail:
-                raise AirflowSkipException(str(exc)) from exc
-            raise
+class PictoryImageJobSensor(PictoryJobSensorBase):
+    """Wait for a Pictory image job and publish its result.
+
+    Deferrable by default: after one immediate check the wait moves to Airflow's triggerer
+    (:class:`~pictory_provider.triggers.pictory.PictoryJobTrigger`) and holds no worker slot. With
+    ``deferrable=False`` it pokes with the synchronous hook (``mode="poke"`` or ``"reschedule"``).
+    Both paths give the same result: XCom keys ``image_url``, ``ai_credits_used``, ``width`` and
+    ``height``, and the return value ``{"job_id", "url", "width", "height", "ai_credits_used"}``.
+
+    A failed job raises :class:`~pictory_provider.exceptions.PictoryJobFailedError` with Pictory's
+    error code and message at once. Running past ``timeout`` raises ``AirflowSensorTimeout`` (a
+    skip with ``soft_fail=True``). Pictory has no cancel endpoint: the job keeps running if the
+    task is killed or times out.
+
+    :param job_id: The Pictory job id (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"``.
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param deferrable: Wait in the triggerer (default: see :func:`default_deferrable`).
+    :param poke_interval: Seconds between polls, in the triggerer too.
+    :param timeout: Seconds to wait before giving up (default one hour).
+    :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives), such as
+        ``{"max_attempts": 8}``.
+    :param output_path: Where to store the PNG once done (templated): any ``ObjectStoragePath`` URL
+        (``file://``, ``s3://``, ``gs://``, ...) or local path; a trailing ``/`` stores it as
+        ``<job_id>.png`` in that folder. The stored path is pushed as XCom ``image_path``.
+    """
+
+    kind = IMAGE
+
+
+class PictoryVideoJobSensor(PictoryJobSensorBase):
+    """Wait for a Pictory video job and publish its result.
+
+    The same waits and promises as :class:`PictoryImageJobSensor` (deferrable by default, one check
+    before deferring, ``deferrable=False`` pokes; a failed job raises
+    :class:`~pictory_provider.exceptions.PictoryJobFailedError`, a timeout ``AirflowSensorTimeout``).
+    Both paths publish XCom ``video_url``, ``duration`` (seconds, a number), ``width``, ``height``,
+    ``ai_credits_used``, ``thumbnail_url`` and ``last_frame_image_url``, and return
+    ``{"job_id", "url", "width", "height", "duration", "ai_credits_used", "thumbnail_url",
+    "last_frame_image_url"}``.
+
+    :param job_id: The Pictory video job id (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit_video', key='job_id') }}"``.
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param deferrable: Wait in the triggerer (default: see :func:`default_deferrable`).
+    :param poke_interval: Seconds between polls, in the triggerer too.
+    :param timeout: Seconds to wait before giving up (default one hour).
+    :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives).
+    :param output_path: Where to store the MP4 once done (templated): any ``ObjectStoragePath`` URL or
+        local path; a trailing ``/`` stores it as ``<job_id>.mp4`` in that folder. The stored path is
+        pushed as XCom ``video_path``.
+    """
+
+    kind = VIDEO

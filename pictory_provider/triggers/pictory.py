@@ -29,7 +29,9 @@ class PictoryJobTrigger(BaseTrigger):
 
     The event (see :mod:`pictory_provider.events`) has ``status`` ∈ success | failed | error | timeout,
     ``job_id``, ``url``, ``width``, ``height``, ``ai_credits_used``, ``error_code``,
-    ``error_message`` and ``message``.
+    ``error_message``, ``message``, and the video results ``duration``, ``thumbnail_url`` and
+    ``last_frame_image_url`` (``None`` for images). One trigger serves every job kind: image and video
+    jobs share the job endpoint and its parser.
 
     Pictory has no cancel endpoint: killing or clearing the deferred task stops the polling, but the
     remote job runs on to completion (and is billed).
