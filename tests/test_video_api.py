@@ -161,7 +161,11 @@ def test_one_parser_reads_every_documented_video_field():
 
 
 def test_image_jobs_parse_as_before_with_empty_video_fields():
-    body = {"job_id": JOB_ID, "success": True, "data": {"status": "completed", "url": "u.png", "width": 1, "height": 2}}
+    body = {
+        "job_id": JOB_ID,
+        "success": True,
+        "data": {"status": "completed", "url": "https://cdn.example.com/u.png", "width": 1, "height": 2},
+    }
     job = parse_job(body, JOB_ID)
     assert (job.duration, job.thumbnail_url, job.preview_image_url, job.last_frame_image_url) == (None,) * 4
 

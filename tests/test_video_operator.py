@@ -266,7 +266,10 @@ def test_retry_resumes_the_submitted_video_instead_of_buying_another(pictory_con
     with pytest.raises(TaskDeferred) as first:
         operator().execute(make_context(store))
     job_id = first.value.trigger.job_id
-    assert store.values == {"pictory_job_id": job_id}
+    assert store.values["pictory_job_id"] == job_id and set(store.values) == {
+        "pictory_job_id",
+        "pictory_job_id_request",
+    }
     with pytest.raises(TaskDeferred) as second:  # still running: waits on the same job again
         operator().execute(make_context(store))
     assert second.value.trigger.job_id == job_id
