@@ -16,6 +16,7 @@ from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"
 IMAGES_PATH = "/pictoryapis/v1/aistudio/images"
+VIDEOS_PATH = "/pictoryapis/v1/aistudio/videos"
 JOBS_PATH = "/pictoryapis/v1/jobs"
 
 PROMPT_MIN_LENGTH = 5
@@ -28,6 +29,7 @@ MODEL_CREDITS: dict[str, float] = {
     "nanobanana-pro": 14,
 }
 MODELS = tuple(MODEL_CREDITS)
+VIDEO_MODEL_CREDITS_PER_SECOND = {"veo3.1": 20, "veo3.1_fast": 10, "pixverse5.5": 1.6}
 DEFAULT_MODEL = "seedream3.0"
 #: Output size per aspect ratio (the emulator's choice; Pictory does not document exact sizes).
 ASPECT_RATIO_SIZES: dict[str, tuple[int, int]] = {

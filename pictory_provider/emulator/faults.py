@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-API_ROUTES = ("create", "job", "list", "clean", "file")
+API_ROUTES = ("create", "job", "list", "clean", "file", "quota", "usage")
 FAULT_ROUTES = (*API_ROUTES, "any")
 FAULT_KINDS = ("status", "rate_limit", "slow", "non_json", "reset", "fail_job")
 FAULT_FIELDS = ("kind", "route", "count", "status", "retry_after", "delay", "body", "error_code", "error_message")

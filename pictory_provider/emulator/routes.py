@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pictory_provider import api
 from pictory_provider.api import JobStatus
+from pictory_provider.emulator.account import CREDIT_ROUTES, OutOfCredits, add_credit_routes
 from pictory_provider.emulator.faults import FAULT_FIELDS, _abort_connection, _fault_response, make_fault
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_page_key, encode_page_key
@@ -79,7 +80,10 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             {"code": "INVALID_REQUEST_BODY", "message": "Request body validation failed", "fields": errors},
             status=400,
         )
-    job = state.create_job(body, _origin(request))
+    try:
+        job = state.create_job(body, _origin(request))
+    except OutOfCredits as exc:
+        return exc.response()
     if job.webhook is not None:
         app = request.app
         delay = max(0.0, job.completes_at - time.time())
@@ -146,6 +150,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     list_images: "list",
     clean_job: "clean",
     get_file: "file",
+    **CREDIT_ROUTES,
 }
 
 
@@ -300,6 +305,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post("/_emulator/config", admin_config)
     router.add_post("/_emulator/reset", admin_reset)
     router.add_get("/_emulator/jobs/{job_id}", admin_job)
+    add_credit_routes(app, state.credits)
     return app
 
 

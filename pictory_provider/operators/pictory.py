@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
 
 from pictory_provider.api import check_wait_settings
+from pictory_provider.credits import IMAGE, check_max_ai_credits, estimate_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_IMAGE_URL, XCOM_JOB_ID, complete, complete_from_event, job_result
 from pictory_provider.exceptions import PictoryJobTimeoutError
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
@@ -66,6 +67,11 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         URL or local path; a trailing ``/`` means ``<folder>/<job_id>.png``).
     :param pictory_conn_id: The Airflow connection id (templated).
     :param hook_params: Extra ``PictoryHook`` keyword arguments (JSON primitives).
+    :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
+        (the model's price) exceeds this many AI credits.
+    :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
+        request, when the remaining AI credits cannot cover the estimate (advisory: concurrent tasks
+        can pass together). A retry that resumes an existing job is not checked again.
     """
 
     template_fields: Sequence[str] = (
@@ -98,6 +104,8 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
+        max_ai_credits: float | None = None,
+        check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -115,6 +123,8 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
         self.output_path = output_path
         self.pictory_conn_id = pictory_conn_id
         self.hook_params = dict(hook_params or {})
+        self.max_ai_credits = check_max_ai_credits(max_ai_credits)
+        self.check_quota = check_quota
         self._result: Any = None
 
     @cached_property
@@ -125,11 +135,16 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
 
     def execute(self, context: Any) -> Any:
         self.execute_resumable(context)
+        report_spend(self._result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
         return self._result
 
     # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
 
     def submit_job(self, context: Any) -> str:
+        estimate = estimate_credits(IMAGE, self.model)  # a new purchase (a resumed retry never gets here)
+        guard_spend(
+            estimate, max_ai_credits=self.max_ai_credits, check_quota=self.check_quota, read_quota=self.hook.get_quota
+        )
         job_id = self.hook.generate_image(
             self.prompt,
             model=self.model,
@@ -195,4 +210,6 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom (and store the PNG), or raise."""
-        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path)
+        result = complete_from_event(context, event, PictoryJobTimeoutError, self.output_path)
+        report_spend(result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
+        return result
