@@ -34,8 +34,9 @@ def no_network_no_connections(monkeypatch):
     return calls
 
 
-def test_there_are_three_examples():
+def test_there_are_four_examples():
     assert [path.name for path in EXAMPLES] == [
+        "example_pictory_budget.py",
         "example_pictory_image.py",
         "example_pictory_mapped.py",
         "example_pictory_operator_waits.py",
@@ -50,7 +51,12 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))  # on Airflow 2: tests/dags_af2/
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"example_pictory_image", "example_pictory_mapped", "example_pictory_operator_waits"}
+    assert set(bag.dag_ids) == {
+        "example_pictory_budget",
+        "example_pictory_image",
+        "example_pictory_mapped",
+        "example_pictory_operator_waits",
+    }
     for dag in bag.dags.values():
         assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None
     assert no_network_no_connections == []
