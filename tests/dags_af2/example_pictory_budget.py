@@ -7,5 +7,7 @@ tests/test_dag_runs_budget.py and tests/test_dag_integrity.py use this folder wh
 from pathlib import Path
 
 _EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "example_pictory_budget.py"
-_SOURCE = _EXAMPLE.read_text().replace("from airflow.sdk import dag, task\n", "from airflow.decorators import dag, task\n")
+_SOURCE = _EXAMPLE.read_text().replace(
+    "from airflow.sdk import dag, task\n", "from airflow.decorators import dag, task\n"
+)
 exec(compile(_SOURCE, str(_EXAMPLE), "exec"))  # noqa: S102
