@@ -317,7 +317,9 @@ def test_year_without_month_is_refused_locally(pictory_conn):
     assert pictory_conn.request_log == []
     # Pictory's own answer to it (and the emulator's): 400 INVALID_REQUEST
     answer = requests.get(
-        pictory_conn.base_url + credits.AI_CREDITS_USAGE_PATH + "?year=2026", headers={"Authorization": API_KEY}
+        pictory_conn.base_url + credits.AI_CREDITS_USAGE_PATH + "?year=2026",
+        headers={"Authorization": API_KEY},
+        timeout=5,
     )
     assert (answer.status_code, answer.json()["code"]) == (400, "INVALID_REQUEST")
 
