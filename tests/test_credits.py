@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -508,3 +510,14 @@ def test_emulator_credit_controls_over_admin_http(emulator):
 def test_budget_error_is_a_pictory_error():
     assert issubclass(PictoryCreditsExhaustedError, PictoryBudgetError)
     assert issubclass(PictoryBudgetError, PictoryError)
+
+
+def test_the_spend_page_states_the_prices_and_parameters_of_the_code():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "spend.md").read_text(encoding="utf-8")
+    for model, price in api.MODEL_CREDITS.items():
+        assert re.search(rf"\| image \| `{re.escape(model)}`[^|]*\| {price:g} ", page), model
+    for model, price in api.VIDEO_MODEL_CREDITS_PER_SECOND.items():
+        default = credits.VIDEO_DEFAULT_DURATIONS[model]
+        assert re.search(rf"\| video \| `{re.escape(model)}`[^|]*`{default}`\) \| {price:g} ", page), model
+    for name in ("max_ai_credits", "check_quota"):
+        assert f"| `{name}` |" in page

@@ -12,8 +12,9 @@ or run it as a process: ``python -m pictory_provider.emulator --port 8931 --job-
 (also installed as ``pictory-emulator``).
 
 Served routes: ``POST``/``GET /pictoryapis/v1/aistudio/images``, ``GET /pictoryapis/v1/jobs``,
-``GET /pictoryapis/v1/jobs/{id}``, ``DELETE /pictoryapis/v1/jobs/{id}/clean`` and the generated PNG
-files at ``GET /files/{id}.png`` (no auth). Jobs are ``in-progress`` for ``job_seconds``, then
+``GET /pictoryapis/v1/jobs/{id}``, ``DELETE /pictoryapis/v1/jobs/{id}/clean``, ``GET
+/pictoryapis/v1/quota``, ``GET /pictoryapis/v1/aicredits/usage`` and the generated PNG files at ``GET
+/files/{id}.png`` (no auth). Jobs are ``in-progress`` for ``job_seconds``, then
 ``completed`` (or ``failed``); a job's ``webhook`` receives a POST of the final job JSON.
 
 Fault injection
@@ -23,7 +24,7 @@ error_code=None, error_message=None)`` queues a fault. Each API request takes th
 whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
 Routes: ``"create"`` (POST images), ``"job"`` (GET job), ``"list"`` (both list endpoints),
-``"clean"``, ``"file"`` (``/files/...``) and ``"any"``.
+``"clean"``, ``"file"`` (``/files/...``), ``"quota"``, ``"usage"`` and ``"any"``.
 
 Kinds:
 
@@ -48,13 +49,19 @@ jobs, faults and counters, ``emu.stats()`` returns a snapshot::
      "connections": n, "faults_applied": n,
      "webhooks": [{"job_id": ..., "url": ..., "status": <HTTP status or error text>}]}
 
-and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time"}`` per API request
+AI credits (see :mod:`pictory_provider.emulator.account` for the assumptions): jobs debit a balance
+(limit 10,000 by default) when accepted; ``emu.set_credits(limit=, used=, when_exhausted=)`` sets it
+(``"reject"``: a POST it cannot pay is answered HTTP 402; ``"fail_job"``: the job ends ``failed`` with
+``INSUFFICIENT_AI_CREDITS``) and ``emu.credits()`` returns it with the ledger.
+
+``emu.request_log`` lists ``{"method", "path", "route", "status", "time"}`` per API request
 (never headers or keys).
 
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
 /_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x}``,
-``POST /_emulator/reset`` and ``GET /_emulator/jobs/{id}`` (the internal job record).
+``POST /_emulator/reset``, ``GET /_emulator/jobs/{id}`` (the internal job record) and ``GET``/``POST
+/_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).
 """
 
 from __future__ import annotations
