@@ -43,6 +43,11 @@ VIDEO_DEFAULT_DURATIONS: dict[str, str] = {"veo3.1": "4s", "veo3.1_fast": "4s", 
 _EPSILON = 1e-9
 
 
+def _fmt(value: float) -> str:
+    """A credit amount for people: ``0.6``, ``160``, ``999999.4`` (no exponent, no float noise)."""
+    return f"{round(value, 4):f}".rstrip("0").rstrip(".")
+
+
 # -- the estimate --------------------------------------------------------------------------------
 
 
@@ -329,29 +334,29 @@ def guard_spend(
     """
     if max_ai_credits is not None and estimate > max_ai_credits + _EPSILON:
         raise PictoryBudgetError(
-            f"This request would cost an estimated {estimate:g} AI credits, more than max_ai_credits="
-            f"{max_ai_credits:g}; nothing was sent to Pictory",
+            f"This request would cost an estimated {_fmt(estimate)} AI credits, more than max_ai_credits="
+            f"{_fmt(max_ai_credits)}; nothing was sent to Pictory",
             estimate=estimate,
             limit=max_ai_credits,
         )
     if not check_quota:
-        log.info("Estimated cost: %g AI credits (max_ai_credits=%s)", estimate, max_ai_credits)
+        log.info("Estimated cost: %s AI credits (max_ai_credits=%s)", _fmt(estimate), max_ai_credits)
         return None
     quota = read_quota()
     if quota.ai_credits_remaining + _EPSILON < estimate:
         raise PictoryBudgetError(
-            f"This request would cost an estimated {estimate:g} AI credits but only "
-            f"{quota.ai_credits_remaining:g} of {quota.ai_credits_limit:g} remain this billing term; "
+            f"This request would cost an estimated {_fmt(estimate)} AI credits but only "
+            f"{_fmt(quota.ai_credits_remaining)} of {_fmt(quota.ai_credits_limit)} remain this billing term; "
             "nothing was sent to Pictory",
             estimate=estimate,
             remaining=quota.ai_credits_remaining,
         )
     log.info(
-        "Estimated cost: %g AI credits (max_ai_credits=%s); %g of %g AI credits remain",
-        estimate,
+        "Estimated cost: %s AI credits (max_ai_credits=%s); %s of %s AI credits remain",
+        _fmt(estimate),
         max_ai_credits,
-        quota.ai_credits_remaining,
-        quota.ai_credits_limit,
+        _fmt(quota.ai_credits_remaining),
+        _fmt(quota.ai_credits_limit),
     )
     return quota
 
@@ -371,7 +376,9 @@ def report_spend(result: object, *, check_quota: bool, read_quota: Callable[[], 
     except Exception as exc:  # the paid result must not be lost to a failed read
         log.warning("Could not read the remaining AI credits after the job: %s", exc)
         return
-    log.info("%g of %g AI credits remain this billing term", quota.ai_credits_remaining, quota.ai_credits_limit)
+    log.info(
+        "%s of %s AI credits remain this billing term", _fmt(quota.ai_credits_remaining), _fmt(quota.ai_credits_limit)
+    )
 
 
 # -- out of credits: the assumptions -------------------------------------------------------------

@@ -28,6 +28,7 @@ from pictory_provider.credits import (
     raise_for_exhausted_credits,
     usage_period,
 )
+from pictory_provider.emulator.account import DEFAULT_LIMIT
 from pictory_provider.exceptions import (
     PictoryAPIError,
     PictoryAuthError,
@@ -302,7 +303,7 @@ def test_get_ai_credit_usage_returns_the_ledger_newest_first(pictory_conn):
     assert [(row.type, row.amount, row.source) for row in rows] == [
         ("debit", 2.0, "Text-to-Image"),
         ("debit", 0.6, "Text-to-Image"),
-        ("credit", 10_000.0, "Monthly Reset"),
+        ("credit", DEFAULT_LIMIT, "Monthly Reset"),
     ]
     assert all(isinstance(row.transaction_date, pendulum.DateTime) for row in rows)
     assert rows[0].transaction_date >= rows[1].transaction_date
@@ -385,7 +386,7 @@ def test_deferred_completion_logs_the_spend_and_what_remains(pictory_conn, caplo
         op.execute(ctx)
     result = op.execute_complete(ctx, run_trigger(deferred.value.trigger))
     assert f"Pictory job {result['job_id']} used 0.6 AI credits" in caplog.text
-    assert "9999.4 of 10000 AI credits remain" in caplog.text
+    assert "999999.4 of 1000000 AI credits remain" in caplog.text
 
 
 @needs_task_state_store
@@ -394,7 +395,7 @@ def test_a_resumed_retry_is_not_guarded_again(pictory_conn):
     with pytest.raises(TaskDeferred) as first:
         operator(check_quota=True, max_ai_credits=2).execute(make_context(store))
     assert routes(pictory_conn) == ["quota", "create"]
-    pictory_conn.set_credits(used=10_000)  # nothing left: a new purchase would be refused
+    pictory_conn.set_credits(used=DEFAULT_LIMIT)  # nothing left: a new purchase would be refused
     before = len(pictory_conn.request_log)
     with pytest.raises(TaskDeferred) as second:  # the retry reconnects to the same, already paid, job
         operator(check_quota=True, max_ai_credits=2).execute(make_context(store))
@@ -410,8 +411,8 @@ def test_a_retry_after_a_failed_job_is_a_new_purchase_and_is_guarded(pictory_con
     store = TaskStateStore()
     with pytest.raises(PictoryJobFailedError):
         operator(check_quota=True, deferrable=False).execute(make_context(store))
-    pictory_conn.set_credits(used=9_999)
-    with pytest.raises(PictoryBudgetError, match="only 1 of 10000 remain"):
+    pictory_conn.set_credits(limit=10, used=9)
+    with pytest.raises(PictoryBudgetError, match="only 1 of 10 remain"):
         operator(check_quota=True, deferrable=False).execute(make_context(store))
     assert pictory_conn.stats()["posts"] == 1
 
@@ -437,7 +438,7 @@ def test_emulator_rejects_a_post_it_cannot_charge_with_402(pictory_conn):
 
 
 def test_operator_without_guard_gets_the_clear_error_from_a_402(pictory_conn):
-    pictory_conn.set_credits(used=10_000)
+    pictory_conn.set_credits(used=DEFAULT_LIMIT)
     with pytest.raises(PictoryCreditsExhaustedError, match=r"AI credits are exhausted.*HTTP 402") as err:
         operator().execute(make_context(TaskStateStore()))
     assert err.value.status == 402
@@ -463,7 +464,7 @@ def test_a_403_not_naming_credits_stays_an_auth_error(pictory_conn):
 
 
 def test_a_job_failed_for_credits_is_the_clear_error_in_every_wait(pictory_conn):
-    pictory_conn.set_credits(used=10_000, when_exhausted="fail_job")
+    pictory_conn.set_credits(used=DEFAULT_LIMIT, when_exhausted="fail_job")
     pictory_conn.set_job_seconds(0)
     # synchronous wait
     with pytest.raises(PictoryCreditsExhaustedError, match="INSUFFICIENT_AI_CREDITS") as err:
@@ -481,7 +482,7 @@ def test_a_job_failed_for_credits_is_the_clear_error_in_every_wait(pictory_conn)
     job_id = hook().generate_image("A lighthouse at dawn")
     with pytest.raises(PictoryCreditsExhaustedError):
         PictoryImageJobSensor(task_id="wait", job_id=job_id, deferrable=False).poke(make_context())
-    assert pictory_conn.credits()["used"] == 10_000  # failed jobs cost nothing
+    assert pictory_conn.credits()["used"] == DEFAULT_LIMIT  # failed jobs cost nothing
 
 
 # -- the emulator's controls ------------------------------------------------------------------------
@@ -503,7 +504,7 @@ def test_emulator_credit_controls_over_admin_http(emulator):
     with pytest.raises(ValueError, match="when_exhausted"):
         emulator.set_credits(when_exhausted="explode")
     requests.post(f"{emulator.base_url}/_emulator/reset", timeout=5)
-    assert emulator.credits()["limit"] == 10_000
+    assert emulator.credits()["limit"] == DEFAULT_LIMIT
     assert emulator.credits()["when_exhausted"] == "reject"
 
 

@@ -50,7 +50,7 @@ jobs, faults and counters, ``emu.stats()`` returns a snapshot::
      "webhooks": [{"job_id": ..., "url": ..., "status": <HTTP status or error text>}]}
 
 AI credits (see :mod:`pictory_provider.emulator.account` for the assumptions): jobs debit a balance
-(limit 10,000 by default) when accepted; ``emu.set_credits(limit=, used=, when_exhausted=)`` sets it
+(limit 1,000,000 by default) when accepted; ``emu.set_credits(limit=, used=, when_exhausted=)`` sets it
 (``"reject"``: a POST it cannot pay is answered HTTP 402; ``"fail_job"``: the job ends ``failed`` with
 ``INSUFFICIENT_AI_CREDITS``) and ``emu.credits()`` returns it with the ledger.
 

@@ -29,7 +29,7 @@ from pictory_provider.exceptions import PictoryValidationError
 if TYPE_CHECKING:
     from pictory_provider.emulator.state import Job
 
-DEFAULT_LIMIT = 10_000.0
+DEFAULT_LIMIT = 1_000_000.0
 PLAN = "API Starter (emulated)"
 WHEN_EXHAUSTED = ("reject", "fail_job")
 OUT_OF_CREDITS_CODE = "INSUFFICIENT_AI_CREDITS"
@@ -92,7 +92,7 @@ class CreditAccount:
         self.reset()
 
     def reset(self, now: float | None = None) -> None:
-        """Back to the default: limit 10,000, nothing used, ``reject`` when exhausted, a fresh ledger."""
+        """Back to the default: limit 1,000,000, nothing used, ``reject`` when exhausted, a fresh ledger."""
         at = datetime.now(timezone.utc).timestamp() if now is None else now
         with self._lock:
             self._limit = DEFAULT_LIMIT
