@@ -5,11 +5,22 @@ from __future__ import annotations
 import pytest
 
 from .airflow_home import AirflowHome
-from .test_dag_runs import run
+from .conftest import API_KEY, conn_json
 
 pytestmark = pytest.mark.timeout(600)
 
 DAG_ID = "example_pictory_budget"
+#: Four tasks run one after another; on a loaded shared machine that can outlast the CLI's usual 240 s.
+DAGS_TEST_TIMEOUT = 540
+
+
+def run(home: AirflowHome, emulator) -> tuple[object, str]:
+    env = {"AIRFLOW_CONN_PICTORY_DEFAULT": conn_json(emulator.base_url)}
+    result = home.airflow("dags", "test", DAG_ID, env=env, timeout=DAGS_TEST_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert API_KEY not in output
+    assert home.files_containing(API_KEY) == []
+    return result, output
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +36,7 @@ def mapped(xcom: dict, task_id: str, key: str = "return_value") -> list:
 
 def test_budget_dag_buys_within_quota_and_the_ledger_matches_xcom(home, emulator):
     emulator.set_credits(limit=50, used=10)
-    result, output = run(home, emulator, DAG_ID)
+    result, output = run(home, emulator)
     assert result.returncode == 0, output[-4000:]
     xcom = home.xcom(DAG_ID)
     images = mapped(xcom, "generate")
@@ -44,7 +55,7 @@ def test_budget_dag_buys_within_quota_and_the_ledger_matches_xcom(home, emulator
 
 def test_budget_dag_refuses_what_the_quota_cannot_pay_without_posting(home, emulator):
     emulator.set_credits(limit=50, used=49)  # 1 credit left: one 0.6 image, then 0.4 remain
-    result, output = run(home, emulator, DAG_ID)
+    result, output = run(home, emulator)
     assert result.returncode != 0
     assert "PictoryBudgetError" in output
     assert "only 0.4 of 50 remain" in output
