@@ -7,7 +7,7 @@ import pytest
 from .airflow_home import AirflowHome
 from .conftest import API_KEY, conn_json
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(1200)  # a migration plus a 4-task `dags test` on a loaded shared machine
 
 DAG_ID = "example_pictory_budget"
 #: Four tasks run one after another; on a loaded shared machine that can outlast the CLI's usual 240 s.
