@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryJobFailedError
+from pictory_provider.credits import failed_job_error
+from pictory_provider.exceptions import PictoryError, PictoryEventError
 from pictory_provider.kinds import IMAGE, JobKind
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def complete_from_event(
     status, job_id, message = checked["status"], checked["job_id"], checked.get("message") or ""
     log.info("Resumed by PictoryJobTrigger: %s event for Pictory job %s (%s)", status, job_id, message)
     if status == FAILED:
-        raise PictoryJobFailedError(job_id, checked.get("error_code"), checked.get("error_message"))
+        raise failed_job_error(job_id, checked.get("error_code"), checked.get("error_message"))
     if status == TIMEOUT:
         raise timeout_error(f"Pictory job {job_id} did not finish in time: {message}")
     if status == ERROR:

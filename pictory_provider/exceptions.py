@@ -88,3 +88,44 @@ class PictorySubmissionUnclearError(PictoryTransientError):
 class PictorySubmissionUnresolvedError(PictoryError):
     """A retry could not tell from Pictory's lists whether an earlier, unclear submission created a job,
     so it did not submit again (pass ``resubmit_unclear=True`` to the operator to submit anyway)."""
+
+
+class PictoryBudgetError(PictoryError, AirflowFailException):
+    """A spend guard refused a paid request before it was sent (``max_ai_credits``, ``check_quota``).
+
+    Also an ``AirflowFailException``: the task fails without retrying, since the same request would be
+    refused again. ``estimate`` is the request's estimated cost; ``limit`` the ``max_ai_credits`` or
+    ``remaining`` the credits left, whichever refused it.
+    """
+
+    def __init__(
+        self, message: str, *, estimate: float | None = None, limit: float | None = None, remaining: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+        self.limit = limit
+        self.remaining = remaining
+
+
+class PictoryCreditsExhaustedError(PictoryBudgetError):
+    """Pictory refused a request, or failed a job, because the account's AI credits are exhausted.
+
+    Pictory does not document this answer: an HTTP 402, or a 400/403/429 whose JSON names credits
+    (``status``), or a job that failed with a credits-related code (``job_id``, ``error_code``,
+    ``error_message``). Not retried by Airflow.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        job_id: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.job_id = job_id
+        self.error_code = error_code
+        self.error_message = error_message

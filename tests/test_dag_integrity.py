@@ -36,6 +36,7 @@ def no_network_no_connections(monkeypatch):
 
 def test_there_are_four_examples():
     assert [path.name for path in EXAMPLES] == [
+        "example_pictory_budget.py",
         "example_pictory_image.py",
         "example_pictory_image_to_video.py",
         "example_pictory_mapped.py",
@@ -52,6 +53,7 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))  # on Airflow 2: tests/dags_af2/
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {
+        "example_pictory_budget",
         "example_pictory_image",
         "example_pictory_image_to_video",
         "example_pictory_mapped",

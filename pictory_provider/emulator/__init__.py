@@ -13,7 +13,8 @@ or run it as a process: ``python -m pictory_provider.emulator --port 8931 --job-
 
 Served routes: ``POST``/``GET /pictoryapis/v1/aistudio/images``, ``POST``/``GET
 /pictoryapis/v1/aistudio/videos``, ``GET /pictoryapis/v1/jobs``, ``GET /pictoryapis/v1/jobs/{id}``,
-``DELETE /pictoryapis/v1/jobs/{id}/clean``, the generated PNG files at ``GET /files/{id}.png`` and a
+``DELETE /pictoryapis/v1/jobs/{id}/clean``, ``GET /pictoryapis/v1/quota``,
+``GET /pictoryapis/v1/aicredits/usage``, the generated PNG files at ``GET /files/{id}.png`` and a
 video job's media at ``GET /files/{id}.mp4`` (a playable H.264 MP4 of the job's size and duration),
 ``{id}-thumbnail.jpg``, ``{id}-preview.jpg`` and ``{id}-last-frame.png`` (no auth; written in code,
 see :mod:`pictory_provider.emulator.media`). Video jobs cost the documented credits per second.
@@ -27,7 +28,7 @@ error_code=None, error_message=None)`` queues a fault. Each API request takes th
 whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
 Routes: ``"create"`` (POST images or videos), ``"job"`` (GET job), ``"list"`` (both list endpoints),
-``"clean"``, ``"file"`` (``/files/...``) and ``"any"``.
+``"clean"``, ``"file"`` (``/files/...``), ``"quota"``, ``"usage"`` and ``"any"``.
 
 Kinds:
 
@@ -66,6 +67,11 @@ jobs, faults and counters, ``emu.stats()`` returns a snapshot::
      "connections": n, "faults_applied": n,
      "webhooks": [{"job_id": ..., "url": ..., "status": <HTTP status or error text>}]}
 
+AI credits (see :mod:`pictory_provider.emulator.account` for the assumptions): jobs debit a balance
+(limit 1,000,000 by default) when accepted; ``emu.set_credits(limit=, used=, when_exhausted=)`` sets it
+(``"reject"``: a POST it cannot pay is answered HTTP 402; ``"fail_job"``: the job ends ``failed`` with
+``INSUFFICIENT_AI_CREDITS``) and ``emu.credits()`` returns it with the ledger.
+
 and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time", "auth"}`` per API
 request (never headers or keys; ``auth`` is how the request authenticated: ``none``, ``key`` for a
 ``pictai_`` key, ``basic`` or ``other``).
@@ -73,7 +79,8 @@ request (never headers or keys; ``auth`` is how the request authenticated: ``non
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
 /_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x}``,
-``POST /_emulator/reset`` and ``GET /_emulator/jobs/{id}`` (the internal job record).
+``POST /_emulator/reset``, ``GET /_emulator/jobs/{id}`` (the internal job record) and ``GET``/``POST
+/_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).
 """
 
 from __future__ import annotations

@@ -182,6 +182,17 @@ class PictoryEmulator:
         """The internal record of a job (as ``GET /_emulator/jobs/{id}``), or ``None``."""
         return self._state.job_record(job_id)
 
+    def set_credits(
+        self, *, limit: float | None = None, used: float | None = None, when_exhausted: str | None = None
+    ) -> dict[str, Any]:
+        """Set the AI-credit ``limit``, the credits ``used`` and what happens when they run out
+        (``"reject"``: HTTP 402, the default; ``"fail_job"``); return :meth:`credits`."""
+        return self._state.credits.configure(limit=limit, used=used, when_exhausted=when_exhausted)
+
+    def credits(self) -> dict[str, Any]:
+        """``{"limit", "used", "remaining", "when_exhausted", "ledger"}`` (the ledger newest first)."""
+        return self._state.credits.snapshot()
+
     @property
     def request_log(self) -> list[dict[str, Any]]:
         """A copy of the API request log: ``{"method", "path", "route", "status", "time"}`` per request."""

@@ -15,6 +15,7 @@ from aiohttp import web
 from pictory_provider import api
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator import media
+from pictory_provider.emulator.account import CREDIT_ROUTES, OutOfCredits, add_credit_routes
 from pictory_provider.emulator.faults import (
     DEFAULT_FAULT_DELAY,
     FAULT_FIELDS,
@@ -111,7 +112,10 @@ async def _create(request: web.Request, kind: str) -> web.StreamResponse:
             {"code": "INVALID_REQUEST_BODY", "message": "Request body validation failed", "fields": errors},
             status=400,
         )
-    job = state.create_job(body, _origin(request), kind)
+    try:
+        job = state.create_job(body, _origin(request), kind)
+    except OutOfCredits as exc:
+        return exc.response()
     if job.webhook is not None:
         app = request.app
         delay = max(0.0, job.completes_at - time.time())
@@ -195,6 +199,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     list_images: "list",
     clean_job: "clean",
     get_file: "file",
+    **CREDIT_ROUTES,
 }
 
 
@@ -360,6 +365,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post("/_emulator/config", admin_config)
     router.add_post("/_emulator/reset", admin_reset)
     router.add_get("/_emulator/jobs/{job_id}", admin_job)
+    add_credit_routes(app, state.credits)
     return app
 
 

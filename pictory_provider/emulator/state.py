@@ -14,6 +14,7 @@ from typing import Any
 
 from pictory_provider import api
 from pictory_provider.api import JobStatus
+from pictory_provider.emulator.account import CreditAccount
 from pictory_provider.emulator.faults import API_ROUTES, Fault, _seconds
 
 PAGE_SIZE = 100
@@ -243,6 +244,7 @@ class EmulatorState:
         self._faults_applied = 0
         self._webhooks: list[dict[str, Any]] = []
         self._request_log: list[dict[str, Any]] = []
+        self.credits = CreditAccount()
 
     # -- control (any thread) -------------------------------------------------------------
     def reset(self) -> None:
@@ -256,6 +258,7 @@ class EmulatorState:
             self._connections.clear()
             self._webhooks.clear()
             self._request_log.clear()
+            self.credits.reset()
 
     def add_fault(self, fault: Fault) -> None:
         with self.lock:
@@ -377,6 +380,7 @@ class EmulatorState:
                         del self._faults[index]
                     self._faults_applied += 1
                     break
+            self.credits.charge(job)  # may raise OutOfCredits (no job) or fail the job
             self._jobs[job.id] = job
             self._jobs_created += 1
             return job

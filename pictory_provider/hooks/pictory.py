@@ -27,11 +27,19 @@ from pictory_provider.api import (
     parse_job,
     validate_job_id,
 )
+from pictory_provider.credits import (
+    QUOTA_PATH,
+    CreditTransaction,
+    Quota,
+    failed_job_error,
+    parse_credit_usage,
+    parse_quota,
+    usage_path,
+)
 from pictory_provider.exceptions import (
     PictoryAPIError,
     PictoryConfigError,
     PictoryError,
-    PictoryJobFailedError,
     PictoryJobTimeoutError,
 )
 from pictory_provider.get_provider_info import UI_FIELD_BEHAVIOUR
@@ -265,6 +273,17 @@ class PictoryHook(BaseHook):
             raise PictoryAPIError(f"Pictory returned a list response without an 'items' array for GET {path}")
         return body
 
+    def get_quota(self) -> Quota:
+        """Read the AI credits (used, limit, remaining) and other quotas of the billing term (``GET /quota``)."""
+        return parse_quota(self._call("GET", QUOTA_PATH, "the quota read"))
+
+    def get_ai_credit_usage(self, year: int | None = None, month: int | None = None) -> list[CreditTransaction]:
+        """Read the AI-credit ledger of a month, newest first (``GET /aicredits/usage``; default this month).
+
+        :raises PictoryValidationError: ``year`` without ``month``, or a month outside the last 12.
+        """
+        return parse_credit_usage(self._call("GET", usage_path(year, month), "the AI-credit usage read"))
+
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (list generated images): the UI's "Test" button."""
         try:
@@ -289,7 +308,8 @@ class PictoryHook(BaseHook):
 
 
 def raise_for_failed_job(job: PictoryJob) -> None:
-    """Raise :class:`PictoryJobFailedError` if the job failed or its outputs were cleaned."""
+    """Raise :class:`PictoryJobFailedError` if the job failed or its outputs were cleaned
+    (:class:`PictoryCreditsExhaustedError` if it failed for lack of AI credits)."""
     failure = job_failure(job)
     if failure:
-        raise PictoryJobFailedError(job.job_id, *failure)
+        raise failed_job_error(job.job_id, *failure)

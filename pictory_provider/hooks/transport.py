@@ -25,6 +25,7 @@ import requests
 import tenacity
 from urllib3.exceptions import NewConnectionError
 
+from pictory_provider.credits import raise_for_exhausted_credits
 from pictory_provider.exceptions import (
     PictoryAPIError,
     PictoryAuthError,
@@ -129,6 +130,7 @@ def interpret_response(
         if body is None:
             raise RetryableError(f"HTTP {status} with a non-JSON body ({content_type or 'no content type'}) for {what}")
         return body
+    raise_for_exhausted_credits(status, body, what)  # before the retry/auth mapping: an assumption, see credits.py
     if status == 429:
         raise RetryableError(
             f"HTTP 429 Too Many Requests for {what}", _retry_after_seconds(retry_after), maybe_received=False

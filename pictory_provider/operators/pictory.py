@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
 
 from pictory_provider.api import check_wait_settings
+from pictory_provider.credits import check_max_ai_credits, estimate_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
@@ -75,6 +76,8 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        max_ai_credits: float | None = None,
+        check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -87,6 +90,8 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         self.pictory_conn_id = pictory_conn_id
         self.hook_params = dict(hook_params or {})
         self.resubmit_unclear = resubmit_unclear
+        self.max_ai_credits = check_max_ai_credits(max_ai_credits)
+        self.check_quota = check_quota
         self._result: Any = None
 
     @cached_property
@@ -102,15 +107,24 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
+        self._estimate = estimate_credits(self.kind.name, body.get("model"), body.get("duration"))
         self._guard = guard_for(self, context, self.kind, body)
         self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
         self.execute_resumable(context)
+        report_spend(self._result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
         return self._result
 
     # -- ResumableJobMixin: submit once, resume on retry ----------------------------------------
 
     def submit_job(self, context: Any) -> str:
         params = self._request_params()
+        # A new purchase (a resumed retry never gets here): the spend guard, before any request.
+        guard_spend(
+            self._estimate,
+            max_ai_credits=self.max_ai_credits,
+            check_quota=self.check_quota,
+            read_quota=self.hook.get_quota,
+        )
         # The in-flight record first; the job id is stored before it reaches XCom.
         job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params))
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
@@ -166,7 +180,9 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom (and store the file), or raise."""
-        return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
+        result = complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
+        report_spend(result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
+        return result
 
 
 class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
@@ -210,6 +226,11 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
     :param resubmit_unclear: When an earlier try's create request may have created a job that
         Pictory's lists cannot identify, submit again anyway (may buy a second image) instead of
         failing with ``PictorySubmissionUnresolvedError`` (default False).
+    :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
+        (the model's price) exceeds this many AI credits.
+    :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
+        request, when the remaining AI credits cannot cover the estimate (advisory: concurrent tasks
+        can pass together). A retry that resumes an existing job is not checked again.
     """
 
     kind = IMAGE
@@ -234,6 +255,8 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        max_ai_credits: float | None = None,
+        check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -245,6 +268,8 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            max_ai_credits=max_ai_credits,
+            check_quota=check_quota,
             **kwargs,
         )
         self.prompt = prompt
@@ -294,6 +319,11 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
     :param resubmit_unclear: When an earlier try's create request may have created a job that
         Pictory's lists cannot identify, submit again anyway (may buy a second video) instead of
         failing with ``PictorySubmissionUnresolvedError`` (default False).
+    :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
+        (the model's per-second price times the duration) exceeds this many AI credits.
+    :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
+        request, when the remaining AI credits cannot cover the estimate (advisory: concurrent tasks
+        can pass together). A retry that resumes an existing job is not checked again.
     """
 
     kind = VIDEO
@@ -329,6 +359,8 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        max_ai_credits: float | None = None,
+        check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -340,6 +372,8 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            max_ai_credits=max_ai_credits,
+            check_quota=check_quota,
             **kwargs,
         )
         self.prompt = prompt
