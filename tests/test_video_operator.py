@@ -324,3 +324,41 @@ def test_sensor_failed_job_and_timeout_event(pictory_conn):
         sensor(job_id=job_id).execute(make_context())
     with pytest.raises(AirflowSensorTimeout):
         sensor(job_id=job_id).execute_complete(make_context(), make_event("timeout", job_id, "deadline"))
+
+
+# -- spend control and submission guard for videos (shared operator base) --------------------------
+
+
+def test_video_budget_refuses_with_zero_requests(pictory_conn):
+    from pictory_provider.exceptions import PictoryBudgetError
+
+    task = operator(model="veo3.1", duration="8s", max_ai_credits=100)
+    with pytest.raises(PictoryBudgetError, match=r"160") as refused:
+        task.execute(make_context())
+    assert refused.value.estimate == 160 and refused.value.limit == 100
+    assert sum(pictory_conn.stats()["requests"].values()) == 0
+
+
+def test_video_check_quota_reads_once_and_never_posts(pictory_conn):
+    from pictory_provider.exceptions import PictoryBudgetError
+
+    pictory_conn.set_credits(limit=10, used=0)
+    with pytest.raises(PictoryBudgetError, match=r"16"):  # pixverse5.5, 10 s: 1.6 x 10
+        operator(duration="10s", check_quota=True).execute(make_context())
+    stats = pictory_conn.stats()
+    assert stats["requests"]["quota"] == 1 and stats["posts"] == 0
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
+def test_unclear_video_create_is_adopted_by_the_retry(pictory_conn):
+    """The create answers after the read timeout (the video job exists): the retry finds it, no 2nd POST."""
+    pictory_conn.set_job_seconds(0.2)
+    pictory_conn.add_fault("answer_late", route="create", delay=2.0)
+    store = TaskStateStore()
+    late = {**FAST, "read_timeout": 0.5, "max_attempts": 1}
+    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
+        operator(hook_params=late, deferrable=False).execute(make_context(store))
+    time.sleep(2.0)  # the late answer is sent and the job completes
+    result = operator(deferrable=False).execute(make_context(store))
+    assert pictory_conn.stats()["posts"] == 1 and pictory_conn.stats()["jobs_created"] == 1
+    assert result["url"].endswith(".mp4") and store.values["pictory_job_id"] == result["job_id"]
