@@ -214,13 +214,17 @@ class PictoryHook(BaseHook):
             time.sleep(min(poll_interval, remaining))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap authenticated call (list generated images): the UI's "Test" button."""
+        """Make one cheap authenticated call (list generated images): the UI's "Test" button.
+
+        Answers within seconds, with a hint when it fails (see :mod:`pictory_provider.hooks.diagnosis`).
+        """
+        from pictory_provider.hooks.diagnosis import check_connection
+
         try:
             creds = self.get_credentials()
-            self._call("GET", IMAGES_PATH, "the connection test")
         except PictoryError as exc:
             return False, str(exc)
-        return True, f"Connected to Pictory at {creds.base_url}"
+        return check_connection(creds, self.pictory_conn_id)
 
     # -- asynchronous path (triggerer) ---------------------------------------------------------
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from pictory_provider.api import check_wait_settings
 from pictory_provider.events import XCOM_IMAGE_URL, XCOM_JOB_ID, complete, complete_from_event, job_result
 from pictory_provider.exceptions import PictoryJobTimeoutError
+from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 
 if TYPE_CHECKING:
@@ -23,13 +24,11 @@ if TYPE_CHECKING:
 DEFERRAL_SLACK = 60
 
 
-class PictoryImageLink(BaseOperatorLink):
+class PictoryImageLink(PictoryXComLink):
     """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
 
     name = "Pictory Image"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=XCOM_IMAGE_URL, ti_key=ti_key) or ""
+    url_xcom_key = XCOM_IMAGE_URL
 
 
 class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
