@@ -99,7 +99,11 @@ def run_demo(home: Path) -> int:
     finally:
         if emulator is not None:
             emulator.terminate()
-            emulator.wait(timeout=15)
+            try:
+                emulator.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a busy machine: do not let a slow exit fail the demo
+                emulator.kill()
+                emulator.wait()
     if result.returncode != 0:
         print(log_path.read_text()[-4000:], file=sys.stderr)
         print(f"airflow dags test failed (exit {result.returncode}); full log: {log_path}", file=sys.stderr)

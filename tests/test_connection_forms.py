@@ -165,3 +165,13 @@ def test_wrong_key_says_so(monkeypatch, emulator):
     )
     ok, message = hook.test_connection()
     assert not ok and "HTTP 401" in message and "check the API key" in message
+
+
+def test_an_unencoded_url_in_the_uri_names_the_working_forms(monkeypatch):
+    """Airflow cannot parse it and reports the connection as missing; the error says why."""
+    hook = hook_for(monkeypatch, f"pictory://:{API_KEY}@http://127.0.0.1:8931")
+    with pytest.raises(PictoryConfigError, match="AIRFLOW_CONN_PICTORY_FORMS is set in this process but") as err:
+        hook.get_credentials()
+    assert "http%3A%2F%2F127.0.0.1%3A8931" in str(err.value)
+    assert "pictory://:pictai_...@127.0.0.1:8931" in str(err.value)
+    assert API_KEY not in str(err.value)

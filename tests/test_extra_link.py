@@ -7,6 +7,7 @@ ERROR level there (issue 15).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -32,7 +33,8 @@ def home() -> Iterator[AirflowHome]:
 
 def dags_test(home: AirflowHome, emulator, dag_id: str, tmp_path) -> tuple[int, str]:
     env = {"AIRFLOW_CONN_PICTORY_DEFAULT": conn_json(emulator.base_url)}
-    result = home.dags_test(dag_id, {"output_path": f"{tmp_path}/"}, env=env)
+    conf = json.dumps({"output_path": f"{tmp_path}/"})
+    result = home.airflow("dags", "test", dag_id, "-c", conf, env=env, timeout=480)  # a busy machine is slow
     return result.returncode, result.stdout + result.stderr
 
 

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import ipaddress
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,6 +126,17 @@ def _scheme_from_extra(scheme: object) -> str | None:
             f"Connection extra 'scheme' must be 'http' or 'https', got {scheme!r}; {HTTP_FORMS_HINT}"
         )
     return scheme.strip().lower()
+
+
+def unreadable_env_connection_hint(conn_id: str) -> str:
+    """Why a connection set in ``AIRFLOW_CONN_<ID>`` can still be "not defined" (never its value)."""
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if not os.environ.get(name):
+        return ""
+    return (
+        f". {name} is set in this process but Airflow could not read it: in the URI form a URL inside "
+        f"the host must be percent-encoded (pictory://:pictai_...@http%3A%2F%2F127.0.0.1%3A8931); {HTTP_FORMS_HINT}"
+    )
 
 
 def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) -> PictoryCredentials:

@@ -44,7 +44,10 @@ def check_connection(creds: PictoryCredentials, conn_id: str) -> tuple[bool, str
                 if cause:
                     return False, f"{cause} Details: {exc}"
                 if "SSLError" in str(exc):
-                    return False, f"The TLS handshake with {creds.base_url} failed (retrying will not help). Details: {exc}"
+                    return (
+                        False,
+                        f"The TLS handshake with {creds.base_url} failed (retrying will not help). Details: {exc}",
+                    )
                 if attempt == 2:
                     return False, str(exc)
                 time.sleep(RETRY_WAIT)

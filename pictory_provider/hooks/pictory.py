@@ -40,6 +40,7 @@ from pictory_provider.hooks.connection import (
     base_url_from_host,
     credentials_from_connection,
     extra_of,
+    unreadable_env_connection_hint,
 )
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
 
@@ -142,6 +143,7 @@ class PictoryHook(BaseHook):
         return PictoryConfigError(
             f"Airflow connection {self.pictory_conn_id!r} is not defined: create a connection of type "
             f"'pictory' (UI, `airflow connections add`, or AIRFLOW_CONN_{self.pictory_conn_id.upper()})"
+            + unreadable_env_connection_hint(self.pictory_conn_id)
         )
 
     def get_conn(self) -> requests.Session:
