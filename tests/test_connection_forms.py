@@ -175,3 +175,12 @@ def test_an_unencoded_url_in_the_uri_names_the_working_forms(monkeypatch):
     assert "http%3A%2F%2F127.0.0.1%3A8931" in str(err.value)
     assert "pictory://:pictai_...@127.0.0.1:8931" in str(err.value)
     assert API_KEY not in str(err.value)
+
+
+def test_the_plain_http_hint_needs_a_failed_tls_handshake(emulator):
+    """A 5xx from a real https server must not read as "speaks plain http" (some answer plain requests)."""
+    from pictory_provider.hooks.diagnosis import diagnose_unreachable
+
+    https_url = emulator.base_url.replace("http://", "https://")
+    assert diagnose_unreachable(https_url, tls_failed=False) is None
+    assert "did you mean http://" in (diagnose_unreachable(https_url, tls_failed=True) or "")

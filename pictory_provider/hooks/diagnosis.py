@@ -40,10 +40,11 @@ def check_connection(creds: PictoryCredentials, conn_id: str) -> tuple[bool, str
             try:
                 transport.call(creds, "GET", IMAGES_PATH, "the connection test")
             except PictoryTransientError as exc:
-                cause = diagnose_unreachable(creds.base_url)
+                tls_failed = "SSLError" in str(exc)
+                cause = diagnose_unreachable(creds.base_url, tls_failed=tls_failed)
                 if cause:
                     return False, f"{cause} Details: {exc}"
-                if "SSLError" in str(exc):
+                if tls_failed:
                     return (
                         False,
                         f"The TLS handshake with {creds.base_url} failed (retrying will not help). Details: {exc}",
@@ -60,11 +61,12 @@ def check_connection(creds: PictoryCredentials, conn_id: str) -> tuple[bool, str
     raise AssertionError("unreachable")
 
 
-def diagnose_unreachable(base_url: str) -> str | None:
+def diagnose_unreachable(base_url: str, *, tls_failed: bool = False) -> str | None:
     """Name a cause of a failed request to ``base_url`` that waiting cannot heal, or None.
 
-    Probes without credentials: the host name, a TCP connect, and for https whether the port answers
-    plain http (then the hint names the http URL to use).
+    Probes without credentials: the host name, a TCP connect, and after a failed TLS handshake
+    whether the port answers plain http (then the hint names the http URL to use). Only then: some
+    https servers answer a plain request on their TLS port too.
     """
     parts = urlsplit(base_url)
     host = parts.hostname or ""
@@ -78,7 +80,7 @@ def diagnose_unreachable(base_url: str) -> str | None:
         with socket.socket(family, kind, proto) as sock:
             sock.settimeout(PROBE_TIMEOUT)
             sock.connect(address)
-            if parts.scheme != "https":
+            if parts.scheme != "https" or not tls_failed:
                 return None
             netloc = parts.netloc.rsplit("@", 1)[-1]
             sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {netloc}\r\n\r\n".encode())

@@ -74,7 +74,7 @@ class AirflowCluster:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=180
+            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=600
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"airflow {args[0]} failed: {result.stderr[-2000:]}")
