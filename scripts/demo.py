@@ -3,12 +3,17 @@
 Offline by default: a temporary AIRFLOW_HOME is migrated, the bundled Pictory emulator is started and
 ``pictory_default`` points at it, so the sensor really defers and the trigger really polls over HTTP.
 With ``PICTORY_API_KEY`` set (and optionally ``PICTORY_BASE_URL``) the same run uses the real API.
+
+The temporary AIRFLOW_HOME is deleted at the end; only a failed run keeps it (its path is printed) so
+the task logs can be read. The ``airflow dags test`` output goes to ``output/demo-dags-test.log``.
+``PICTORY_DEMO_OUTPUT`` moves the output folder (the tests use it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "output"
+OUTPUT = Path(os.environ.get("PICTORY_DEMO_OUTPUT") or ROOT / "output")
 DAG_ID = "example_pictory_image"
 BIN = Path(sys.executable).parent
 
@@ -49,6 +54,19 @@ def read_xcom(home: Path) -> dict[str, object]:
 
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="pictory-demo-airflow-home-"))
+    try:
+        result = run_demo(home)
+    except BaseException:
+        print(f"The demo stopped; its AIRFLOW_HOME is kept for inspection: {home}", file=sys.stderr)
+        raise
+    if result == 0:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print(f"Kept the demo's AIRFLOW_HOME for its task logs: {home} (delete it when done)", file=sys.stderr)
+    return result
+
+
+def run_demo(home: Path) -> int:
     env = dict(
         os.environ,
         AIRFLOW_HOME=str(home),
@@ -56,7 +74,7 @@ def main() -> int:
         AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    print(f"AIRFLOW_HOME: {home} (migrating the metadata DB ...)", flush=True)
+    print(f"AIRFLOW_HOME: {home} (temporary; migrating the metadata DB ...)", flush=True)
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
 
     emulator = None
@@ -69,9 +87,9 @@ def main() -> int:
         api_key = "pictai_demo_emulator_key"
         print(f"Started the Pictory emulator at {base_url}")
     env["AIRFLOW_CONN_PICTORY_DEFAULT"] = json.dumps({"conn_type": "pictory", "host": base_url, "password": api_key})
-    log_path = home / "dags-test.log"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    log_path = OUTPUT / "demo-dags-test.log"
     try:
-        OUTPUT.mkdir(exist_ok=True)
         conf = json.dumps({"output_path": f"{OUTPUT}/"})
         print(f"Running: airflow dags test {DAG_ID} -c '{conf}'  (log: {log_path})", flush=True)
         with log_path.open("w") as log:
@@ -81,7 +99,11 @@ def main() -> int:
     finally:
         if emulator is not None:
             emulator.terminate()
-            emulator.wait(timeout=15)
+            try:
+                emulator.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a busy machine: do not let a slow exit fail the demo
+                emulator.kill()
+                emulator.wait()
     if result.returncode != 0:
         print(log_path.read_text()[-4000:], file=sys.stderr)
         print(f"airflow dags test failed (exit {result.returncode}); full log: {log_path}", file=sys.stderr)
@@ -89,9 +111,13 @@ def main() -> int:
     xcom = read_xcom(home)
     image = xcom["use_image.return_value"]
     assert isinstance(image, dict)
+    url = xcom["wait_for_image.image_url"]
     print()
     print(f"job id:          {xcom['submit.job_id']}")
-    print(f"image url:       {xcom['wait_for_image.image_url']}")
+    if emulator is not None:
+        print(f"image url:       {url} (the emulator's; it stopped with the demo)")
+    else:
+        print(f"image url:       {url} (Pictory's; it expires after Pictory's retention period)")
     print(f"size:            {xcom['wait_for_image.width']}x{xcom['wait_for_image.height']}")
     print(f"AI credits used: {xcom['wait_for_image.ai_credits_used']}")
     print(f"PNG written to:  {image['image_path']}")

@@ -222,7 +222,8 @@ def test_api_400_maps_to_validation_error_with_fields(pictory_conn):
         ("api.pictory.ai", None, "https://api.pictory.ai"),
         ("http://127.0.0.1:8931", None, "http://127.0.0.1:8931"),
         ("http://127.0.0.1:8931/", None, "http://127.0.0.1:8931"),
-        ("127.0.0.1", 8931, "https://127.0.0.1:8931"),
+        ("127.0.0.1", 8931, "http://127.0.0.1:8931"),  # loopback: http (issue 15)
+        ("pictory.internal", 8443, "https://pictory.internal:8443"),
         ("https://proxy.example.com/pictory/", None, "https://proxy.example.com/pictory"),
     ],
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,21 +46,74 @@ class PictoryCredentials:
         }
 
 
-def base_url_from_host(host: str | None, port: int | None = None) -> str:
-    """Turn the connection's Base URL field into a URL: empty means Pictory, a bare host means https."""
+#: The working forms of a connection to a plain-http server such as the emulator, shown in errors.
+HTTP_FORMS_HINT = (
+    "for a plain-http server such as the emulator use the Base URL 'http://127.0.0.1:8931', "
+    "the URI 'pictory://:pictai_...@127.0.0.1:8931' (loopback hosts mean http) or, for any other "
+    "host, 'pictory://:pictai_...@myhost:8931?scheme=http'"
+)
+
+
+def is_loopback(hostname: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): hosts that mean http."""
+    name = hostname.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_pictory_host(hostname: str) -> bool:
+    name = hostname.lower().rstrip(".")
+    return name == "pictory.ai" or name.endswith(".pictory.ai")
+
+
+def base_url_from_host(host: str | None, port: int | None = None, scheme: object = None) -> str:
+    """Turn the connection's Base URL field into a URL.
+
+    Empty means Pictory. A full URL keeps its scheme. A bare host means https, except that loopback
+    hosts (``127.0.0.1``, ``localhost``, ``::1``: the emulator) mean http; the connection extra
+    ``scheme`` (``"http"`` or ``"https"``) chooses explicitly. Pictory's own hosts are https only.
+    """
+    wanted = _scheme_from_extra(scheme)
     value = (host or "").strip()
     if not value:
+        if wanted == "http":
+            raise PictoryConfigError(
+                f"Connection extra 'scheme' is 'http' but the Base URL (host) is empty, which means "
+                f"{DEFAULT_BASE_URL} (https only): set the host of your http server; {HTTP_FORMS_HINT}"
+            )
         return DEFAULT_BASE_URL
-    if "://" not in value:
-        value = f"https://{value}"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if "://" in value:
+        given = value.split("://", 1)[0].lower()
+        if wanted and given != wanted:
+            raise PictoryConfigError(
+                f"Connection extra 'scheme' is {wanted!r} but the Base URL {host!r} says {given!r}: drop one of them"
+            )
+    else:
+        if value.count(":") > 1 and not value.startswith("["):
+            value = f"[{value}]"  # a bare IPv6 address, as Airflow's URI parser hands it over
+        hostname = urlsplit(f"//{value}").hostname or ""
+        value = f"{wanted or ('http' if is_loopback(hostname) else 'https')}://{value}"
+    try:
+        parts = urlsplit(value)
+        has_port = parts.port is not None
+    except ValueError:
+        parts, has_port = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise PictoryConfigError(
             f"Unsupported Pictory base URL {host!r}: use an http(s) URL such as {DEFAULT_BASE_URL} "
-            "or http://127.0.0.1:8931, or leave the Base URL field empty"
+            f"or http://127.0.0.1:8931, or leave the Base URL field empty ({HTTP_FORMS_HINT})"
+        )
+    if parts.scheme == "http" and is_pictory_host(parts.hostname):
+        raise PictoryConfigError(
+            f"Pictory's API at {parts.hostname} is https only: plain http would send the API key "
+            f"unencrypted. Leave the Base URL empty (or use https://{parts.hostname})"
         )
     netloc = parts.netloc
-    if port and parts.port is None:
+    if port and not has_port:
         netloc = f"{netloc}:{port}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
@@ -73,6 +128,27 @@ def api_key_problem(api_key: str) -> str | None:
         if code > 0xFF:
             return f"a character outside Latin-1 (U+{code:04X}) at position {index + 1}"
     return None
+
+
+def _scheme_from_extra(scheme: object) -> str | None:
+    if scheme is None or scheme == "":
+        return None
+    if not isinstance(scheme, str) or scheme.strip().lower() not in ("http", "https"):
+        raise PictoryConfigError(
+            f"Connection extra 'scheme' must be 'http' or 'https', got {scheme!r}; {HTTP_FORMS_HINT}"
+        )
+    return scheme.strip().lower()
+
+
+def unreadable_env_connection_hint(conn_id: str) -> str:
+    """Why a connection set in ``AIRFLOW_CONN_<ID>`` can still be "not defined" (never its value)."""
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if not os.environ.get(name):
+        return ""
+    return (
+        f". {name} is set in this process but Airflow could not read it: in the URI form a URL inside "
+        f"the host must be percent-encoded (pictory://:pictai_...@http%3A%2F%2F127.0.0.1%3A8931); {HTTP_FORMS_HINT}"
+    )
 
 
 def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) -> PictoryCredentials:
@@ -98,7 +174,9 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
             f"(0 turns the cap off), got {rate!r}"
         )
     return PictoryCredentials(
-        base_url=base_url_from_host(conn.host, conn.port), api_key=api_key, max_requests_per_second=float(rate)
+        base_url=base_url_from_host(conn.host, conn.port, extra.get("scheme")),
+        api_key=api_key,
+        max_requests_per_second=float(rate),
     )
 
 

@@ -49,6 +49,7 @@ from pictory_provider.hooks.connection import (
     base_url_from_host,
     credentials_from_connection,
     extra_of,
+    unreadable_env_connection_hint,
 )
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
@@ -153,6 +154,7 @@ class PictoryHook(BaseHook):
         return PictoryConfigError(
             f"Airflow connection {self.pictory_conn_id!r} is not defined: create a connection of type "
             f"'pictory' (UI, `airflow connections add`, or AIRFLOW_CONN_{self.pictory_conn_id.upper()})"
+            + unreadable_env_connection_hint(self.pictory_conn_id)
         )
 
     def get_conn(self) -> requests.Session:
@@ -285,13 +287,17 @@ class PictoryHook(BaseHook):
         return parse_credit_usage(self._call("GET", usage_path(year, month), "the AI-credit usage read"))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap authenticated call (list generated images): the UI's "Test" button."""
+        """Make one cheap authenticated call (list generated images): the UI's "Test" button.
+
+        Answers within seconds, with a hint when it fails (see :mod:`pictory_provider.hooks.diagnosis`).
+        """
+        from pictory_provider.hooks.diagnosis import check_connection
+
         try:
             creds = self.get_credentials()
-            self._call("GET", IMAGES_PATH, "the connection test")
         except PictoryError as exc:
             return False, str(exc)
-        return True, f"Connected to Pictory at {creds.base_url}"
+        return check_connection(creds, self.pictory_conn_id)
 
     # -- asynchronous path (triggerer) ---------------------------------------------------------
 

@@ -12,13 +12,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, ResumableJobMixin, XCom
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from pictory_provider.api import check_wait_settings
 from pictory_provider.credits import check_max_ai_credits, estimate_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
+from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 
 if TYPE_CHECKING:
@@ -29,27 +30,20 @@ if TYPE_CHECKING:
 DEFERRAL_SLACK = 60
 
 
-class PictoryOutputLink(BaseOperatorLink):
-    """Base of the extra links: the generated output's URL, read from the kind's ``url`` XCom."""
-
-    kind: ClassVar[JobKind] = IMAGE
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=self.kind.url_key, ti_key=ti_key) or ""
 
 
-class PictoryImageLink(PictoryOutputLink):
+class PictoryImageLink(PictoryXComLink):
     """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
 
     name = IMAGE.link_name
-    kind = IMAGE
+    url_xcom_key = IMAGE.url_key
 
 
-class PictoryVideoLink(PictoryOutputLink):
+class PictoryVideoLink(PictoryXComLink):
     """Operator extra link "Pictory Video": the generated video's URL (XCom ``video_url``)."""
 
     name = VIDEO.link_name
-    kind = VIDEO
+    url_xcom_key = VIDEO.url_key
 
 
 class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):

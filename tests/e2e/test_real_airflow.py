@@ -118,21 +118,25 @@ CHROMIUM_ARGS = [
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "connection-form.png"
 
 
+def log_in(page, cluster) -> None:
+    password = json.loads((cluster.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    page.goto(f"{cluster.base}/connections")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/connections", timeout=60_000)
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_connection_form_in_the_real_ui(cluster, tmp_path):
     """Headless Chromium picks "Pictory" in the add-connection form: the fields are relabelled."""
     from playwright.sync_api import sync_playwright
 
-    password = json.loads((cluster.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 760})
-            page.goto(f"{cluster.base}/connections")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/connections", timeout=60_000)
+            log_in(page, cluster)
             page.get_by_role("button", name="Add Connection").click()
             page.fill("input[name=connection_id]", "pictory_default")
             combo = page.get_by_role("combobox")
@@ -153,6 +157,52 @@ def test_connection_form_in_the_real_ui(cluster, tmp_path):
                 SCREENSHOT.write_bytes(shot.read_bytes())
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_connection_test_button_in_the_real_ui(cluster, e2e_emulator):
+    """Click "Test Connection" in the connection list, as a user does; docs/connection.md says what happens.
+
+    Airflow 3.3.2's UI sends ``port: 0`` for a connection stored without a port, and the API then
+    answers 400 "Bad Request" (the endpoint "differs from the stored connection"). A connection stored
+    with a port passes the test; ``airflow connections test`` always works.
+    """
+    from playwright.sync_api import sync_playwright
+
+    port = e2e_emulator.base_url.rsplit(":", 1)[1]
+    cluster.cli(
+        "connections", "add", "pictory_port", "--conn-type", "pictory", "--conn-host", "127.0.0.1",
+        "--conn-port", port, "--conn-password", API_KEY,
+    )  # fmt: skip
+    try:
+        assert "Connection success!" in cluster.cli("connections", "test", "pictory_default").stdout
+        answers = {}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 760})
+                log_in(page, cluster)
+                for conn_id in ("pictory_default", "pictory_port"):
+                    row = page.get_by_role("row").filter(has_text=conn_id)
+                    with page.expect_response("**/api/v2/connections/test", timeout=60_000) as response:
+                        row.get_by_role("button", name="Test Connection").click()
+                    answers[conn_id] = (response.value.status, response.value.json())
+                    page.mouse.move(0, 0)  # close the button's tooltip, which covers the next row
+                    page.wait_for_timeout(1000)
+                page.get_by_text("Bad Request").first.wait_for(timeout=30_000)  # what the user reads
+            finally:
+                browser.close()
+        status, body = answers["pictory_default"]
+        assert (status, body.get("detail", "")[:60]) == (
+            400,
+            "The host or port to test differs from the stored connection.",
+        ), f"Airflow's Test button changed ({answers}): update docs/connection.md and the README"
+        assert answers["pictory_port"] == (
+            200,
+            {"status": True, "message": f"Connected to Pictory at http://127.0.0.1:{port}"},
+        )
+    finally:
+        cluster.cli("connections", "delete", "pictory_port")
 
 
 def test_no_secret_anywhere(cluster):
