@@ -17,7 +17,6 @@ import requests
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
 from pictory_provider.api import (
-    IMAGES_PATH,
     JOBS_PATH,
     JobStatus,
     PictoryJob,

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 DEFERRAL_SLACK = 60
 
 
-
-
 class PictoryImageLink(PictoryXComLink):
     """Operator extra link "Pictory Image": the generated image's URL (XCom ``image_url``)."""
 
