@@ -14,7 +14,7 @@ from pictory_provider.api import JobStatus, check_wait_settings, job_failure, va
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.hooks.transport import describe_exception
+from pictory_provider.hooks.transport import DeadlineReached, describe_exception
 
 
 class PictoryJobTrigger(BaseTrigger):
@@ -95,7 +95,7 @@ class PictoryJobTrigger(BaseTrigger):
         try:
             async with hook.shared_session():
                 while True:
-                    job = await hook.aget_job(self.job_id)
+                    job = await hook.aget_job(self.job_id, end_time=self.end_time)
                     polls += 1
                     if job.raw_status != last_status:
                         self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
@@ -119,6 +119,13 @@ class PictoryJobTrigger(BaseTrigger):
                             )
                         delay = min(delay, remaining)
                     await asyncio.sleep(delay)
+        except DeadlineReached:
+            return make_event(
+                TIMEOUT,
+                self.job_id,
+                f"no answer before the deadline after {polls} poll(s) (retrying failures); "
+                "the job keeps running on Pictory's side",
+            )
         except PictoryError as exc:
             self.log.exception("Giving up on Pictory job %s (%d poll(s) answered before)", self.job_id, polls)
             return make_event(ERROR, self.job_id, str(exc))
