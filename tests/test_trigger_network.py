@@ -20,10 +20,12 @@ from .test_trigger import FAST, only_event, run_to_end, submit
 FOREVER = 10**6
 
 
-def connection(base_url: str, rate: float | None = None, api_key: str = API_KEY) -> str:
+def connection(base_url: str, rate: float | None = None, api_key: str = API_KEY, polling: str = "per_job") -> str:
+    """A connection polling job by job (these tests are about single requests, not the list scan)."""
     conn = json.loads(conn_json(base_url, api_key))
+    conn["extra"] = {"status_polling": polling}
     if rate is not None:
-        conn["extra"] = {"max_requests_per_second": rate}
+        conn["extra"]["max_requests_per_second"] = rate
     return json.dumps(conn)
 
 
