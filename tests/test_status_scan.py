@@ -43,7 +43,7 @@ async def wait_all(triggers: list[PictoryJobTrigger], limit: float = 30) -> list
 
 def assert_success(events: list[dict], job_ids: list[str], base_url: str) -> None:
     assert [e["status"] for e in events] == ["success"] * len(job_ids), [e for e in events if e["status"] != "success"]
-    for event, job_id in zip(events, job_ids):
+    for event, job_id in zip(events, job_ids, strict=True):
         assert event["job_id"] == job_id
         assert event["url"] == f"{base_url}/files/{job_id}.png"
         assert (event["width"], event["height"]) == (1024, 1024)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import threading
 import time
 import uuid
@@ -20,7 +21,14 @@ PAGE_SIZE = 100
 #: ``GET /jobs`` settings (``configure_list``): page size, paging, other jobs created before each page
 #: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed image items without their
 #: outputs (``list_outputs: False``, so clients must read the job itself).
-LIST_DEFAULTS: dict[str, Any] = {"page_size": PAGE_SIZE, "paging": "key", "arrivals_per_page": 0, "list_outputs": True}
+#: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
+LIST_DEFAULTS: dict[str, Any] = {
+    "page_size": PAGE_SIZE,
+    "paging": "key",
+    "arrivals_per_page": 0,
+    "list_outputs": True,
+    "job_seconds_max": None,
+}
 REQUEST_LOG_LIMIT = 10_000
 DEFAULT_FAIL_CODE = "IMAGE_GENERATION_FAILED"
 DEFAULT_FAIL_MESSAGE = "The image could not be generated"
@@ -289,6 +297,9 @@ class EmulatorState:
                 created_at=now,
                 completes_at=now + self._job_seconds,
             )
+            longest = self.list_config["job_seconds_max"]
+            if longest is not None and longest > self._job_seconds:
+                job.completes_at = now + random.uniform(self._job_seconds, longest)
             for index, fault in enumerate(self._faults):
                 if fault.kind == "fail_job":
                     job.error_code = fault.error_code or DEFAULT_FAIL_CODE
@@ -348,6 +359,8 @@ class EmulatorState:
                 raise ValueError(f"arrivals_per_page must be an integer >= 0 (got {value!r})")
             if name == "paging" and value not in PAGINGS:
                 raise ValueError(f"paging must be one of {', '.join(PAGINGS)} (got {value!r})")
+            if name == "job_seconds_max" and value is not None:
+                _seconds(name, value)
             if name == "list_outputs" and not isinstance(value, bool):
                 raise ValueError(f"list_outputs must be true or false (got {value!r})")
         with self.lock:

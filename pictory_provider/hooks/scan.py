@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -60,8 +62,23 @@ def _lacks_outputs(data: dict[str, Any]) -> bool:
     return data.get("status") == "completed" and not data.get("url")
 
 
+@dataclass(eq=False)
+class _Waiter:
+    """One trigger waiting for its job's next state from the scan."""
+
+    job_id: str
+    last_status: str | None
+    poll_interval: float
+    due: float  # loop time of the next walk that looks for this job
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class StatusScan:
     """The shared status scan of one API key in one event loop (see the module docstring).
+
+    Waiting triggers are not woken per poll: the scan walks the list once per tick (a grid of the
+    triggers' ``poll_interval``) and wakes a trigger only when its job's status changed, or when
+    the job must be read with its own GET.
 
     :param creds: The key's credentials (the first registered trigger's).
     :param transport: Sends the list pages (one try each; the scan does its own backoff).
@@ -73,10 +90,10 @@ class StatusScan:
         self.page_budget = SCAN_PAGE_BUDGET
         self.min_jobs = SCAN_MIN_JOBS
         self.registered: dict[str, int] = {}  # job id -> number of triggers waiting for it
-        self._batch: dict[str, list[asyncio.Future[Any]]] = {}
+        self._waiters: dict[str, list[_Waiter]] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[Any] | None = None
         self._failures = 0
-        self._retry_at = 0.0
         self._unavailable_until = 0.0
         #: Counters for logs and benchmarks: walks, pages read, jobs handed to their own GET.
         self.stats = {"scans": 0, "pages": 0, "fallbacks": 0, "failures": 0}
@@ -104,92 +121,140 @@ class StatusScan:
 
     # -- polling ------------------------------------------------------------------------------
 
-    async def poll(self, job_id: str, mode: str, end_time: float | None = None) -> dict[str, Any] | None:
-        """The job's response body now, or ``None`` for "no news this tick" (the list is failing).
+    async def poll(
+        self,
+        job_id: str,
+        mode: str,
+        *,
+        last_status: str | None = None,
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """The job's response body once it differs from ``last_status`` (the first reading at once).
+
+        Returns ``(body, paced)``: ``paced`` is True when the body came from a walk of the list (the
+        scan already waited for the tick), False for the job's own GET (the caller sleeps its
+        interval before it asks again).
 
         :raises DeadlineReached: ``end_time`` (epoch seconds) came first.
         :raises PictoryError: from the job's own GET, as on the per-job path.
         """
         if self.uses_list(mode):
             loop = asyncio.get_running_loop()
-            future: asyncio.Future[Any] = loop.create_future()
-            self._batch.setdefault(job_id, []).append(future)
+            now = loop.time()
+            due = now if last_status is None else _next_tick(now, poll_interval)
+            waiter = _Waiter(job_id, last_status, poll_interval, due)
+            self._waiters.setdefault(job_id, []).append(waiter)
             if self._runner is None:
                 self._runner = loop.create_task(self._run())
+            elif self._wakeup is not None and due < loop.time() + 0.5:
+                _resolve(self._wakeup, None)
             timer = None
-            if end_time is not None:  # a slow list must not hold a trigger past its deadline
-                at = loop.time() + max(0.0, end_time - time.time())
-                timer = loop.call_at(at, _resolve, future, _DEADLINE)
+            if end_time is not None:  # a slow or failing list must not hold a trigger past its deadline
+                timer = loop.call_at(now + max(0.0, end_time - time.time()), _resolve, waiter.future, _DEADLINE)
             try:
-                outcome = await future
+                outcome = await waiter.future
             finally:
                 if timer is not None:
                     timer.cancel()
+                self._drop(waiter)
             if outcome is _DEADLINE:
                 raise DeadlineReached
             if outcome is not _FETCH:
-                return outcome  # type: ignore[no-any-return]
+                return outcome, True
             self.stats["fallbacks"] += 1
         path, what = f"{JOBS_PATH}/{job_id}", f"GET job {job_id}"
-        return await self.transport.aget(self.creds, path, what, end_time=end_time)  # type: ignore[no-any-return]
+        return await self.transport.aget(self.creds, path, what, end_time=end_time), False
+
+    def _drop(self, waiter: _Waiter) -> None:
+        waiters = self._waiters.get(waiter.job_id, [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._waiters[waiter.job_id]
 
     async def _run(self) -> None:
-        """Serve batches until none is waiting: one walk per batch, batches one after another."""
+        """Walk the list at every tick some waiter is due, until nobody waits."""
+        loop = asyncio.get_running_loop()
         try:
-            while self._batch:
+            while self._waiters:
+                pending = [w.due for waiters in self._waiters.values() for w in waiters if not w.future.done()]
+                if not pending:  # answered triggers are still leaving
+                    await asyncio.sleep(0)
+                    continue
+                delay = min(pending) - loop.time()
+                if delay > 0:  # sleep until the tick, or until a new trigger asks for its first state
+                    self._wakeup = loop.create_future()
+                    timer = loop.call_later(delay, _resolve, self._wakeup, None)
+                    try:
+                        await self._wakeup
+                    finally:
+                        timer.cancel()
+                        self._wakeup = None
+                    continue
                 await asyncio.sleep(BATCH_WINDOW)  # let every trigger of this tick join
-                batch, self._batch = self._batch, {}
-                await self._serve(batch)
+                horizon = loop.time() + BATCH_WINDOW
+                due = {
+                    job_id: [w for w in waiters if w.due <= horizon and not w.future.done()]
+                    for job_id, waiters in self._waiters.items()
+                }
+                due = {job_id: waiters for job_id, waiters in due.items() if waiters}
+                if due:
+                    await self._serve(due)
         finally:
             if self._runner is asyncio.current_task():
                 self._runner = None
 
-    async def _serve(self, batch: dict[str, list[asyncio.Future[Any]]]) -> None:
-        def answer(job_id: str, outcome: Any) -> None:
-            for future in batch.pop(job_id, ()):
-                _resolve(future, outcome)
-
+    async def _serve(self, due: dict[str, list[_Waiter]]) -> None:
         loop = asyncio.get_running_loop()
+        seen: set[str] = set()
+
+        def answer(job_id: str, outcome: Any) -> None:
+            seen.add(job_id)
+            for waiter in due.get(job_id, ()):
+                if outcome is _FETCH or outcome["data"].get("status") != waiter.last_status:
+                    _resolve(waiter.future, outcome)
+                else:  # unchanged: look again at its next tick, without waking the trigger
+                    waiter.due = _next_tick(loop.time(), waiter.poll_interval)
+
+        self.stats["scans"] += 1
         try:
-            if loop.time() < self._retry_at:  # the list is backing off
-                outcome = _FETCH if self._failures >= self.transport.max_attempts else None
-                for job_id in list(batch):
-                    answer(job_id, outcome)
-                return
-            self.stats["scans"] += 1
-            try:
-                await self._walk(batch, answer)
-            except (RetryableError, PictoryTransientError) as exc:
-                self._failures += 1
-                self.stats["failures"] += 1
-                wait = self.transport.backoff_seconds(self._failures, exc)
-                self._retry_at = loop.time() + wait
-                log.warning(
-                    "Pictory job list failed (%d in a row): %s; %d waiting job(s) %s; next list in %.1f s",
-                    self._failures,
-                    exc,
-                    len(batch),
-                    "read one by one" if self._failures >= self.transport.max_attempts else "keep waiting",
-                    wait,
-                )
-                outcome = _FETCH if self._failures >= self.transport.max_attempts else None
-                for job_id in list(batch):
-                    answer(job_id, outcome)
-                return
-            except PictoryError as exc:  # 401/403/404/400: each trigger's own GET reports the right error
-                if isinstance(exc, PictoryNotFoundError):
-                    self._unavailable_until = loop.time() + LIST_UNAVAILABLE_SECONDS
-                log.warning("Pictory job list refused (%s); reading %d job(s) one by one", exc, len(batch))
-            except Exception:
-                log.exception("Unexpected error in the Pictory job list scan; reading %d job(s) one by one", len(batch))
+            await self._walk(set(due), answer)
+        except (RetryableError, PictoryTransientError) as exc:
+            self._failures += 1
+            self.stats["failures"] += 1
+            wait = self.transport.backoff_seconds(self._failures, exc)
+            give_up = self._failures >= self.transport.max_attempts
+            log.warning(
+                "Pictory job list failed (%d in a row): %s; %d waiting job(s) %s; next list in %.1f s",
+                self._failures,
+                exc,
+                len(due) - len(seen),
+                "read one by one" if give_up else "keep waiting",
+                wait,
+            )
+            for job_id, waiters in due.items():
+                if job_id not in seen:
+                    for waiter in waiters:
+                        if give_up:
+                            _resolve(waiter.future, _FETCH)
+                        else:  # no news: the triggers keep waiting, the list is asked again later
+                            waiter.due = loop.time() + wait
+            return
+        except PictoryError as exc:  # 401/403/404/400: each trigger's own GET reports the right error
+            if isinstance(exc, PictoryNotFoundError):
+                self._unavailable_until = loop.time() + LIST_UNAVAILABLE_SECONDS
+            log.warning("Pictory job list refused (%s); reading %d job(s) one by one", exc, len(due) - len(seen))
+        except Exception:
+            log.exception("Unexpected error in the Pictory job list scan; reading the waiting jobs one by one")
+        else:
             self._failures = 0
-        finally:
-            for job_id in list(batch):  # not seen, beyond the budget, or an unexpected error
+        for job_id in due:  # not seen: beyond the page budget, skipped by a shifting list, or an error
+            if job_id not in seen:
                 answer(job_id, _FETCH)
 
-    async def _walk(self, batch: dict[str, list[asyncio.Future[Any]]], answer: Any) -> None:
-        """Read pages, newest first, until every job of ``batch`` was seen (or paging stops)."""
-        wanted = {job_id for job_id, futures in batch.items() if any(not f.done() for f in futures)}
+    async def _walk(self, wanted: set[str], answer: Any) -> None:
+        """Read pages, newest first, until every job of ``wanted`` was seen (or paging stops)."""
         key: str | None = None
         pages = 0
         while wanted and pages < self.page_budget:
@@ -204,7 +269,7 @@ class StatusScan:
                 data = item.get("data") if isinstance(item, dict) else None
                 job_id = data.get("jobId") if isinstance(data, dict) else None
                 if not isinstance(job_id, str) or job_id not in wanted:
-                    continue  # another job type, another trigger's job already served, or junk
+                    continue  # another job type, a job nobody waits for now, or junk
                 wanted.discard(job_id)  # first sighting wins: a shifted page may show it again
                 if _lacks_outputs(data):  # type: ignore[arg-type]
                     answer(job_id, _FETCH)
@@ -213,6 +278,11 @@ class StatusScan:
             key = body.get("nextPageKey")
             if not isinstance(key, str) or not key or len(wanted) < self.min_jobs:
                 break  # the end of the list, or the rest is cheaper with their own GETs
+
+
+def _next_tick(now: float, interval: float) -> float:
+    """The next tick of the shared grid of ``interval`` seconds (so one walk serves every trigger)."""
+    return (math.floor(now / interval) + 1) * interval
 
 
 _SCANS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], StatusScan]] = (

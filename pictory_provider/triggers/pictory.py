@@ -78,23 +78,28 @@ class PictoryJobTrigger(BaseTrigger):
         self.log.info("Pictory job %s: firing %s event", self.job_id, event["status"])
         yield TriggerEvent(event)
 
-    def _until_next_tick(self, tick: float) -> float:
-        """Seconds to sleep: about ``poll_interval``, ending on a shared grid of ``tick`` seconds.
+    def _until_next_tick(self) -> float:
+        """Seconds to sleep: about ``poll_interval``, ending on a shared grid of ticks (1 s, or less).
 
-        Triggers then wake together, so one event-loop wakeup (and, on the job list, one status
-        scan) serves every poll due in that tick. Per-job polling uses a grid of 1 s (or less): with
-        1,000 triggers this cuts the triggerer's CPU per poll about threefold. The status scan uses
-        a grid of ``poll_interval``, so one walk of the list serves every trigger of the key. Rounding
-        to the nearest tick keeps the average interval (and detection latency) at ``poll_interval``.
+        Triggers then wake together, so one event-loop wakeup serves every poll due in that tick:
+        with 1,000 triggers this cuts the triggerer's CPU per poll about threefold. Rounding to the
+        nearest tick keeps the average interval (and detection latency) at ``poll_interval``. (On the
+        status scan a trigger does not sleep at all: the scan wakes it when its job changes.)
         """
+        tick = min(1.0, self.poll_interval)
         now = asyncio.get_running_loop().time()
         wake = round((now + self.poll_interval) / tick) * tick
         return wake - now if wake > now else wake + tick - now
 
-    async def _poll(self, scan: StatusScan, mode: str) -> PictoryJob | None:
-        """One poll: the job's state from the key's status scan (or its own GET); None = no news."""
-        body = await scan.poll(self.job_id, mode, self.end_time)
-        return None if body is None else parse_job(body, self.job_id)
+    async def _poll(self, scan: StatusScan, mode: str, last_status: str | None) -> tuple[PictoryJob, bool]:
+        """One poll: the job's next state from the key's status scan, or its own GET.
+
+        Returns the parsed job and whether the scan already paced it (no sleep needed before the next).
+        """
+        body, paced = await scan.poll(
+            self.job_id, mode, last_status=last_status, poll_interval=self.poll_interval, end_time=self.end_time
+        )
+        return parse_job(body, self.job_id), paced
 
     async def _wait(self) -> dict[str, Any]:
         hook = PictoryHook(self.pictory_conn_id, **self.hook_params)
@@ -103,37 +108,31 @@ class PictoryJobTrigger(BaseTrigger):
             creds = await hook.aget_credentials()
             async with hook.shared_session(), scan_registration(creds, hook.transport, self.job_id) as scan:
                 while True:
-                    job = await self._poll(scan, creds.status_polling)
+                    job, paced = await self._poll(scan, creds.status_polling, last_status)
                     polls += 1
-                    if job is not None and job.raw_status != last_status:
+                    if job.raw_status != last_status:
                         self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
                         last_status = job.raw_status
-                    if job is not None and job.status is JobStatus.COMPLETED:
+                    if job.status is JobStatus.COMPLETED:
                         return make_event(SUCCESS, self.job_id, f"completed after {polls} poll(s)", job)
-                    failure = None if job is None else job_failure(job)
+                    failure = job_failure(job)
                     if failure:
-                        assert job is not None
                         return make_event(FAILED, self.job_id, f"{job.raw_status} after {polls} poll(s)", job, failure)
-                    if job is not None and job.status is JobStatus.UNKNOWN:
+                    if job.status is JobStatus.UNKNOWN:
                         self.log.warning("Pictory job %s has undocumented status %r", self.job_id, job.raw_status)
-                    tick = self.poll_interval if scan.uses_list(creds.status_polling) else min(1.0, self.poll_interval)
-                    delay = self._until_next_tick(tick)
+                    delay = 0.0 if paced else self._until_next_tick()
                     if self.end_time is not None:
                         remaining = self.end_time - time.time()
                         if remaining <= 0:
-                            return make_event(
-                                TIMEOUT,
-                                self.job_id,
-                                f"still {last_status!r} at the deadline after {polls} poll(s); "
-                                "the job keeps running on Pictory's side",
-                            )
+                            raise DeadlineReached
                         delay = min(delay, remaining)
-                    await asyncio.sleep(delay)
+                    if delay:
+                        await asyncio.sleep(delay)
         except DeadlineReached:
             return make_event(
                 TIMEOUT,
                 self.job_id,
-                f"no answer before the deadline after {polls} poll(s) (retrying failures); "
+                f"still {last_status!r} at the deadline after {polls} answered poll(s); "
                 "the job keeps running on Pictory's side",
             )
         except PictoryError as exc:
