@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -213,6 +214,7 @@ Command: `make bench` (or `.venv/bin/python benchmarks/run_all.py`).
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the current case and its emulator too
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", type=int, action="append", help="run only these N (repeatable)")
     parser.add_argument("--polls", type=float, action="append", help="poll intervals (default 5 and 10)")

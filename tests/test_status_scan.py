@@ -230,16 +230,19 @@ async def test_cancelling_mid_scan_unregisters_and_the_last_one_stops_the_scan(e
 
 @pytest.mark.asyncio
 async def test_two_keys_never_share_a_scan(emulator, monkeypatch, no_early_stop):
-    emulator.set_job_seconds(1.0)
+    emulator.set_job_seconds(3.0)
     other_key = API_KEY + "b"
     use_connection(monkeypatch, emulator.base_url, status_polling="list")
     use_connection(monkeypatch, emulator.base_url, "second", key=other_key, status_polling="list")
     first, second = await submit_many(10, "First key"), await submit_many(10, "Second key")
     tasks = [asyncio.create_task(run_to_end(trigger(j))) for j in first]
     tasks += [asyncio.create_task(run_to_end(trigger(j, "second"))) for j in second]
-    await asyncio.sleep(0.2)
-    scan_a = scan_module.scan_for(creds_of(emulator.base_url))
-    scan_b = scan_module.scan_for(creds_of(emulator.base_url, other_key))
+    for _ in range(100):  # until all 20 triggers have looked up their connection and registered
+        scan_a = scan_module.scan_for(creds_of(emulator.base_url))
+        scan_b = scan_module.scan_for(creds_of(emulator.base_url, other_key))
+        if scan_a and scan_b and len(scan_a.registered) + len(scan_b.registered) == 20:
+            break
+        await asyncio.sleep(0.05)
     assert scan_a is not None and scan_b is not None and scan_a is not scan_b
     assert set(scan_a.registered) == set(first) and set(scan_b.registered) == set(second)
     events = [only_event(e) for e in await asyncio.gather(*tasks)]

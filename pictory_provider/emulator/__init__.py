@@ -40,7 +40,9 @@ Kinds:
   ``The image could not be generated``).
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
-``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.reset()`` forgets
+``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.configure_list(...)``
+shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``, ``list_outputs``,
+``job_seconds_max``), ``emu.add_other_jobs(n, ...)`` adds jobs of other types with bulky data, ``emu.reset()`` forgets
 jobs, faults and counters, ``emu.stats()`` returns a snapshot::
 
     {"requests": {"create": n, "job": n, "list": n, "clean": n, "file": n},
@@ -53,8 +55,9 @@ and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time"}`` 
 
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
-/_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x}``,
-``POST /_emulator/reset`` and ``GET /_emulator/jobs/{id}`` (the internal job record).
+/_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x, <list settings>}``,
+``POST /_emulator/other_jobs``, ``POST /_emulator/reset`` and ``GET /_emulator/jobs/{id}`` (the internal
+job record).
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SCAN_MIN_JOBS", "SCAN_PAGE_BUDGET", "StatusScan", "scan_registration"]
 
-#: In ``auto`` mode, a key uses the list once this many of its jobs wait in one triggerer; below it,
-#: per-job GETs cost less (see the crossover in ``docs/performance.md``). A walk also stops paging
+#: In ``auto`` mode, a key uses the list once this many of its jobs wait in one triggerer, and goes
+#: back to per-job GETs below half of it; below it, per-job GETs cost less (see the crossover in
+#: ``docs/performance.md``). A walk also stops paging
 #: once fewer unseen jobs than this remain: their own GETs are cheaper than more pages.
 SCAN_MIN_JOBS = 20
 #: Most pages one walk reads; jobs not seen by then are read with their own GET.
@@ -95,6 +96,7 @@ class StatusScan:
         self._wakeup: asyncio.Future[Any] | None = None
         self._failures = 0
         self._unavailable_until = 0.0
+        self._listing = False
         #: Counters for logs and benchmarks: walks, pages read, jobs handed to their own GET.
         self.stats = {"scans": 0, "pages": 0, "fallbacks": 0, "failures": 0}
 
@@ -117,7 +119,11 @@ class StatusScan:
         """Whether a trigger of this ``status_polling`` mode learns its state from the list now."""
         if mode == "per_job" or asyncio.get_running_loop().time() < self._unavailable_until:
             return False
-        return mode == "list" or len(self.registered) >= self.min_jobs
+        if mode == "list":
+            return True
+        # auto: switch to the list at min_jobs, back to GETs below half of it (no flapping at the edge)
+        self._listing = len(self.registered) >= (self.min_jobs // 2 if self._listing else self.min_jobs)
+        return self._listing
 
     # -- polling ------------------------------------------------------------------------------
 

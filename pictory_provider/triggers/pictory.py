@@ -91,15 +91,12 @@ class PictoryJobTrigger(BaseTrigger):
         wake = round((now + self.poll_interval) / tick) * tick
         return wake - now if wake > now else wake + tick - now
 
-    async def _poll(self, scan: StatusScan, mode: str, last_status: str | None) -> tuple[PictoryJob, bool]:
-        """One poll: the job's next state from the key's status scan, or its own GET.
-
-        Returns the parsed job and whether the scan already paced it (no sleep needed before the next).
-        """
-        body, paced = await scan.poll(
+    async def _poll(self, scan: StatusScan, mode: str, last_status: str | None) -> PictoryJob:
+        """One poll: the job's next state from the key's status scan, or its own GET."""
+        body, _ = await scan.poll(
             self.job_id, mode, last_status=last_status, poll_interval=self.poll_interval, end_time=self.end_time
         )
-        return parse_job(body, self.job_id), paced
+        return parse_job(body, self.job_id)
 
     async def _wait(self) -> dict[str, Any]:
         hook = PictoryHook(self.pictory_conn_id, **self.hook_params)
@@ -108,7 +105,7 @@ class PictoryJobTrigger(BaseTrigger):
             creds = await hook.aget_credentials()
             async with hook.shared_session(), scan_registration(creds, hook.transport, self.job_id) as scan:
                 while True:
-                    job, paced = await self._poll(scan, creds.status_polling, last_status)
+                    job = await self._poll(scan, creds.status_polling, last_status)
                     polls += 1
                     if job.raw_status != last_status:
                         self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
@@ -120,7 +117,8 @@ class PictoryJobTrigger(BaseTrigger):
                         return make_event(FAILED, self.job_id, f"{job.raw_status} after {polls} poll(s)", job, failure)
                     if job.status is JobStatus.UNKNOWN:
                         self.log.warning("Pictory job %s has undocumented status %r", self.job_id, job.raw_status)
-                    delay = 0.0 if paced else self._until_next_tick()
+                    # on the list the scan paces the next poll (its tick grid); a per-job GET sleeps here
+                    delay = 0.0 if scan.uses_list(creds.status_polling) else self._until_next_tick()
                     if self.end_time is not None:
                         remaining = self.end_time - time.time()
                         if remaining <= 0:
