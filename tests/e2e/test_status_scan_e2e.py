@@ -48,7 +48,7 @@ def create_jobs(emulator: PictoryEmulator, n: int) -> list[str]:
 def test_mapped_sensor_over_50_jobs_polls_through_the_job_list(scan_cluster, scan_emulator):
     cluster, emulator = scan_cluster, scan_emulator
     cluster.wait_for_dag(DAG_ID)
-    emulator.set_job_seconds(240)  # every sensor defers well before the first job completes
+    emulator.set_job_seconds(150)  # every sensor defers before the first job completes
     emulator.add_other_jobs(30, data_bytes=5000)  # the account holds other job types too
     job_ids = create_jobs(emulator, JOBS)
     started = time.monotonic()
@@ -62,8 +62,8 @@ def test_mapped_sensor_over_50_jobs_polls_through_the_job_list(scan_cluster, sca
         )
         return rows[0][0] == JOBS
 
-    cluster.wait_for(all_deferred, timeout=220, interval=1, what="all 50 mapped sensors to defer")
-    assert time.monotonic() - started < 230, "the jobs must still run when the last sensor defers"
+    cluster.wait_for(all_deferred, timeout=135, interval=1, what="all 50 mapped sensors to defer")
+    assert time.monotonic() - started < 135, "the jobs must still run when the last sensor defers"
     time.sleep(12)  # a few 5 s ticks with all 50 registered
     waiting = emulator.stats()["requests"]
     assert cluster.wait_for_run(DAG_ID, run_id, timeout=600) == "success"
