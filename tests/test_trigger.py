@@ -200,7 +200,8 @@ async def test_cleaned_job_is_failed(pictory_conn):
 
 @pytest.mark.asyncio
 async def test_triggers_in_one_loop_share_keep_alive_connections(pictory_conn, monkeypatch):
-    uncapped = json.loads(conn_json(pictory_conn.base_url)) | {"extra": {"max_requests_per_second": 0}}
+    extra = {"max_requests_per_second": 0, "status_polling": "per_job"}  # GETs, not the shared list scan
+    uncapped = json.loads(conn_json(pictory_conn.base_url)) | {"extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(uncapped))
     pictory_conn.set_job_seconds(1.0)
     job_ids = [await asyncio.to_thread(submit, f"Shared session image {i}") for i in range(20)]

@@ -59,7 +59,9 @@ Kinds:
 ``add_fault`` also takes ``size`` (bytes, for ``huge``).
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
-``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.reset()`` forgets
+``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.configure_list(...)``
+shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``, ``list_outputs``,
+``job_seconds_max``), ``emu.add_other_jobs(n, ...)`` adds jobs of other types with bulky data, ``emu.reset()`` forgets
 jobs, faults and counters, ``emu.stats()`` returns a snapshot::
 
     {"requests": {"create": n, "job": n, "list": n, "clean": n, "file": n},
@@ -78,9 +80,9 @@ request (never headers or keys; ``auth`` is how the request authenticated: ``non
 
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
-/_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x}``,
-``POST /_emulator/reset``, ``GET /_emulator/jobs/{id}`` (the internal job record) and ``GET``/``POST
-/_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).
+/_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x, <list settings>}``,
+``POST /_emulator/other_jobs``, ``POST /_emulator/reset``, ``GET /_emulator/jobs/{id}`` (the internal
+job record) and ``GET``/``POST /_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).
 """
 
 from __future__ import annotations

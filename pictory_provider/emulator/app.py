@@ -162,6 +162,17 @@ class PictoryEmulator:
     def clear_faults(self) -> None:
         self._state.clear_faults()
 
+    def configure_list(self, **settings: Any) -> dict[str, Any]:
+        """``GET /jobs`` settings: ``page_size``, ``paging`` ("key" | "offset"), ``arrivals_per_page``,
+        ``list_outputs`` (see :data:`~pictory_provider.emulator.state.LIST_DEFAULTS`); reset restores them."""
+        return self._state.configure_list(**settings)
+
+    def add_other_jobs(
+        self, count: int, *, kind: str = "transcription", status: str = "completed", data_bytes: int = 2000
+    ) -> list[str]:
+        """Add jobs of another type to the account (listed, readable, with ``data_bytes`` of data)."""
+        return self._state.add_other_jobs(count, kind=kind, status=status, data_bytes=data_bytes)
+
     def faults(self) -> list[dict[str, Any]]:
         """The active faults with their remaining counts."""
         return self._state.faults()

@@ -26,7 +26,7 @@ from pictory_provider.emulator.faults import (
     shape_response,
 )
 from pictory_provider.emulator.png import job_png
-from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_page_key, encode_page_key
+from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
@@ -76,11 +76,6 @@ def _job_id(request: web.Request) -> str | None:
     return value
 
 
-def _page_after(request: web.Request) -> int | None:
-    key = request.query.get("nextPageKey")
-    return decode_page_key(key) if key else None
-
-
 def _origin(request: web.Request) -> str:
     return str(request.url.origin())
 
@@ -125,7 +120,8 @@ async def _create(request: web.Request, kind: str) -> web.StreamResponse:
 
 async def get_job(request: web.Request) -> web.StreamResponse:
     job_id = _job_id(request)
-    payload = None if job_id is None else request.app[STATE_KEY].job_payload(job_id)
+    state = request.app[STATE_KEY]
+    payload = None if job_id is None else state.job_payload(job_id) or state.other_payload(job_id)
     return _not_found() if payload is None else web.json_response(payload)
 
 
@@ -143,13 +139,12 @@ async def list_videos(request: web.Request) -> web.StreamResponse:
 
 def _list(request: web.Request, images: bool, kind: str = "image") -> web.StreamResponse:
     try:
-        after = _page_after(request)
+        items, next_key = request.app[STATE_KEY].page(request.query.get("nextPageKey") or None, images, kind)
     except ValueError:
         return web.json_response({"code": "INVALID_REQUEST", "message": "Invalid nextPageKey"}, status=400)
-    items, next_seq = request.app[STATE_KEY].page(after, images, kind)
     body: dict[str, Any] = {"items": items}
-    if next_seq is not None:
-        body["nextPageKey"] = encode_page_key(next_seq)
+    if next_key is not None:
+        body["nextPageKey"] = next_key
     elif not images:
         body["nextPageKey"] = None
     return web.json_response(body)
@@ -314,10 +309,23 @@ async def admin_config(request: web.Request) -> web.StreamResponse:
     try:
         payload = await _json_object(request)
         if "job_seconds" in payload:
-            state.set_job_seconds(payload["job_seconds"])
+            state.set_job_seconds(payload.pop("job_seconds"))
+        list_config = state.configure_list(**payload) if payload else {}
     except ValueError as exc:
         return _bad_request(str(exc))
-    return web.json_response({"job_seconds": state.job_seconds})
+    return web.json_response({"job_seconds": state.job_seconds, **list_config})
+
+
+async def admin_other_jobs(request: web.Request) -> web.StreamResponse:
+    try:
+        payload = await _json_object(request)
+        unknown = sorted(set(payload) - {"count", "kind", "status", "data_bytes"})
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(unknown)}")
+        ids = request.app[STATE_KEY].add_other_jobs(**payload)
+    except (TypeError, ValueError) as exc:
+        return _bad_request(str(exc))
+    return web.json_response({"success": True, "job_ids": ids})
 
 
 async def admin_reset(request: web.Request) -> web.StreamResponse:
@@ -363,6 +371,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_delete("/_emulator/faults", admin_clear_faults)
     router.add_get("/_emulator/stats", admin_stats)
     router.add_post("/_emulator/config", admin_config)
+    router.add_post("/_emulator/other_jobs", admin_other_jobs)
     router.add_post("/_emulator/reset", admin_reset)
     router.add_get("/_emulator/jobs/{job_id}", admin_job)
     add_credit_routes(app, state.credits)

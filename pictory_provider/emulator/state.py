@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import threading
 import time
 import uuid
@@ -18,6 +19,17 @@ from pictory_provider.emulator.account import CreditAccount
 from pictory_provider.emulator.faults import API_ROUTES, Fault, _seconds
 
 PAGE_SIZE = 100
+#: ``GET /jobs`` settings (``configure_list``): page size, paging, other jobs created before each page
+#: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed image items without their
+#: outputs (``list_outputs: False``, so clients must read the job itself).
+#: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
+LIST_DEFAULTS: dict[str, Any] = {
+    "page_size": PAGE_SIZE,
+    "paging": "key",
+    "arrivals_per_page": 0,
+    "list_outputs": True,
+    "job_seconds_max": None,
+}
 REQUEST_LOG_LIMIT = 10_000
 DEFAULT_FAIL_CODE = "IMAGE_GENERATION_FAILED"
 DEFAULT_FAIL_MESSAGE = "The image could not be generated"
@@ -207,18 +219,37 @@ def new_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
     )
 
 
-def encode_page_key(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
+@dataclass
+class OtherJob:
+    """A job of another type in the account (a transcription, a render): only listed and read."""
+
+    id: str
+    seq: int
+    status: str
+    data: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        return {"job_id": self.id, "success": True, "data": {"status": self.status, **self.data}}
 
 
-def decode_page_key(key: str) -> int:
-    """Return the sequence number a ``nextPageKey`` points after; ``ValueError`` if it is not ours."""
+#: How ``GET /jobs`` pages: ``"key"`` continues after the last item of the previous page (stable
+#: while jobs arrive); ``"offset"`` continues at a position, so jobs arriving between two page reads
+#: shift the list and the reader sees an item twice (both are opaque base64 tokens to clients).
+PAGINGS = ("key", "offset")
+
+
+def encode_page_key(seq: int, prefix: str = "seq") -> str:
+    return base64.urlsafe_b64encode(f"{prefix}:{seq}".encode()).decode()
+
+
+def decode_page_key(key: str, prefix: str = "seq") -> int:
+    """Return the number a ``nextPageKey`` carries; ``ValueError`` if it is not ours."""
     try:
         text = base64.urlsafe_b64decode(key.encode()).decode()
     except (binascii.Error, UnicodeError):
         raise ValueError("invalid nextPageKey") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "seq" or not number.isdigit():
+    found, _, number = text.partition(":")
+    if found != prefix or not number.isdigit():
         raise ValueError("invalid nextPageKey")
     return int(number)
 
@@ -235,6 +266,8 @@ class EmulatorState:
         self._seq = 0
         self._generation = 0  # bumped by reset() so requests in flight are not counted afterwards
         self._jobs: dict[str, Job] = {}
+        self._others: dict[str, OtherJob] = {}
+        self.list_config: dict[str, Any] = dict(LIST_DEFAULTS)
         self._faults: list[Fault] = []
         self._requests = dict.fromkeys(API_ROUTES, 0)
         self._responses: dict[str, int] = {}
@@ -251,6 +284,8 @@ class EmulatorState:
         with self.lock:
             self._generation += 1
             self._jobs.clear()
+            self._others.clear()
+            self.list_config = dict(LIST_DEFAULTS)
             self._faults.clear()
             self._requests = dict.fromkeys(API_ROUTES, 0)
             self._responses.clear()
@@ -371,6 +406,9 @@ class EmulatorState:
                 created_at=now,
                 completes_at=now + self._job_seconds,
             )
+            longest = self.list_config["job_seconds_max"]
+            if longest is not None and longest > self._job_seconds:
+                job.completes_at = now + random.uniform(self._job_seconds, longest)
             for index, fault in enumerate(self._faults):
                 if fault.kind == "fail_job":
                     job.error_code = fault.error_code or job.fail_code
@@ -428,25 +466,103 @@ class EmulatorState:
                 return None
             return (*job.size, job.seconds)
 
-    def page(self, after: int | None, images: bool, kind: str = "image") -> tuple[list[dict[str, Any]], int | None]:
-        """One page, newest first, of jobs (or, with ``images``, of completed ``kind`` outputs) before ``after``."""
+    def configure_list(self, **settings: Any) -> dict[str, Any]:
+        """Change ``GET /jobs`` settings (see :data:`LIST_DEFAULTS`); ``ValueError`` for bad ones."""
+        for name, value in settings.items():
+            if name not in LIST_DEFAULTS:
+                raise ValueError(f"unknown list setting {name!r}")
+            if name == "page_size" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"page_size must be an integer >= 1 (got {value!r})")
+            if name == "arrivals_per_page" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"arrivals_per_page must be an integer >= 0 (got {value!r})")
+            if name == "paging" and value not in PAGINGS:
+                raise ValueError(f"paging must be one of {', '.join(PAGINGS)} (got {value!r})")
+            if name == "job_seconds_max" and value is not None:
+                _seconds(name, value)
+            if name == "list_outputs" and not isinstance(value, bool):
+                raise ValueError(f"list_outputs must be true or false (got {value!r})")
+        with self.lock:
+            self.list_config.update(settings)
+            return dict(self.list_config)
+
+    def add_other_jobs(
+        self, count: int, *, kind: str = "transcription", status: str = "completed", data_bytes: int = 2000
+    ) -> list[str]:
+        """Add ``count`` jobs of another type (bulky ``data``: ``data_bytes`` of transcript text)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be an integer >= 0 (got {count!r})")
+        if isinstance(data_bytes, bool) or not isinstance(data_bytes, int) or data_bytes < 0:
+            raise ValueError(f"data_bytes must be an integer >= 0 (got {data_bytes!r})")
+        with self.lock:
+            return [self._add_other(kind, str(status), data_bytes) for _ in range(count)]
+
+    def _add_other(self, kind: str, status: str, data_bytes: int) -> str:
+        self._seq += 1
+        words = ("lorem ipsum dolor sit amet " * (data_bytes // 27 + 1))[:data_bytes]
+        data = {
+            "jobType": kind,
+            "transcript": [{"speakerId": 1, "words": words}],
+            "renderProgress": 100,
+        }
+        job = OtherJob(id=str(uuid.uuid4()), seq=self._seq, status=status, data=data)
+        self._others[job.id] = job
+        return job.id
+
+    def other_payload(self, job_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            job = self._others.get(job_id)
+            return None if job is None else job.payload()
+
+    def page(self, key: str | None, images: bool, kind: str = "image") -> tuple[list[dict[str, Any]], str | None]:
+        """One page, newest first, of all jobs (or, with ``images``, of completed ``kind`` outputs) and the
+        next page's key.
+
+        ``ValueError`` for a ``key`` that is not ours.
+        """
         now = time.time()
         with self.lock:
-            selected = []
-            for job in sorted(self._jobs.values(), key=lambda j: j.seq, reverse=True):
+            config = self.list_config
+            offset_paging = config["paging"] == "offset" and not images
+            size = config["page_size"] if not images else PAGE_SIZE
+            if key is None:
+                position = after = None
+            elif offset_paging:
+                position, after = decode_page_key(key, "off"), None
+            else:
+                position, after = None, decode_page_key(key)
+            if not images:
+                for _ in range(config["arrivals_per_page"]):
+                    self._add_other("render", "in-progress", 200)
+            everything: list[Job | OtherJob] = [*self._jobs.values()]
+            if not images:
+                everything.extend(self._others.values())
+            everything.sort(key=lambda j: j.seq, reverse=True)
+            selected: list[tuple[Job | OtherJob, JobStatus | None]] = []
+            for job in everything:
                 if after is not None and job.seq >= after:
                     continue
-                status = job.status(now)
-                if images and (status is not JobStatus.COMPLETED or job.kind != kind):
+                status = job.status(now) if isinstance(job, Job) else None
+                if images and (status is not JobStatus.COMPLETED or getattr(job, "kind", None) != kind):
                     continue
                 selected.append((job, status))
-            more = len(selected) > PAGE_SIZE
-            selected = selected[:PAGE_SIZE]
+            start = position or 0
+            more = len(selected) > start + size
+            selected = selected[start : start + size]
             if images:
-                items = [job.list_item() for job, _ in selected]
+                items = [job.list_item() for job, _ in selected if isinstance(job, Job)]
             else:
                 items = []
                 for job, status in selected:
-                    payload = job.payload(status)
+                    if isinstance(job, OtherJob):
+                        payload = job.payload()
+                    else:
+                        assert status is not None
+                        payload = job.payload(status)
+                        if not config["list_outputs"]:
+                            payload["data"] = {"status": payload["data"]["status"]}
                     items.append({"success": payload["success"], "data": {**payload["data"], "jobId": job.id}})
-            return items, (selected[-1][0].seq if more else None)
+            if not more:
+                return items, None
+            if offset_paging:
+                return items, encode_page_key(start + size, "off")
+            return items, encode_page_key(selected[-1][0].seq)

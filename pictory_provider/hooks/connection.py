@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 #: sets ``max_requests_per_second`` (0 turns the cap off).
 DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 USER_AGENT = f"airflow-provider-pictory/{__version__}"
+#: Connection extra ``status_polling``: how the triggerer learns job states (``auto`` picks by load).
+STATUS_POLLING_MODES = ("auto", "list", "per_job")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class PictoryCredentials:
     base_url: str
     api_key: str = field(repr=False)
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
+    status_polling: str = "auto"
 
     @functools.cached_property
     def key_digest(self) -> str:
@@ -173,10 +176,17 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
             f"Connection {conn_id!r}: extra 'max_requests_per_second' must be a number >= 0 "
             f"(0 turns the cap off), got {rate!r}"
         )
+    polling = extra.get("status_polling") or "auto"
+    if polling not in STATUS_POLLING_MODES:
+        raise PictoryConfigError(
+            f"Connection {conn_id!r}: extra 'status_polling' must be one of {', '.join(STATUS_POLLING_MODES)}, "
+            f"got {polling!r}"
+        )
     return PictoryCredentials(
         base_url=base_url_from_host(conn.host, conn.port, extra.get("scheme")),
         api_key=api_key,
         max_requests_per_second=float(rate),
+        status_polling=polling,
     )
 
 

@@ -305,11 +305,13 @@ class PictoryHook(BaseHook):
         """Hold the event loop's shared ``aiohttp`` session open (a trigger does so for its whole wait)."""
         return SHARED_SESSIONS.use()
 
-    async def aget_job(self, job_id: str) -> PictoryJob:
-        """Read a job with ``aiohttp`` on the running event loop, retrying transient failures."""
+    async def aget_job(self, job_id: str, *, end_time: float | None = None) -> PictoryJob:
+        """Read a job with ``aiohttp`` on the running event loop, retrying transient failures (no wait
+        runs past ``end_time``, epoch seconds: :class:`~pictory_provider.hooks.transport.DeadlineReached`)."""
         job_id = validate_job_id(job_id)
         creds = await self.aget_credentials()
-        return parse_job(await self.transport.aget(creds, f"{JOBS_PATH}/{job_id}", f"GET job {job_id}"), job_id)
+        path, what = f"{JOBS_PATH}/{job_id}", f"GET job {job_id}"
+        return parse_job(await self.transport.aget(creds, path, what, end_time=end_time), job_id)
 
 
 def raise_for_failed_job(job: PictoryJob) -> None:

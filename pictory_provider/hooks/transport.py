@@ -50,6 +50,7 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "SHARED_SESSIONS",
     "USER_AGENT",
+    "DeadlineReached",
     "PictoryTransport",
     "RequestPacer",
     "RetryableError",
@@ -159,29 +160,53 @@ def interpret_response(
     raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
 
 
+class DeadlineReached(Exception):
+    """The caller's deadline (a trigger's ``end_time``) arrived before an answer: fire ``timeout``."""
+
+
+#: Requests one API key may have in flight at once in one event loop, so that a slow host or key
+#: never takes the whole connection pool (the others keep their own connections).
+MAX_IN_FLIGHT_PER_KEY = 16
+
+
 class RequestPacer:
     """Caps the request rate of one API key in one event loop, and pauses it after a 429.
 
-    Every trigger of the key waits its turn here, so a burst of deferred jobs slows polling down to
-    ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them, not only the
-    trigger that received it.
+    Every trigger of the key waits its turn here, in arrival order, so a burst of deferred jobs slows
+    polling down to ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them,
+    not only the trigger that received it. The cap stays a cap after a pause (the waiters leave one
+    interval apart, never in a burst), and a waiter that is cancelled holds no slot: turns are taken
+    when they are due, not reserved ahead. It also bounds the key's requests in flight
+    (:data:`MAX_IN_FLIGHT_PER_KEY`).
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, max_in_flight: int = MAX_IN_FLIGHT_PER_KEY) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next_slot = 0.0
+        self._last = float("-inf")
         self._paused_until = 0.0
+        self._queue = asyncio.Lock()
+        self.in_flight = asyncio.Semaphore(max_in_flight)
 
-    async def wait_turn(self) -> None:
-        """Take the next free slot (at once when the cap is off and no 429 pause is running)."""
+    async def wait_turn(self, deadline: float | None = None) -> None:
+        """Wait for the next turn (at once when the cap is off and no 429 pause is running).
+
+        :param deadline: Loop time (``loop.time()``) after which waiting is pointless: raise
+            :class:`DeadlineReached` instead of sleeping past it.
+        """
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next_slot, self._paused_until)
-        self._next_slot = slot + self.interval
-        wait = slot - now
-        while wait > 0:
-            await asyncio.sleep(wait)
-            wait = self._paused_until - loop.time()  # a 429 may have arrived while we queued
+        if not self.interval and self._paused_until <= loop.time() and not self._queue.locked():
+            return
+        async with self._queue:  # FIFO; a cancelled waiter simply leaves the queue
+            while True:
+                now = loop.time()
+                due = max(self._last + self.interval, self._paused_until)
+                if due <= now:
+                    break
+                if deadline is not None and due > deadline:
+                    await asyncio.sleep(max(0.0, deadline - now))
+                    raise DeadlineReached
+                await asyncio.sleep(due - now)  # a 429 may arrive meanwhile: look again
+            self._last = now
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
@@ -201,23 +226,45 @@ def pacer_for(creds: PictoryCredentials) -> RequestPacer:
     return pacers[key]
 
 
+def env_proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTP(S)_PROXY``/``NO_PROXY`` name for ``url`` (as ``requests`` reads them), or None.
+
+    Read explicitly instead of with ``aiohttp``'s ``trust_env``, which would also apply a ``~/.netrc``
+    entry for the Pictory host (and then refuse the request next to our ``Authorization`` header).
+    """
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        proxy, proxy_auth = get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
+    return str(proxy), proxy_auth
+
+
 class _SharedSessions:
     """One keep-alive ``aiohttp.ClientSession`` per event loop, shared by every hook on that loop.
 
     The triggerer runs all triggers in one event loop, so hundreds of waiting jobs reuse a few pooled
     TCP (and TLS) connections instead of opening one per poll. A session is closed when its last user
-    leaves, so short-lived loops (``dag.test()``, pytest) leak nothing.
+    leaves, so short-lived loops (``dag.test()``, pytest) leak nothing. No host may take more than
+    ``limit_per_host`` of the pool (and no key more than :data:`MAX_IN_FLIGHT_PER_KEY`), so a slow
+    host cannot starve the others. Proxies come from the environment, read once per session and base
+    URL (:func:`env_proxy_for`).
     """
 
     def __init__(self) -> None:
         self._sessions: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
+        self._proxies: weakref.WeakKeyDictionary[
+            aiohttp.ClientSession, dict[str, tuple[str | None, aiohttp.BasicAuth | None]]
+        ] = weakref.WeakKeyDictionary()
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[aiohttp.ClientSession]:
         loop = asyncio.get_running_loop()
         session, users = self._sessions.get(loop, (None, 0))
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=75)
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, keepalive_timeout=75)
             session, users = aiohttp.ClientSession(connector=connector), 0
         self._sessions[loop] = (session, users + 1)
         try:
@@ -229,6 +276,13 @@ class _SharedSessions:
                 await current.close()
             else:
                 self._sessions[loop] = (current, users - 1)
+
+    async def proxy_for(self, session: aiohttp.ClientSession, base_url: str) -> tuple[str | None, Any]:
+        """The environment's proxy for ``base_url`` (looked up once per session, off the loop)."""
+        proxies = self._proxies.setdefault(session, {})
+        if base_url not in proxies:
+            proxies[base_url] = await asyncio.to_thread(env_proxy_for, base_url)
+        return proxies[base_url]
 
 
 SHARED_SESSIONS = _SharedSessions()
@@ -393,19 +447,39 @@ class PictoryTransport:
 
     # -- asynchronous path (triggerer) ----------------------------------------------------------
 
-    async def _asend(self, creds: PictoryCredentials, path: str, what: str) -> Any:
+    async def _asend(self, creds: PictoryCredentials, path: str, what: str, deadline: float | None = None) -> Any:
+        """One paced GET. ``deadline`` is loop time; nothing waits past it (:class:`DeadlineReached`)."""
         pacer = pacer_for(creds)
-        await pacer.wait_turn()
-        async with SHARED_SESSIONS.use() as session:
-            try:
-                async with session.get(
-                    creds.base_url + path, headers=creds.headers, timeout=self._client_timeout
-                ) as response:
-                    text = await read_capped_text(response, what)
-                    status, headers = response.status, response.headers
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
+        timeout = self._client_timeout
+        async with pacer.in_flight:
+            await pacer.wait_turn(deadline)
+            if deadline is not None:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise DeadlineReached
+                if remaining < self.connect_timeout + self.read_timeout:
+                    timeout = aiohttp.ClientTimeout(
+                        total=remaining, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+                    )
+            async with SHARED_SESSIONS.use() as session:
+                proxy, proxy_auth = await SHARED_SESSIONS.proxy_for(session, creds.base_url)
+                try:
+                    async with session.get(
+                        creds.base_url + path,
+                        headers=creds.headers,
+                        timeout=timeout,
+                        proxy=proxy,
+                        proxy_auth=proxy_auth,
+                    ) as response:
+                        text = await read_capped_text(response, what)
+                        status, headers = response.status, response.headers
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                        raise DeadlineReached from None
+                    never_sent = isinstance(exc, aiohttp.ClientConnectorError)
+                    raise RetryableError(
+                        describe_exception(exc, creds.api_key), maybe_received=not never_sent
+                    ) from None
         if status == 429:
             retry_after = _retry_after_seconds(headers.get("Retry-After"))
             pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
@@ -413,16 +487,37 @@ class PictoryTransport:
             status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id
         )
 
-    async def aget(self, creds: PictoryCredentials, path: str, what: str) -> Any:
-        """GET with ``aiohttp`` on the running loop, paced per key, retrying transient failures."""
+    async def aget(
+        self,
+        creds: PictoryCredentials,
+        path: str,
+        what: str,
+        *,
+        end_time: float | None = None,
+        max_attempts: int | None = None,
+    ) -> Any:
+        """GET with ``aiohttp`` on the running loop, paced per key, retrying transient failures.
+
+        :param end_time: Wall-clock deadline (epoch seconds): no wait (pacer, request, backoff) runs
+            past it; reaching it raises :class:`DeadlineReached`.
+        :param max_attempts: Override of the transport's attempts (the status scan sends single tries).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if end_time is None else loop.time() + (end_time - time.time())
+        attempts = self.max_attempts if max_attempts is None else max_attempts
         attempt = 1
         while True:  # a plain loop: the triggerer runs this for every poll of every job, keep it cheap
             try:
-                return await self._asend(creds, path, what)
+                # a deadline already past still gets one try: a finished job is reported, not timed out
+                late = deadline is not None and attempt == 1 and deadline <= loop.time()
+                return await self._asend(creds, path, what, None if late else deadline)
             except RetryableError as exc:
-                if attempt >= self.max_attempts:
+                if attempt >= attempts:
                     raise self.give_up(what, attempt, exc) from None
                 wait = self.backoff_seconds(attempt, exc)
+                if deadline is not None and loop.time() + wait >= deadline:
+                    await asyncio.sleep(max(0.0, deadline - loop.time()))
+                    raise DeadlineReached from None
                 self._log_retry(what, attempt, exc, wait)
                 await asyncio.sleep(wait)
                 attempt += 1

@@ -10,11 +10,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from pictory_provider.api import JobStatus, check_wait_settings, job_failure, validate_job_id
+from pictory_provider.api import JobStatus, PictoryJob, check_wait_settings, job_failure, parse_job, validate_job_id
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.hooks.transport import describe_exception
+from pictory_provider.hooks.scan import StatusScan, scan_registration
+from pictory_provider.hooks.transport import DeadlineReached, describe_exception
 
 
 class PictoryJobTrigger(BaseTrigger):
@@ -84,20 +85,29 @@ class PictoryJobTrigger(BaseTrigger):
 
         Triggers then wake together, so one event-loop wakeup serves every poll due in that tick:
         with 1,000 triggers this cuts the triggerer's CPU per poll about threefold. Rounding to the
-        nearest tick keeps the average interval (and detection latency) at ``poll_interval``.
+        nearest tick keeps the average interval (and detection latency) at ``poll_interval``. (On the
+        status scan a trigger does not sleep at all: the scan wakes it when its job changes.)
         """
         tick = min(1.0, self.poll_interval)
         now = asyncio.get_running_loop().time()
         wake = round((now + self.poll_interval) / tick) * tick
         return wake - now if wake > now else wake + tick - now
 
+    async def _poll(self, scan: StatusScan, mode: str, last_status: str | None) -> PictoryJob:
+        """One poll: the job's next state from the key's status scan, or its own GET."""
+        body, _ = await scan.poll(
+            self.job_id, mode, last_status=last_status, poll_interval=self.poll_interval, end_time=self.end_time
+        )
+        return parse_job(body, self.job_id)
+
     async def _wait(self) -> dict[str, Any]:
         hook = PictoryHook(self.pictory_conn_id, **self.hook_params)
         polls, last_status = 0, None
         try:
-            async with hook.shared_session():
+            creds = await hook.aget_credentials()
+            async with hook.shared_session(), scan_registration(creds, hook.transport, self.job_id) as scan:
                 while True:
-                    job = await hook.aget_job(self.job_id)
+                    job = await self._poll(scan, creds.status_polling, last_status)
                     polls += 1
                     if job.raw_status != last_status:
                         self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
@@ -109,18 +119,22 @@ class PictoryJobTrigger(BaseTrigger):
                         return make_event(FAILED, self.job_id, f"{job.raw_status} after {polls} poll(s)", job, failure)
                     if job.status is JobStatus.UNKNOWN:
                         self.log.warning("Pictory job %s has undocumented status %r", self.job_id, job.raw_status)
-                    delay = self._until_next_tick()
+                    # on the list the scan paces the next poll (its tick grid); a per-job GET sleeps here
+                    delay = 0.0 if scan.uses_list(creds.status_polling) else self._until_next_tick()
                     if self.end_time is not None:
                         remaining = self.end_time - time.time()
                         if remaining <= 0:
-                            return make_event(
-                                TIMEOUT,
-                                self.job_id,
-                                f"still {job.raw_status!r} at the deadline after {polls} poll(s); "
-                                "the job keeps running on Pictory's side",
-                            )
+                            raise DeadlineReached
                         delay = min(delay, remaining)
-                    await asyncio.sleep(delay)
+                    if delay:
+                        await asyncio.sleep(delay)
+        except DeadlineReached:
+            return make_event(
+                TIMEOUT,
+                self.job_id,
+                f"still {last_status!r} at the deadline after {polls} answered poll(s); "
+                "the job keeps running on Pictory's side",
+            )
         except PictoryError as exc:
             self.log.exception("Giving up on Pictory job %s (%d poll(s) answered before)", self.job_id, polls)
             return make_event(ERROR, self.job_id, str(exc))
