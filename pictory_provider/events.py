@@ -15,6 +15,27 @@ from pictory_provider.exceptions import PictoryError, PictoryEventError, Pictory
 if TYPE_CHECKING:
     from pictory_provider.api import PictoryJob
 
+__all__ = [
+    "ERROR",
+    "EVENT_KEYS",
+    "EVENT_STATUSES",
+    "FAILED",
+    "SUCCESS",
+    "TIMEOUT",
+    "XCOM_AI_CREDITS",
+    "XCOM_HEIGHT",
+    "XCOM_IMAGE_PATH",
+    "XCOM_IMAGE_URL",
+    "XCOM_JOB_ID",
+    "XCOM_WIDTH",
+    "complete",
+    "complete_from_event",
+    "job_result",
+    "make_event",
+    "push_result",
+    "validate_event",
+]
+
 log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"

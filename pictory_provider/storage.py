@@ -17,6 +17,12 @@ from urllib.parse import urlsplit
 
 from pictory_provider.exceptions import PictoryDownloadError
 
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "destination_for",
+    "store_image",
+]
+
 log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -53,6 +53,17 @@ from pictory_provider.exceptions import (
 )
 from pictory_provider.get_provider_info import UI_FIELD_BEHAVIOUR
 
+__all__ = [
+    "DEFAULT_MAX_REQUESTS_PER_SECOND",
+    "JobStatus",
+    "PictoryCredentials",
+    "PictoryHook",
+    "PictoryJob",
+    "base_url_from_host",
+    "credentials_from_connection",
+    "raise_for_failed_job",
+]
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"airflow-provider-pictory/{__version__}"
@@ -117,7 +128,9 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
-    rate = extra.get("max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
+    rate = extra.get("max_requests_per_second")
+    if rate is None:  # absent, or left empty in the connection form (Airflow >= 3.2 stores null)
+        rate = DEFAULT_MAX_REQUESTS_PER_SECOND
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
         raise PictoryConfigError(
             f"Connection {conn_id!r}: extra 'max_requests_per_second' must be a number >= 0 "

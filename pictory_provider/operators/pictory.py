@@ -18,6 +18,11 @@ from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, d
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
 
+__all__ = [
+    "PictoryGenerateImageOperator",
+    "PictoryImageLink",
+]
+
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60

@@ -24,6 +24,13 @@ from pictory_provider.events import complete, complete_from_event, job_result
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
 
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "DEFAULT_TIMEOUT",
+    "PictoryImageJobSensor",
+    "default_deferrable",
+]
+
 DEFAULT_CONN_ID = "pictory_default"
 DEFAULT_TIMEOUT = 60 * 60.0
 

@@ -15,6 +15,10 @@ from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
 from pictory_provider.hooks.pictory import PictoryHook, describe_exception
 
+__all__ = [
+    "PictoryJobTrigger",
+]
+
 
 class PictoryJobTrigger(BaseTrigger):
     """Poll a Pictory job until it completes, fails or times out, then fire exactly one event.
