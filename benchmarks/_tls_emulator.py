@@ -13,7 +13,8 @@ import ssl
 
 from aiohttp import web
 
-from pictory_provider.emulator.app import EmulatorState, make_runner
+from pictory_provider.emulator.routes import make_runner
+from pictory_provider.emulator.state import EmulatorState
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -44,7 +44,8 @@ from capacity import capacity_table, derived, run_case
 from pictory_provider.api import JobStatus, job_failure
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
-from pictory_provider.hooks.pictory import PictoryHook, describe_exception
+from pictory_provider.hooks.pictory import PictoryHook
+from pictory_provider.hooks.transport import describe_exception
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 

@@ -68,7 +68,7 @@ def store_image(
 def _download(url: str, buffer: IO[bytes], *, max_bytes: int, timeout: tuple[float, float]) -> int:
     import requests
 
-    from pictory_provider.hooks.pictory import USER_AGENT, describe_exception
+    from pictory_provider.hooks.transport import USER_AGENT, describe_exception
 
     try:
         with requests.get(url, stream=True, timeout=timeout, headers={"User-Agent": USER_AGENT}) as response:

@@ -162,7 +162,7 @@ def test_read_timeout_is_retried(pictory_conn):
 )
 def test_create_is_never_retried_once_it_may_have_reached_pictory(pictory_conn, fault):
     pictory_conn.add_fault(fault.pop("kind"), route="create", count=5, **fault)
-    with pytest.raises(PictoryTransientError, match="duplicate paid image"):
+    with pytest.raises(PictoryTransientError, match="duplicate paid job"):
         fast_hook(read_timeout=0.3).generate_image("Exactly once")
     assert pictory_conn.stats()["posts"] == 1
 

@@ -40,15 +40,15 @@ PUBLIC_MODULES = (
     "pictory_provider.exceptions",
     "pictory_provider.storage",
     "pictory_provider.hooks.pictory",
+    "pictory_provider.hooks.connection",
+    "pictory_provider.hooks.transport",
     "pictory_provider.operators.pictory",
     "pictory_provider.sensors.pictory",
     "pictory_provider.triggers.pictory",
     "pictory_provider.emulator",
 )
 #: Helpers shared between the provider's own modules, deliberately not part of the public API.
-INTERNAL_HELPERS = {
-    "pictory_provider.hooks.pictory": {"interpret_response", "describe_exception", "pacer_for", "RequestPacer"},
-}
+INTERNAL_HELPERS: dict[str, set[str]] = {}
 #: What the package may require at run time: nothing else (no dev tools, no test runners).
 RUNTIME_REQUIREMENTS = {
     "apache-airflow",

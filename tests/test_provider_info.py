@@ -10,7 +10,8 @@ import pytest
 import pictory_provider
 from pictory_provider.exceptions import PictoryConfigError
 from pictory_provider.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
-from pictory_provider.hooks.pictory import DEFAULT_MAX_REQUESTS_PER_SECOND, PictoryHook, credentials_from_connection
+from pictory_provider.hooks.connection import DEFAULT_MAX_REQUESTS_PER_SECOND, credentials_from_connection
+from pictory_provider.hooks.pictory import PictoryHook
 
 from .airflow_home import AirflowHome
 from .compat import AIRFLOW_V_3_2_PLUS

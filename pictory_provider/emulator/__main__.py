@@ -10,7 +10,8 @@ import sys
 
 from aiohttp import web
 
-from pictory_provider.emulator.app import EmulatorState, make_runner
+from pictory_provider.emulator.routes import make_runner
+from pictory_provider.emulator.state import EmulatorState
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pictory_provider.api import JobStatus, check_wait_settings, job_failure, validate_job_id
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
-from pictory_provider.hooks.pictory import PictoryHook, describe_exception
+from pictory_provider.hooks.pictory import PictoryHook
+from pictory_provider.hooks.transport import describe_exception
 
 __all__ = [
     "PictoryJobTrigger",

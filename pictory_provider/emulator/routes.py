@@ -1,0 +1,308 @@
+"""The emulator's aiohttp application: API routes, the counting/fault middleware, admin routes, webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from pictory_provider import api
+from pictory_provider.api import JobStatus
+from pictory_provider.emulator.faults import FAULT_FIELDS, _abort_connection, _fault_response, make_fault
+from pictory_provider.emulator.png import job_png
+from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState, decode_page_key, encode_page_key
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+#: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
+REQUEST_FIELDS = ("prompt", "model", "aspectRatio", "style", "referenceImageUrl", "webhook")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _Background:
+    """Webhook timers (by job id) and delivery tasks of one running app."""
+
+    def __init__(self) -> None:
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+STATE_KEY = web.AppKey("pictory_emulator_state", EmulatorState)
+BACKGROUND_KEY = web.AppKey("pictory_emulator_background", _Background)
+
+
+def _not_found() -> web.Response:
+    return web.json_response(
+        {"message": "Job not found", "error_code": "5000", "error_message": "JOB_NOT_FOUND"}, status=404
+    )
+
+
+def _job_id(request: web.Request) -> str | None:
+    value = request.match_info["job_id"]
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _page_after(request: web.Request) -> int | None:
+    key = request.query.get("nextPageKey")
+    return decode_page_key(key) if key else None
+
+
+def _origin(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+async def create_image(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    try:
+        payload = json.loads(await request.read())
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return web.json_response(
+            {"code": "INVALID_REQUEST_BODY", "message": "Request body must be a JSON object", "fields": []},
+            status=400,
+        )
+    body = {name: payload[name] for name in REQUEST_FIELDS if payload.get(name) is not None}
+    errors = api.image_request_errors(body)
+    if errors:
+        return web.json_response(
+            {"code": "INVALID_REQUEST_BODY", "message": "Request body validation failed", "fields": errors},
+            status=400,
+        )
+    job = state.create_job(body, _origin(request))
+    if job.webhook is not None:
+        app = request.app
+        delay = max(0.0, job.completes_at - time.time())
+        app[BACKGROUND_KEY].timers[job.id] = asyncio.get_running_loop().call_later(delay, _start_webhook, app, job.id)
+    return web.json_response({"success": True, "data": {"jobId": job.id}})
+
+
+async def get_job(request: web.Request) -> web.StreamResponse:
+    job_id = _job_id(request)
+    payload = None if job_id is None else request.app[STATE_KEY].job_payload(job_id)
+    return _not_found() if payload is None else web.json_response(payload)
+
+
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    return _list(request, images=False)
+
+
+async def list_images(request: web.Request) -> web.StreamResponse:
+    return _list(request, images=True)
+
+
+def _list(request: web.Request, images: bool) -> web.StreamResponse:
+    try:
+        after = _page_after(request)
+    except ValueError:
+        return web.json_response({"code": "INVALID_REQUEST", "message": "Invalid nextPageKey"}, status=400)
+    items, next_seq = request.app[STATE_KEY].page(after, images)
+    body: dict[str, Any] = {"items": items}
+    if next_seq is not None:
+        body["nextPageKey"] = encode_page_key(next_seq)
+    elif not images:
+        body["nextPageKey"] = None
+    return web.json_response(body)
+
+
+async def clean_job(request: web.Request) -> web.StreamResponse:
+    job_id = _job_id(request)
+    status = None if job_id is None else request.app[STATE_KEY].clean_job(job_id)
+    if status is None:
+        return _not_found()
+    if status is JobStatus.IN_PROGRESS:
+        return web.json_response(
+            {
+                "code": "INVALID_REQUEST",
+                "message": "Only completed or failed jobs can be cleaned; this job is in progress",
+            },
+            status=400,
+        )
+    return web.json_response({"success": True})
+
+
+async def get_file(request: web.Request) -> web.StreamResponse:
+    job_id = _job_id(request)
+    size = None if job_id is None else request.app[STATE_KEY].file_size(job_id)
+    if job_id is None or size is None:
+        return web.json_response({"message": "Not Found"}, status=404)
+    return web.Response(body=job_png(job_id, *size), content_type="image/png")
+
+
+ROUTE_OF_HANDLER: dict[Handler, str] = {
+    create_image: "create",
+    get_job: "job",
+    list_jobs: "list",
+    list_images: "list",
+    clean_job: "clean",
+    get_file: "file",
+}
+
+
+def _start_webhook(app: web.Application, job_id: str) -> None:
+    background = app[BACKGROUND_KEY]
+    background.timers.pop(job_id, None)
+    task = asyncio.get_running_loop().create_task(_deliver_webhook(app[STATE_KEY], job_id))
+    background.tasks.add(task)
+    task.add_done_callback(background.tasks.discard)
+
+
+async def _deliver_webhook(state: EmulatorState, job_id: str) -> None:
+    target = state.webhook_payload(job_id)
+    if target is None:
+        return
+    url, payload = target
+    outcome: int | str
+    try:
+        timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=payload) as response:
+            outcome = response.status
+    except Exception as exc:  # delivery is best effort: record, never crash
+        outcome = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    state.record_webhook(job_id, url, outcome)
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count API requests, apply faults, check the API key (not for files)."""
+    route = ROUTE_OF_HANDLER.get(request.match_info.handler)
+    if route is None:
+        return await handler(request)
+    state = request.app[STATE_KEY]
+    started = time.time()
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    generation, fault = state.begin_request(route, None if peer is None else repr(peer), request.method == "POST")
+    response: web.StreamResponse | None = None
+    if fault is not None:
+        if fault.kind == "reset":
+            _abort_connection(request)
+            state.finish_request(generation, request.method, request.path, route, None, started)
+            # aiohttp fails to write this to the aborted transport and closes quietly.
+            return web.Response(status=500)
+        if fault.kind == "slow":
+            await asyncio.sleep(5.0 if fault.delay is None else fault.delay)
+        else:
+            response = _fault_response(fault)
+    if response is None:
+        if route != "file" and not state.authorized(request.headers.get("Authorization")):
+            response = web.json_response({"message": "Unauthorized"}, status=401)
+        else:
+            response = await handler(request)
+    state.finish_request(generation, request.method, request.path, route, response.status, started)
+    return response
+
+
+# -- admin routes (no auth, not counted) ---------------------------------------------------------
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        payload = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise ValueError("body must be a JSON object") from None
+    if not isinstance(payload, dict):
+        raise ValueError("body must be a JSON object")
+    return payload
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"code": "INVALID_REQUEST", "message": message}, status=400)
+
+
+async def admin_add_fault(request: web.Request) -> web.StreamResponse:
+    try:
+        payload = await _json_object(request)
+        unknown = sorted(set(payload) - set(FAULT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(unknown)}")
+        if "kind" not in payload:
+            raise ValueError("fault kind is required")
+        options = {key: value for key, value in payload.items() if value is not None}
+        fault = make_fault(**options)
+    except (TypeError, ValueError) as exc:
+        return _bad_request(str(exc))
+    request.app[STATE_KEY].add_fault(fault)
+    return web.json_response({"success": True, "fault": fault.to_dict()})
+
+
+async def admin_list_faults(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"faults": request.app[STATE_KEY].faults()})
+
+
+async def admin_clear_faults(request: web.Request) -> web.StreamResponse:
+    request.app[STATE_KEY].clear_faults()
+    return web.json_response({"success": True})
+
+
+async def admin_stats(request: web.Request) -> web.StreamResponse:
+    return web.json_response(request.app[STATE_KEY].stats())
+
+
+async def admin_config(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    try:
+        payload = await _json_object(request)
+        if "job_seconds" in payload:
+            state.set_job_seconds(payload["job_seconds"])
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    return web.json_response({"job_seconds": state.job_seconds})
+
+
+async def admin_reset(request: web.Request) -> web.StreamResponse:
+    request.app[STATE_KEY].reset()
+    return web.json_response({"success": True})
+
+
+async def admin_job(request: web.Request) -> web.StreamResponse:
+    record = request.app[STATE_KEY].job_record(request.match_info["job_id"])
+    return _not_found() if record is None else web.json_response(record)
+
+
+async def _cleanup_background(app: web.Application) -> None:
+    background = app[BACKGROUND_KEY]
+    for timer in background.timers.values():
+        timer.cancel()
+    background.timers.clear()
+    tasks = list(background.tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def build_app(state: EmulatorState) -> web.Application:
+    """The aiohttp application serving the Pictory API (and ``/_emulator/`` admin routes) from ``state``."""
+    app = web.Application(middlewares=[api_middleware])
+    app[STATE_KEY] = state
+    app[BACKGROUND_KEY] = _Background()
+    app.on_cleanup.append(_cleanup_background)
+    router = app.router
+    router.add_post(api.IMAGES_PATH, create_image)
+    router.add_get(api.IMAGES_PATH, list_images, allow_head=False)
+    router.add_get(api.JOBS_PATH, list_jobs, allow_head=False)
+    router.add_get(api.JOBS_PATH + "/{job_id}", get_job, allow_head=False)
+    router.add_delete(api.JOBS_PATH + "/{job_id}/clean", clean_job)
+    router.add_get(FILES_PREFIX + "{job_id}.png", get_file)
+    router.add_post("/_emulator/faults", admin_add_fault)
+    router.add_get("/_emulator/faults", admin_list_faults)
+    router.add_delete("/_emulator/faults", admin_clear_faults)
+    router.add_get("/_emulator/stats", admin_stats)
+    router.add_post("/_emulator/config", admin_config)
+    router.add_post("/_emulator/reset", admin_reset)
+    router.add_get("/_emulator/jobs/{job_id}", admin_job)
+    return app
+
+
+def make_runner(state: EmulatorState) -> web.AppRunner:
+    """An :class:`aiohttp.web.AppRunner` for :func:`build_app` with access logging off (keys never logged)."""
+    return web.AppRunner(build_app(state), access_log=None, shutdown_timeout=0.25)

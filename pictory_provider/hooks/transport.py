@@ -1,0 +1,363 @@
+"""The HTTP transport of :class:`~pictory_provider.hooks.pictory.PictoryHook`.
+
+One place for sending requests, retries and backoff, the response → error mapping, the event loop's
+shared ``aiohttp`` sessions and the per-key request pacer. The sync path (``requests``, for workers)
+and the async path (``aiohttp``, for the triggerer) share the backoff rule and the error mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import requests
+import tenacity
+from urllib3.exceptions import NewConnectionError
+
+from pictory_provider.exceptions import (
+    PictoryAPIError,
+    PictoryAuthError,
+    PictoryNotFoundError,
+    PictoryTransientError,
+    PictoryValidationError,
+)
+from pictory_provider.hooks.connection import USER_AGENT, PictoryCredentials
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SHARED_SESSIONS",
+    "USER_AGENT",
+    "PictoryTransport",
+    "RequestPacer",
+    "RetryableError",
+    "describe_exception",
+    "interpret_response",
+    "pacer_for",
+]
+
+#: How long every trigger of an API key pauses after a 429 that carries no ``Retry-After``.
+DEFAULT_RATE_LIMIT_PAUSE = 5.0
+#: Longest ``Retry-After`` we honour; a larger value is capped.
+MAX_RETRY_AFTER = 300.0
+
+
+class RetryableError(Exception):
+    """A transient failure (5xx, 429, network, timeout, non-JSON body).
+
+    ``maybe_received`` is False only when Pictory cannot have acted on the request (it was never
+    sent, or it was rate limited): the one case where creating a paid job may be retried.
+    """
+
+    def __init__(self, cause: str, retry_after: float | None = None, *, maybe_received: bool = True) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+        self.maybe_received = maybe_received
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return None  # an HTTP-date; fall back to our own backoff
+
+
+def _error_message(body: object) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "error_message", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return ""
+
+
+def interpret_response(
+    status: int, text: str, content_type: str, retry_after: str | None, what: str, conn_id: str
+) -> Any:
+    """Map one HTTP response to parsed JSON or the right error. Shared by the sync and async paths."""
+    body: Any = None
+    with contextlib.suppress(ValueError):
+        body = json.loads(text) if text else None
+    message = _error_message(body)
+    if 200 <= status < 300:
+        if body is None:
+            raise RetryableError(f"HTTP {status} with a non-JSON body ({content_type or 'no content type'}) for {what}")
+        return body
+    if status == 429:
+        raise RetryableError(
+            f"HTTP 429 Too Many Requests for {what}", _retry_after_seconds(retry_after), maybe_received=False
+        )
+    if status >= 500:
+        raise RetryableError(f"HTTP {status} {message or 'server error'} for {what}".strip())
+    if status == 400:
+        raw_fields = body.get("fields") if isinstance(body, dict) else None
+        fields: list[Any] = raw_fields if isinstance(raw_fields, list) else []
+        details = "; ".join(f"{f.get('name')}: {f.get('errors')}" for f in fields if isinstance(f, dict))
+        raise PictoryValidationError(
+            f"Pictory rejected {what} (HTTP 400 {message or 'Bad Request'}){': ' + details if details else ''}",
+            fields,
+        )
+    if status in (401, 403):
+        hint = (
+            f"check the API key in connection {conn_id!r}"
+            if status == 401
+            else "the request was blocked (Pictory's CDN answers 403 to unknown clients or keys)"
+        )
+        raise PictoryAuthError(
+            f"Pictory refused {what} (HTTP {status} {message or ''}): {hint}".replace(" )", ")"), status
+        )
+    if status == 404:
+        raise PictoryNotFoundError(f"Pictory found nothing for {what} (HTTP 404 {message or 'Not Found'})", status)
+    raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
+
+
+class RequestPacer:
+    """Caps the request rate of one API key in one event loop, and pauses it after a 429.
+
+    Every trigger of the key waits its turn here, so a burst of deferred jobs slows polling down to
+    ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them, not only the
+    trigger that received it.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    async def wait_turn(self) -> None:
+        """Take the next free slot (at once when the cap is off and no 429 pause is running)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot, self._paused_until)
+        self._next_slot = slot + self.interval
+        wait = slot - now
+        while wait > 0:
+            await asyncio.sleep(wait)
+            wait = self._paused_until - loop.time()  # a 429 may have arrived while we queued
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
+
+
+_PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], RequestPacer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pacer_for(creds: PictoryCredentials) -> RequestPacer:
+    """The running loop's pacer for these credentials (one per base URL, API key and rate)."""
+    key = (creds.base_url, creds.key_digest, creds.max_requests_per_second)
+    pacers = _PACERS.setdefault(asyncio.get_running_loop(), {})
+    if key not in pacers:
+        pacers[key] = RequestPacer(creds.max_requests_per_second)
+    return pacers[key]
+
+
+class _SharedSessions:
+    """One keep-alive ``aiohttp.ClientSession`` per event loop, shared by every hook on that loop.
+
+    The triggerer runs all triggers in one event loop, so hundreds of waiting jobs reuse a few pooled
+    TCP (and TLS) connections instead of opening one per poll. A session is closed when its last user
+    leaves, so short-lived loops (``dag.test()``, pytest) leak nothing.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[aiohttp.ClientSession]:
+        loop = asyncio.get_running_loop()
+        session, users = self._sessions.get(loop, (None, 0))
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=75)
+            session, users = aiohttp.ClientSession(connector=connector), 0
+        self._sessions[loop] = (session, users + 1)
+        try:
+            yield session
+        finally:
+            current, users = self._sessions[loop]
+            if users <= 1:
+                del self._sessions[loop]
+                await current.close()
+            else:
+                self._sessions[loop] = (current, users - 1)
+
+
+SHARED_SESSIONS = _SharedSessions()
+
+
+class PictoryTransport:
+    """Sends one API request with timeouts and retries, on the sync or the async path.
+
+    :param conn_id: The connection id, named in error hints (never the key).
+    :param max_attempts: Attempts per GET before transient failures are given up. A POST (which may
+        create a paid job) is only retried when Pictory cannot have received it.
+    :param retry_min_wait: First backoff wait in seconds (doubles per attempt, with jitter).
+    :param retry_max_wait: Longest backoff wait in seconds (a larger ``Retry-After`` still wins).
+    :param connect_timeout: Seconds to establish a connection.
+    :param read_timeout: Seconds to wait for a response.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        *,
+        max_attempts: int = 5,
+        retry_min_wait: float = 1.0,
+        retry_max_wait: float = 30.0,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1 (got {max_attempts})")
+        if retry_min_wait < 0 or retry_max_wait < retry_min_wait:
+            raise ValueError("retry waits must satisfy 0 <= retry_min_wait <= retry_max_wait")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("connect_timeout and read_timeout must be greater than 0")
+        self.conn_id = conn_id
+        self.max_attempts = max_attempts
+        self.retry_min_wait = retry_min_wait
+        self.retry_max_wait = retry_max_wait
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._session: requests.Session | None = None
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=connect_timeout + read_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def backoff_seconds(self, attempt: int, exc: BaseException | None) -> float:
+        """Wait before the next try after failed try ``attempt``: exponential with jitter, at least
+        the ``Retry-After`` Pictory sent. The one backoff rule of the sync and async paths."""
+        backoff = min(self.retry_max_wait, self.retry_min_wait * 2.0 ** (attempt - 1))
+        backoff += random.uniform(0, self.retry_min_wait)
+        retry_after = exc.retry_after if isinstance(exc, RetryableError) and exc.retry_after is not None else 0.0
+        return max(backoff, retry_after)
+
+    def _log_retry(self, what: str, attempt: int, exc: BaseException | None, wait: float) -> None:
+        log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s", what, attempt, self.max_attempts, exc, wait)
+
+    def _retry_policy(self, what: str, *, idempotent: bool) -> dict[str, Any]:
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return self.backoff_seconds(state.attempt_number, exc)
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self._log_retry(what, state.attempt_number, exc, state.next_action.sleep if state.next_action else 0.0)
+
+        return {
+            "stop": tenacity.stop_after_attempt(self.max_attempts),
+            "wait": wait,
+            "retry": tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, RetryableError) and (idempotent or not exc.maybe_received)
+            ),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+    @staticmethod
+    def give_up(what: str, attempt: int, exc: RetryableError, *, idempotent: bool = True) -> PictoryTransientError:
+        """The error raised once retries are spent (or a non-idempotent request may have arrived)."""
+        if not idempotent and exc.maybe_received:
+            return PictoryTransientError(
+                f"{what} failed ({exc.cause}) after it may have reached Pictory, so it was not retried to "
+                "avoid a duplicate paid job; check GET /pictoryapis/v1/jobs before submitting again"
+            )
+        return PictoryTransientError(f"Gave up on {what} after {attempt} attempt(s); last cause: {exc.cause}")
+
+    # -- synchronous path (workers) -------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        """The ``requests`` session of the synchronous path."""
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _send(
+        self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None
+    ) -> Any:
+        try:
+            response = self.session.request(
+                method,
+                creds.base_url + path,
+                json=payload,
+                headers=creds.headers,
+                timeout=(self.connect_timeout, self.read_timeout),
+            )
+        except requests.RequestException as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+            raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+        return interpret_response(
+            response.status_code,
+            response.text,
+            response.headers.get("Content-Type", ""),
+            response.headers.get("Retry-After"),
+            what,
+            self.conn_id,
+        )
+
+    def call(
+        self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None = None
+    ) -> Any:
+        """Send one request and return its JSON body; GETs are retried, a POST only when never received."""
+        idempotent = method == "GET"
+        retrying = tenacity.Retrying(**self._retry_policy(what, idempotent=idempotent))
+        try:
+            return retrying(self._send, creds, method, path, what, payload)
+        except RetryableError as exc:
+            raise self.give_up(what, retrying.statistics["attempt_number"], exc, idempotent=idempotent) from None
+
+    # -- asynchronous path (triggerer) ----------------------------------------------------------
+
+    async def _asend(self, creds: PictoryCredentials, path: str, what: str) -> Any:
+        pacer = pacer_for(creds)
+        await pacer.wait_turn()
+        async with SHARED_SESSIONS.use() as session:
+            try:
+                async with session.get(
+                    creds.base_url + path, headers=creds.headers, timeout=self._client_timeout
+                ) as response:
+                    text = await response.text(errors="replace")
+                    status, headers = response.status, response.headers
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
+                raise RetryableError(describe_exception(exc), maybe_received=not never_sent) from None
+        if status == 429:
+            retry_after = _retry_after_seconds(headers.get("Retry-After"))
+            pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
+        return interpret_response(
+            status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id
+        )
+
+    async def aget(self, creds: PictoryCredentials, path: str, what: str) -> Any:
+        """GET with ``aiohttp`` on the running loop, paced per key, retrying transient failures."""
+        attempt = 1
+        while True:  # a plain loop: the triggerer runs this for every poll of every job, keep it cheap
+            try:
+                return await self._asend(creds, path, what)
+            except RetryableError as exc:
+                if attempt >= self.max_attempts:
+                    raise self.give_up(what, attempt, exc) from None
+                wait = self.backoff_seconds(attempt, exc)
+                self._log_retry(what, attempt, exc, wait)
+                await asyncio.sleep(wait)
+                attempt += 1
