@@ -46,6 +46,7 @@ PUBLIC_MODULES = (
     "pictory_provider.sensors.pictory",
     "pictory_provider.triggers.pictory",
     "pictory_provider.emulator",
+    "pictory_provider.testing.pytest_plugin",
 )
 #: Helpers shared between the provider's own modules, deliberately not part of the public API.
 INTERNAL_HELPERS: dict[str, set[str]] = {}
@@ -175,6 +176,7 @@ def test_entry_points(wheel: zipfile.ZipFile) -> None:
     text = wheel.read(f"{NAME}-{VERSION}.dist-info/entry_points.txt").decode()
     assert re.search(r"^\[apache_airflow_provider\]\nprovider_info = pictory_provider\.get_provider_info", text, re.M)
     assert "pictory-emulator = pictory_provider.emulator.__main__:main" in text
+    assert re.search(r"^\[pytest11\]\npictory = pictory_provider\.testing\.pytest_plugin$", text, re.M)
 
 
 def test_sdist_is_the_whole_source_tree(sdist_files: set[str]) -> None:

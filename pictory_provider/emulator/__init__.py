@@ -19,8 +19,8 @@ files at ``GET /files/{id}.png`` (no auth). Jobs are ``in-progress`` for ``job_s
 Fault injection
 ---------------
 ``emu.add_fault(kind, *, route="any", count=1, status=None, retry_after=None, delay=None, body=None,
-error_code=None, error_message=None)`` queues a fault. Each API request takes the first queued fault
-whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
+error_code=None, error_message=None, prompt_contains=None)`` queues a fault. Each API request takes the
+first queued fault whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
 Routes: ``"create"`` (POST images), ``"job"`` (GET job), ``"list"`` (both list endpoints),
 ``"clean"``, ``"file"`` (``/files/...``) and ``"any"``.
@@ -37,7 +37,8 @@ Kinds:
 - ``"reset"``: abort the TCP connection (RST) without sending any response.
 - ``"fail_job"``: ``route`` is ignored; the next ``count`` created jobs end ``failed`` with
   ``error_code`` (default ``IMAGE_GENERATION_FAILED``) and ``error_message`` (default
-  ``The image could not be generated``).
+  ``The image could not be generated``). With ``prompt_contains="marker"`` only jobs whose prompt
+  contains ``marker`` fail (other jobs pass it by), so a test can fail one chosen item of a mapped task.
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
 ``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.reset()`` forgets

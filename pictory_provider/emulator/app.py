@@ -141,6 +141,7 @@ class PictoryEmulator:
         body: Any = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        prompt_contains: str | None = None,
     ) -> None:
         """Queue a fault (see the package docstring); ``ValueError`` for an unknown kind or route."""
         self._state.add_fault(
@@ -154,6 +155,7 @@ class PictoryEmulator:
                 body=body,
                 error_code=error_code,
                 error_message=error_message,
+                prompt_contains=prompt_contains,
             )
         )
 

@@ -16,7 +16,18 @@ from aiohttp import web
 API_ROUTES = ("create", "job", "list", "clean", "file")
 FAULT_ROUTES = (*API_ROUTES, "any")
 FAULT_KINDS = ("status", "rate_limit", "slow", "non_json", "reset", "fail_job")
-FAULT_FIELDS = ("kind", "route", "count", "status", "retry_after", "delay", "body", "error_code", "error_message")
+FAULT_FIELDS = (
+    "kind",
+    "route",
+    "count",
+    "status",
+    "retry_after",
+    "delay",
+    "body",
+    "error_code",
+    "error_message",
+    "prompt_contains",
+)
 CLOUDFLARE_HTML = "<html><head><title>Attention Required! | Cloudflare</title></head><body>Error 1010</body></html>"
 
 
@@ -45,6 +56,12 @@ class Fault:
     body: Any = None
     error_code: str | None = None
     error_message: str | None = None
+    #: ``fail_job`` only: fail only jobs whose prompt contains this text (case-sensitive); ``None`` = any.
+    prompt_contains: str | None = None
+
+    def fails_job(self, prompt: str) -> bool:
+        """Whether this fault makes a job with ``prompt`` end ``failed``."""
+        return self.kind == "fail_job" and (self.prompt_contains is None or self.prompt_contains in prompt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +74,7 @@ class Fault:
             "body": self.body,
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "prompt_contains": self.prompt_contains,
         }
 
 
@@ -71,6 +89,7 @@ def make_fault(
     body: Any = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    prompt_contains: str | None = None,
 ) -> Fault:
     """Build a validated :class:`Fault`; raise ``ValueError`` for anything unusable."""
     if kind not in FAULT_KINDS:
@@ -81,6 +100,11 @@ def make_fault(
         raise ValueError(f"fault count must be an integer >= 1 (got {count!r})")
     if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
         raise ValueError(f"fault status must be an HTTP status code 100-599 (got {status!r})")
+    if prompt_contains is not None:
+        if kind != "fail_job":
+            raise ValueError("prompt_contains applies only to fail_job faults")
+        if not isinstance(prompt_contains, str) or not prompt_contains:
+            raise ValueError(f"prompt_contains must be a non-empty string (got {prompt_contains!r})")
     if kind == "non_json" and body is not None and not isinstance(body, str):
         raise ValueError("a non_json fault body must be a string")
     if body is not None:
@@ -98,6 +122,7 @@ def make_fault(
         body=body,
         error_code=_optional_str("error_code", error_code),
         error_message=_optional_str("error_message", error_message),
+        prompt_contains=prompt_contains,
     )
 
 

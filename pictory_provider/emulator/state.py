@@ -263,7 +263,7 @@ class EmulatorState:
                 completes_at=now + self._job_seconds,
             )
             for index, fault in enumerate(self._faults):
-                if fault.kind == "fail_job":
+                if fault.fails_job(job.prompt):
                     job.error_code = fault.error_code or DEFAULT_FAIL_CODE
                     job.error_message = fault.error_message or DEFAULT_FAIL_MESSAGE
                     fault.remaining -= 1
