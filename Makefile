@@ -44,9 +44,9 @@ clean:
 	rm -rf $(VENV) output build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # `make test-compat`: the unit and `dags test` suites on older Airflow too, each in its own venv
-# (.venv-2.11, .venv-3.0, ...), created from constraints/ when missing and refreshed when setup.cfg or
+# (.venv-2.11, .venv-3.0, .venv-3.1, .venv-3.2), created from constraints/ when missing and refreshed when setup.cfg or
 # requirements-test.txt change.
-COMPAT_AIRFLOW := 2.11.2 3.0.6
+COMPAT_AIRFLOW := 2.11.2 3.0.6 3.1.8 3.2.2
 COMPAT_PYTEST := --ignore=tests/e2e --ignore=tests/test_docs.py
 .PHONY: test-compat
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pictory_provider import lineage
 from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryJobFailedError
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def complete(context: Any, result: dict[str, Any], output_path: str | None = Non
 
         result = result | {"image_path": store_image(result["url"], output_path, job_id=result["job_id"])}
         context["ti"].xcom_push(key=XCOM_IMAGE_PATH, value=result["image_path"])
+    lineage.record_outputs(context, result)  # the outlets' asset event extra and hook-level lineage
     return result
 
 

@@ -201,3 +201,9 @@ class PictoryGenerateImageOperator(ResumableJobMixin, BaseOperator):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom (and store the PNG), or raise."""
         return complete_from_event(context, event, PictoryJobTimeoutError, self.output_path)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the stored file is the output (``None`` without the OpenLineage provider)."""
+        from pictory_provider.lineage import openlineage_facets
+
+        return openlineage_facets(self)

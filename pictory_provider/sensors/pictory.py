@@ -150,6 +150,12 @@ class PictoryImageJobSensor(BaseSensorOperator):
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
         return complete_from_event(context, event, AirflowSensorTimeout, self.output_path)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the stored file is the output (``None`` without the OpenLineage provider)."""
+        from pictory_provider.lineage import openlineage_facets
+
+        return openlineage_facets(self)
+
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """Honour ``soft_fail`` when Airflow's own deferral timeout fires, on Airflow 3.0.x too.
 
