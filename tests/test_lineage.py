@@ -134,7 +134,7 @@ def test_stored_files_reach_hook_level_lineage_with_openlineage_enabled(tmp_path
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [f"file://{tmp_path}/banner.png"]
@@ -147,7 +147,7 @@ def test_hook_lineage_is_a_no_op_without_a_lineage_reader(tmp_path):
         env=env | {"AIRFLOW__OPENLINEAGE__DISABLED": "True"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

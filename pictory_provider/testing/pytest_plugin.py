@@ -24,7 +24,14 @@ import pytest
 if TYPE_CHECKING:
     from pictory_provider.emulator import PictoryEmulator
 
-__all__ = ["CONNECTION_ID", "TEST_API_KEY", "pictory_connection", "pictory_emulator"]
+__all__ = [
+    "CONNECTION_ID",
+    "TEST_API_KEY",
+    "pictory_connection",
+    "pictory_emulator",
+    "pictory_emulator_server",
+    "pytest_addoption",
+]
 
 #: The connection id ``pictory_connection`` sets up (every Pictory operator's default).
 CONNECTION_ID = "pictory_default"
