@@ -21,6 +21,9 @@ import pytest
 
 from .compat import HAS_AIRFLOW_SDK
 
+#: The module fixture migrates a DB and runs a whole pytest session (two real DAG runs) in a subprocess.
+pytestmark = pytest.mark.timeout(900)
+
 ROOT = Path(__file__).resolve().parent.parent
 USER_PROJECT = ROOT / "docs" / "snippets" / "user_project"
 BIN = Path(sys.executable).parent
