@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo docs bench clean
+.PHONY: venv lint test demo docs bench dist clean
 
-$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
+$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS) requirements-dev.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e . -r requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,12 +33,20 @@ docs: venv
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
+# The sdist and wheel into dist/, checked like PyPI would (`twine check --strict`); the contents are
+# tested by tests/test_packaging.py.
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) output build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) output build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # `make test-compat`: the unit and `dags test` suites on older Airflow too, each in its own venv
-# (.venv-2.11, .venv-3.0), created from constraints/ when missing and refreshed when setup.cfg changes.
-COMPAT_AIRFLOW := 2.11.2 3.0.6
+# (.venv-2.11, .venv-3.0, .venv-3.1, .venv-3.2), created from constraints/ when missing and refreshed when setup.cfg or
+# requirements-test.txt change.
+COMPAT_AIRFLOW := 2.11.2 3.0.6 3.1.8 3.2.2
 COMPAT_PYTEST := --ignore=tests/e2e --ignore=tests/test_docs.py
 .PHONY: test-compat
 
@@ -46,10 +54,10 @@ test-compat:
 	@failed=""; summary=""; \
 	for v in $(COMPAT_AIRFLOW); do \
 	  venv=.venv-$${v%.*}; cons=constraints/constraints-$$v-py3.11.txt; t0=$$(date +%s); \
-	  if [ ! -x $$venv/bin/python ] || [ setup.cfg -nt $$venv/.installed-stamp ] || [ $$cons -nt $$venv/.installed-stamp ]; then \
+	  if [ ! -x $$venv/bin/python ] || [ setup.cfg -nt $$venv/.installed-stamp ] || [ requirements-test.txt -nt $$venv/.installed-stamp ] || [ $$cons -nt $$venv/.installed-stamp ]; then \
 	    echo "== Airflow $$v: installing $$venv"; \
 	    { [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; } && \
-	    $$venv/bin/python -m pip install -q -c $$cons "apache-airflow==$$v" -e ".[test]" && \
+	    $$venv/bin/python -m pip install -q -c $$cons "apache-airflow==$$v" -e . -r requirements-test.txt && \
 	    touch $$venv/.installed-stamp || { failed="$$failed $$v:venv"; continue; }; \
 	  fi; t1=$$(date +%s); \
 	  echo "== Airflow $$v: unit tests"; \

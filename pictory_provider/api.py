@@ -16,6 +16,30 @@ from urllib.parse import urlsplit
 
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
+__all__ = [
+    "ASPECT_RATIOS",
+    "ASPECT_RATIO_SIZES",
+    "DEFAULT_ASPECT_RATIO",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "IMAGES_PATH",
+    "JOBS_PATH",
+    "MODELS",
+    "MODEL_CREDITS",
+    "PROMPT_MAX_LENGTH",
+    "PROMPT_MIN_LENGTH",
+    "STYLES",
+    "JobStatus",
+    "PictoryJob",
+    "build_image_request",
+    "check_wait_settings",
+    "image_request_errors",
+    "job_failure",
+    "parse_created_job",
+    "parse_job",
+    "validate_job_id",
+]
+
 DEFAULT_BASE_URL = "https://api.pictory.ai"
 IMAGES_PATH = "/pictoryapis/v1/aistudio/images"
 VIDEOS_PATH = "/pictoryapis/v1/aistudio/videos"

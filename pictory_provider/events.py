@@ -12,12 +12,34 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pictory_provider import lineage
 from pictory_provider.credits import failed_job_error
 from pictory_provider.exceptions import PictoryError, PictoryEventError
 from pictory_provider.kinds import IMAGE, JobKind
 
 if TYPE_CHECKING:
     from pictory_provider.api import PictoryJob
+
+__all__ = [
+    "ERROR",
+    "EVENT_KEYS",
+    "EVENT_STATUSES",
+    "FAILED",
+    "SUCCESS",
+    "TIMEOUT",
+    "XCOM_AI_CREDITS",
+    "XCOM_HEIGHT",
+    "XCOM_IMAGE_PATH",
+    "XCOM_IMAGE_URL",
+    "XCOM_JOB_ID",
+    "XCOM_WIDTH",
+    "complete",
+    "complete_from_event",
+    "job_result",
+    "make_event",
+    "push_result",
+    "validate_event",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +138,7 @@ def complete(
         stored = store_image(result["url"], output_path, job_id=result["job_id"], kind=kind.extension)
         result = result | {kind.path_key: stored}
         context["ti"].xcom_push(key=kind.path_key, value=stored)
+    lineage.record_outputs(context, result)  # the outlets' asset event extra and hook-level lineage
     return result
 
 

@@ -10,6 +10,20 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+__all__ = [
+    "PictoryAPIError",
+    "PictoryAuthError",
+    "PictoryConfigError",
+    "PictoryDownloadError",
+    "PictoryError",
+    "PictoryEventError",
+    "PictoryJobFailedError",
+    "PictoryJobTimeoutError",
+    "PictoryNotFoundError",
+    "PictoryTransientError",
+    "PictoryValidationError",
+]
+
 
 class PictoryError(Exception):
     """Base class of every error this provider raises."""

@@ -20,6 +20,18 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+#: Connection extras shown as real form fields (labels, defaults, validation) on Airflow >= 3.2, which
+#: reads ``conn-fields`` from provider info and stores each field under its own key in the extra JSON.
+#: The hook validates the same values when it reads the connection (``credentials_from_connection``).
+CONN_FIELDS: dict[str, Any] = {
+    "max_requests_per_second": {
+        "label": "Max requests per second",
+        "description": "Cap on the requests per second that all Pictory triggers of one triggerer send for "
+        "this API key (default 20; 0 turns the cap off).",
+        "schema": {"type": ["number", "null"], "minimum": 0, "default": 20},
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata for Airflow."""
@@ -49,6 +61,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "pictory_provider.hooks.pictory.PictoryHook",
                 "hook-name": "Pictory",
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
             }
         ],
     }

@@ -26,6 +26,12 @@ from urllib.parse import urljoin, urlsplit
 
 from pictory_provider.exceptions import PictoryDownloadError
 
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "destination_for",
+    "store_image",
+]
+
 log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

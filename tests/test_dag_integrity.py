@@ -34,8 +34,10 @@ def no_network_no_connections(monkeypatch):
     return calls
 
 
-def test_there_are_four_examples():
+def test_there_are_seven_examples():
     assert [path.name for path in EXAMPLES] == [
+        "example_pictory_asset_consumer.py",
+        "example_pictory_asset_producer.py",
         "example_pictory_budget.py",
         "example_pictory_image.py",
         "example_pictory_image_to_video.py",
@@ -52,15 +54,21 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))  # on Airflow 2: tests/dags_af2/
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {
+    expected = {
         "example_pictory_budget",
         "example_pictory_image",
         "example_pictory_image_to_video",
         "example_pictory_mapped",
         "example_pictory_operator_waits",
     }
-    for dag in bag.dags.values():
-        assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None
+    if HAS_AIRFLOW_SDK:  # the asset pair is Airflow 3 only (tests/dags_af2/ has no copies)
+        expected |= {"example_pictory_asset_producer", "example_pictory_asset_consumer"}
+    assert set(bag.dag_ids) == expected
+    for dag_id, dag in bag.dags.items():
+        if dag_id == "example_pictory_asset_consumer":
+            assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"  # schedule=[DAILY_BANNER]
+        else:
+            assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None
     assert no_network_no_connections == []
 
 

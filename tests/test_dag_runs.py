@@ -7,13 +7,15 @@ output, the task logs and the metadata DB are scanned for the API key.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import struct
 from pathlib import Path
 
 import pytest
 
 from .airflow_home import AirflowHome
-from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, EXAMPLE_DAGS, HAS_AIRFLOW_SDK
 from .conftest import API_KEY, conn_json
 
 pytestmark = pytest.mark.timeout(600)
@@ -151,3 +153,34 @@ def test_example_mapped_one_image_per_prompt_and_credit_sum(home, emulator, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{image['job_id']}.png" for image in images)
     assert xcom[("total_credits", -1, "return_value")] == pytest.approx(1.8)
     assert emulator.stats()["posts"] == 3
+
+
+@pytest.mark.skipif(not HAS_AIRFLOW_SDK, reason="the asset example DAGs are written for Airflow 3 (airflow.sdk)")
+def test_asset_event_extra_reaches_the_metadata_db_and_the_consumer(home, emulator, tmp_path):
+    """The producer's outlet asset event carries the job's facts; the consumer DAG reads them back."""
+    result, output = run(home, emulator, "example_pictory_asset_producer", {"output_path": f"{tmp_path}/"})
+    assert result.returncode == 0, output[-4000:]
+    xcom = home.xcom("example_pictory_asset_producer")
+    job_id = xcom[("generate_banner", -1, "job_id")]
+    rows = home.query(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?", "pictory_daily_banner"
+    )
+    (extra,) = [json.loads(raw) for (raw,) in rows]
+    assert extra == {
+        "job_id": job_id,
+        "url": xcom[("generate_banner", -1, "image_url")],
+        "ai_credits_used": 0.6,
+        "width": 1280,
+        "height": 720,
+        "image_path": f"{tmp_path}/{job_id}.png",
+    }
+    assert png_size(Path(extra["image_path"])) == (1280, 720)
+
+    spec = importlib.util.spec_from_file_location("asset_consumer", EXAMPLE_DAGS / "example_pictory_asset_consumer.py")
+    assert spec is not None
+    assert spec.loader is not None
+    consumer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(consumer)
+    assert consumer.describe_banner(extra) == (
+        f"Pictory job {job_id}: 1280x720 image, 0.6 AI credits, at {tmp_path}/{job_id}.png"
+    )

@@ -66,9 +66,8 @@ def _page(name: str) -> str:
 
 # -- 3. the offline CI tests shown on the emulator and storage pages run as part of this suite --------
 
+# Their fixtures (pictory_emulator, pictory_connection) come from the provider's own pytest plugin.
 _offline = _load("test_pictory_offline")
-pictory_emulator = _offline.pictory_emulator
-pictory_connection = _offline.pictory_connection
 test_snippet_generate_and_wait = _offline.test_generate_and_wait
 test_snippet_faults = _offline.test_transient_errors_are_retried_and_failed_jobs_are_not
 test_snippet_store_the_png = _offline.test_store_the_png
@@ -101,6 +100,8 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert "def example_pictory_image():" in text("example-dags")
     assert "def example_pictory_mapped():" in text("example-dags")
     assert "def test_generate_and_wait(" in text("emulator")
+    assert "def test_a_refused_prompt_fails_only_its_own_poster(" in text("testing")
+    assert "def pictory_posters():" in text("testing")
     assert "0.1.0" in text("changelog")
     assert all("--8<--" not in text(page) for page in ("operators", "sensors", "example-dags", "changelog"))
     # The API reference is generated from the docstrings.
@@ -177,6 +178,11 @@ def test_every_snippet_file_is_exercised_here() -> None:
         "test_pictory_offline.py",
     }
     assert {path.name for path in SNIPPETS.glob("*.py")} == exercised
+    # The example user project is run as a separate pytest project by tests/test_pytest_plugin.py.
+    assert {path.relative_to(SNIPPETS).as_posix() for path in (SNIPPETS / "user_project").rglob("*.py")} == {
+        "user_project/dags/pictory_posters.py",
+        "user_project/tests/test_pictory_posters.py",
+    }
 
 
 def test_generated_pages_are_in_the_nav() -> None:
@@ -209,8 +215,8 @@ def test_connection_values_reach_the_hook(monkeypatch: pytest.MonkeyPatch) -> No
     assert (DOCS / "images" / "connection-form.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_emulator_admin_routes(pictory_connection: PictoryEmulator) -> None:
-    result = _load("emulator_admin").configure_faults(pictory_connection.base_url)
+def test_emulator_admin_routes(pictory_emulator: PictoryEmulator, pictory_connection: str) -> None:
+    result = _load("emulator_admin").configure_faults(pictory_emulator.base_url)
     assert [fault["kind"] for fault in result["faults"]] == ["status", "fail_job"]
     assert result["stats"]["jobs_created"] == 0
 
@@ -218,10 +224,10 @@ def test_emulator_admin_routes(pictory_connection: PictoryEmulator) -> None:
     job_id = hook.generate_image("A prompt the emulator will fail")
     with pytest.raises(PictoryJobFailedError, match="CONTENT_POLICY"):
         hook.wait_for_job(job_id, poll_interval=0.1, timeout=10)
-    assert pictory_connection.stats()["responses"]["503"] == 2
+    assert pictory_emulator.stats()["responses"]["503"] == 2
 
 
-def test_dag_patterns(pictory_connection: PictoryEmulator) -> None:
+def test_dag_patterns(pictory_connection: str) -> None:
     snippet = _load("dag_patterns")
     dag = snippet.docs_pictory_patterns()
     tasks = {task.task_id: task for task in dag.tasks}
@@ -257,8 +263,8 @@ def test_dag_patterns(pictory_connection: PictoryEmulator) -> None:
     assert job["ai_credits_used"] == api.MODEL_CREDITS["flux-schnell"]
 
 
-def test_custom_operator_defers_and_completes(pictory_connection: PictoryEmulator) -> None:
-    pictory_connection.set_job_seconds(0)  # done at the first poll: the trigger fires at once
+def test_custom_operator_defers_and_completes(pictory_emulator: PictoryEmulator, pictory_connection: str) -> None:
+    pictory_emulator.set_job_seconds(0)  # done at the first poll: the trigger fires at once
     operator = _load("custom_operator").BrandedImageOperator(task_id="branded", subject="A lighthouse")
     ti = RecordingTI()
     context: dict[str, Any] = {"ti": ti}

@@ -453,6 +453,51 @@ def test_fail_job_fault(emu: PictoryEmulator) -> None:
     assert emu.stats()["faults_applied"] == 3
 
 
+def test_fail_job_fault_targets_prompts_containing_a_marker(emu: PictoryEmulator) -> None:
+    """Only the chosen prompt fails, wherever it comes in the order; other jobs pass the fault by."""
+    emu.set_job_seconds(0)
+    emu.add_fault("fail_job", prompt_contains="#2", error_code="CONTENT_POLICY", count=1)
+    before = create(emu, prompt="Mapped item #1")
+    chosen = create(emu, prompt="Mapped item #2")
+    after = create(emu, prompt="Mapped item #2 again")  # the fault was used up (count=1)
+    assert [wait_terminal(emu, job_id)["data"]["status"] for job_id in (before, chosen, after)] == [
+        "completed",
+        "failed",
+        "completed",
+    ]
+    assert wait_terminal(emu, chosen)["data"]["error_code"] == "CONTENT_POLICY"
+    assert emu.stats()["faults_applied"] == 1
+    assert emu.faults() == []
+
+    # An untargeted fail_job queued behind a targeted one still fails the next other job.
+    emu.add_fault("fail_job", prompt_contains="poison", count=5)
+    emu.add_fault("fail_job")
+    plain = create(emu, prompt="A plain image")
+    poisoned = create(emu, prompt="A poison apple")
+    assert wait_terminal(emu, plain)["data"]["status"] == "failed"
+    assert wait_terminal(emu, poisoned)["data"]["status"] == "failed"
+    assert [(f["prompt_contains"], f["count"]) for f in emu.faults()] == [("poison", 4)]
+
+    with pytest.raises(ValueError, match="only to fail_job"):
+        emu.add_fault("status", prompt_contains="x")
+    with pytest.raises(ValueError, match="non-empty string"):
+        emu.add_fault("fail_job", prompt_contains="")
+
+
+def test_fail_job_by_prompt_over_the_admin_api(emu: PictoryEmulator) -> None:
+    admin = emu.base_url + "/_emulator"
+    emu.set_job_seconds(0)
+    response = requests.post(f"{admin}/faults", json={"kind": "fail_job", "prompt_contains": "cat"}, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["fault"]["prompt_contains"] == "cat"
+    dog, cat = create(emu, prompt="A sleeping dog"), create(emu, prompt="A sleeping cat")
+    assert wait_terminal(emu, dog)["data"]["status"] == "completed"
+    assert wait_terminal(emu, cat)["data"]["status"] == "failed"
+    bad = requests.post(f"{admin}/faults", json={"kind": "slow", "prompt_contains": "cat"}, timeout=5)
+    assert bad.status_code == 400
+    assert "fail_job" in bad.json()["message"]
+
+
 def test_invalid_faults(emu: PictoryEmulator) -> None:
     with pytest.raises(ValueError, match="kind"):
         emu.add_fault("explode")

@@ -1,15 +1,14 @@
-"""Offline tests of Pictory code for your own CI: the bundled emulator plus an env-var connection.
+"""Offline tests of Pictory code for your own CI, with the provider's pytest plugin.
 
-Copy this file into your project's tests. Included in docs/emulator.md and docs/storing-images.md;
+The plugin (installed with the provider) gives every test the fixtures ``pictory_emulator`` (the
+bundled emulator, reset for each test) and ``pictory_connection`` (``pictory_default`` pointed at it):
+this file needs no conftest. Included in docs/emulator.md and docs/storing-images.md;
 tests/test_docs.py collects and runs these tests as part of the provider's own suite.
 """
 
 from __future__ import annotations
 
-# --8<-- [start:fixtures]
-import json
-from collections.abc import Iterator
-
+# --8<-- [start:imports]
 import pytest
 
 from pictory_provider.emulator import PictoryEmulator
@@ -17,29 +16,12 @@ from pictory_provider.exceptions import PictoryDownloadError, PictoryJobFailedEr
 from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.storage import store_image
 
-
-@pytest.fixture(scope="module")
-def pictory_emulator() -> Iterator[PictoryEmulator]:
-    # A free port, jobs finish after 0.2 s; any key starting with "pictai_" is accepted.
-    with PictoryEmulator(job_seconds=0.2) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def pictory_connection(pictory_emulator: PictoryEmulator, monkeypatch: pytest.MonkeyPatch) -> PictoryEmulator:
-    """``pictory_default`` points at the emulator; jobs, faults and counters start empty."""
-    pictory_emulator.reset()
-    conn = {"conn_type": "pictory", "host": pictory_emulator.base_url, "password": "pictai_test"}
-    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(conn))
-    return pictory_emulator
-
-
-# --8<-- [end:fixtures]
+# --8<-- [end:imports]
 
 
 # --8<-- [start:happy_path]
-def test_generate_and_wait(pictory_connection: PictoryEmulator) -> None:
-    hook = PictoryHook()  # pictory_default
+def test_generate_and_wait(pictory_emulator: PictoryEmulator, pictory_connection: str) -> None:
+    hook = PictoryHook(pictory_connection)  # "pictory_default", pointed at the emulator
     job_id = hook.generate_image("A lighthouse on a cliff at dawn", model="flux-schnell", aspect_ratio="16:9")
     job = hook.wait_for_job(job_id, poll_interval=0.1, timeout=10)
 
@@ -48,29 +30,31 @@ def test_generate_and_wait(pictory_connection: PictoryEmulator) -> None:
     assert job.ai_credits_used == 0.6  # flux-schnell's price per image
     assert job.url is not None
     assert job.url.endswith(".png")
-    assert pictory_connection.stats()["jobs_created"] == 1
+    assert pictory_emulator.stats()["jobs_created"] == 1
 
 
 # --8<-- [end:happy_path]
 
 
 # --8<-- [start:faults]
-def test_transient_errors_are_retried_and_failed_jobs_are_not(pictory_connection: PictoryEmulator) -> None:
+def test_transient_errors_are_retried_and_failed_jobs_are_not(
+    pictory_emulator: PictoryEmulator, pictory_connection: str
+) -> None:
     hook = PictoryHook(retry_min_wait=0.05, retry_max_wait=0.2)  # short backoff for tests
 
     # Two 503s on the status endpoint: the hook retries them within its budget (max_attempts=5).
-    pictory_connection.add_fault("status", route="job", status=503, count=2)
+    pictory_emulator.add_fault("status", route="job", status=503, count=2)
     # A 429 with Retry-After: 1 on the create call: retried after one second, no duplicate job.
-    pictory_connection.add_fault("rate_limit", route="create", retry_after=1)
+    pictory_emulator.add_fault("rate_limit", route="create", retry_after=1)
     job_id = hook.generate_image("A red fox in fresh snow")
     assert hook.wait_for_job(job_id, poll_interval=0.1, timeout=10).status.value == "completed"
-    stats = pictory_connection.stats()
+    stats = pictory_emulator.stats()
     assert stats["responses"]["503"] == 2
     assert stats["responses"]["429"] == 1
     assert stats["jobs_created"] == 1
 
     # The next job ends "failed": PictoryJobFailedError carries Pictory's code and message.
-    pictory_connection.add_fault("fail_job", error_code="CONTENT_POLICY", error_message="Prompt rejected")
+    pictory_emulator.add_fault("fail_job", error_code="CONTENT_POLICY", error_message="Prompt rejected")
     failing = hook.generate_image("A prompt Pictory will refuse")
     with pytest.raises(PictoryJobFailedError, match="CONTENT_POLICY: Prompt rejected") as failure:
         hook.wait_for_job(failing, poll_interval=0.1, timeout=10)
@@ -81,7 +65,7 @@ def test_transient_errors_are_retried_and_failed_jobs_are_not(pictory_connection
 
 
 # --8<-- [start:storage]
-def test_store_the_png(pictory_connection: PictoryEmulator, tmp_path) -> None:
+def test_store_the_png(pictory_connection: str, tmp_path) -> None:
     hook = PictoryHook()
     job_id = hook.generate_image("A minimalist poster of a mountain range")
     job = hook.wait_for_job(job_id, poll_interval=0.1, timeout=10)

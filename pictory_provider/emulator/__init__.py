@@ -24,8 +24,8 @@ Jobs are ``in-progress`` for ``job_seconds``, then
 Fault injection
 ---------------
 ``emu.add_fault(kind, *, route="any", count=1, status=None, retry_after=None, delay=None, body=None,
-error_code=None, error_message=None)`` queues a fault. Each API request takes the first queued fault
-whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
+error_code=None, error_message=None, prompt_contains=None)`` queues a fault. Each API request takes the
+first queued fault whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
 Routes: ``"create"`` (POST images or videos), ``"job"`` (GET job), ``"list"`` (both list endpoints),
 ``"clean"``, ``"file"`` (``/files/...``), ``"quota"``, ``"usage"`` and ``"any"``.
@@ -46,7 +46,9 @@ Kinds:
 - ``"reset"``: abort the TCP connection (RST) without sending any response.
 - ``"fail_job"``: ``route`` is ignored; the next ``count`` created jobs end ``failed`` with
   ``error_code`` (default ``IMAGE_GENERATION_FAILED``, or ``VIDEO_GENERATION_FAILED`` for videos) and
-  ``error_message`` (default ``The image could not be generated`` / ``The video ...``).
+  ``error_message`` (default ``The image could not be generated`` / ``The video ...``). With
+  ``prompt_contains="marker"`` only jobs whose prompt contains ``marker`` fail (other jobs pass it by),
+  so a test can fail one chosen item of a mapped task.
 - ``"drip"``: the normal answer, its body sent one byte every ``delay`` seconds (default 0.5).
 - ``"truncate"``: the first half of the normal body, without ``Content-Length`` (close-delimited),
   then the connection is closed.

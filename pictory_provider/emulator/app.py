@@ -142,6 +142,7 @@ class PictoryEmulator:
         error_code: str | None = None,
         error_message: str | None = None,
         size: int | None = None,
+        prompt_contains: str | None = None,
     ) -> None:
         """Queue a fault (see the package docstring); ``ValueError`` for an unknown kind or route."""
         self._state.add_fault(
@@ -156,6 +157,7 @@ class PictoryEmulator:
                 error_code=error_code,
                 error_message=error_message,
                 size=size,
+                prompt_contains=prompt_contains,
             )
         )
 

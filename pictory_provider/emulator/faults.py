@@ -35,6 +35,7 @@ FAULT_FIELDS = (
     "error_code",
     "error_message",
     "size",
+    "prompt_contains",
 )
 DEFAULT_DRIP_DELAY = 0.5
 DEFAULT_HUGE_SIZE = 16 * 1024 * 1024
@@ -68,6 +69,12 @@ class Fault:
     error_code: str | None = None
     error_message: str | None = None
     size: int | None = None
+    #: ``fail_job`` only: fail only jobs whose prompt contains this text (case-sensitive); ``None`` = any.
+    prompt_contains: str | None = None
+
+    def fails_job(self, prompt: str) -> bool:
+        """Whether this fault makes a job with ``prompt`` end ``failed``."""
+        return self.kind == "fail_job" and (self.prompt_contains is None or self.prompt_contains in prompt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +88,7 @@ class Fault:
             "error_code": self.error_code,
             "error_message": self.error_message,
             "size": self.size,
+            "prompt_contains": self.prompt_contains,
         }
 
 
@@ -96,6 +104,7 @@ def make_fault(
     error_code: str | None = None,
     error_message: str | None = None,
     size: int | None = None,
+    prompt_contains: str | None = None,
 ) -> Fault:
     """Build a validated :class:`Fault`; raise ``ValueError`` for anything unusable."""
     if kind not in ALL_FAULT_KINDS:
@@ -106,6 +115,11 @@ def make_fault(
         raise ValueError(f"fault count must be an integer >= 1 (got {count!r})")
     if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
         raise ValueError(f"fault status must be an HTTP status code 100-599 (got {status!r})")
+    if prompt_contains is not None:
+        if kind != "fail_job":
+            raise ValueError("prompt_contains applies only to fail_job faults")
+        if not isinstance(prompt_contains, str) or not prompt_contains:
+            raise ValueError(f"prompt_contains must be a non-empty string (got {prompt_contains!r})")
     if kind in ("non_json", "wrong_job_id") and body is not None and not isinstance(body, str):
         raise ValueError(f"a {kind} fault body must be a string")
     if kind == "redirect" and not isinstance(body, str):
@@ -128,6 +142,7 @@ def make_fault(
         error_code=_optional_str("error_code", error_code),
         error_message=_optional_str("error_message", error_message),
         size=size,
+        prompt_contains=prompt_contains,
     )
 
 

@@ -410,7 +410,7 @@ class EmulatorState:
             if longest is not None and longest > self._job_seconds:
                 job.completes_at = now + random.uniform(self._job_seconds, longest)
             for index, fault in enumerate(self._faults):
-                if fault.kind == "fail_job":
+                if fault.fails_job(job.prompt):
                     job.error_code = fault.error_code or job.fail_code
                     job.error_message = fault.error_message or job.fail_message
                     fault.remaining -= 1

@@ -15,6 +15,15 @@ from pictory_provider import __version__
 from pictory_provider.api import DEFAULT_BASE_URL
 from pictory_provider.exceptions import PictoryConfigError
 
+__all__ = [
+    "DEFAULT_MAX_REQUESTS_PER_SECOND",
+    "USER_AGENT",
+    "PictoryCredentials",
+    "base_url_from_host",
+    "credentials_from_connection",
+    "extra_of",
+]
+
 log = logging.getLogger(__name__)
 
 #: Requests per second one triggerer process sends for one API key, unless the connection's extra
@@ -170,7 +179,9 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
-    rate = extra.get("max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
+    rate = extra.get("max_requests_per_second")
+    if rate is None:  # absent, or left empty in the connection form (Airflow >= 3.2 stores null)
+        rate = DEFAULT_MAX_REQUESTS_PER_SECOND
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
         raise PictoryConfigError(
             f"Connection {conn_id!r}: extra 'max_requests_per_second' must be a number >= 0 "

@@ -55,8 +55,10 @@ from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 
 __all__ = [
     "USER_AGENT",
+    "JobStatus",
     "PictoryCredentials",
     "PictoryHook",
+    "PictoryJob",
     "base_url_from_host",
     "describe_exception",
     "raise_for_failed_job",

@@ -25,6 +25,14 @@ from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, d
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
 
+__all__ = [
+    "PictoryGenerateImageOperator",
+    "PictoryGenerateOperatorBase",
+    "PictoryGenerateVideoOperator",
+    "PictoryImageLink",
+    "PictoryVideoLink",
+]
+
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60
@@ -175,6 +183,12 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         result = complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
         report_spend(result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the stored file is the output (``None`` without the OpenLineage provider)."""
+        from pictory_provider.lineage import openlineage_facets
+
+        return openlineage_facets(self)
 
 
 class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):

@@ -29,6 +29,15 @@ from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
 
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "DEFAULT_TIMEOUT",
+    "PictoryImageJobSensor",
+    "PictoryJobSensorBase",
+    "PictoryVideoJobSensor",
+    "default_deferrable",
+]
+
 DEFAULT_CONN_ID = "pictory_default"
 DEFAULT_TIMEOUT = 60 * 60.0
 
@@ -124,6 +133,12 @@ class PictoryJobSensorBase(BaseSensorOperator):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
         return complete_from_event(context, event, AirflowSensorTimeout, self.output_path, self.kind)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the stored file is the output (``None`` without the OpenLineage provider)."""
+        from pictory_provider.lineage import openlineage_facets
+
+        return openlineage_facets(self)
 
 
 class PictoryImageJobSensor(PictoryJobSensorBase):

@@ -17,6 +17,10 @@ from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.hooks.scan import StatusScan, scan_registration
 from pictory_provider.hooks.transport import DeadlineReached, describe_exception
 
+__all__ = [
+    "PictoryJobTrigger",
+]
+
 
 class PictoryJobTrigger(BaseTrigger):
     """Poll a Pictory job until it completes, fails or times out, then fire exactly one event.
