@@ -32,12 +32,16 @@ __all__ = [
     "JobStatus",
     "PictoryJob",
     "build_image_request",
+    "build_video_request",
     "check_wait_settings",
     "image_request_errors",
     "job_failure",
     "parse_created_job",
+    "parse_duration",
     "parse_job",
     "validate_job_id",
+    "video_credits",
+    "video_request_errors",
 ]
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"

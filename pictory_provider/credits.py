@@ -28,6 +28,23 @@ from pictory_provider.exceptions import (
     PictoryValidationError,
 )
 
+__all__ = [
+    "CreditTransaction",
+    "Quota",
+    "QuotaUsage",
+    "check_max_ai_credits",
+    "estimate_credits",
+    "failed_job_error",
+    "guard_spend",
+    "parse_credit_transaction",
+    "parse_credit_usage",
+    "parse_quota",
+    "raise_for_exhausted_credits",
+    "report_spend",
+    "usage_path",
+    "usage_period",
+]
+
 log = logging.getLogger(__name__)
 
 QUOTA_PATH = "/pictoryapis/v1/quota"

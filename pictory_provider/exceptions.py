@@ -13,13 +13,17 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 __all__ = [
     "PictoryAPIError",
     "PictoryAuthError",
+    "PictoryBudgetError",
     "PictoryConfigError",
+    "PictoryCreditsExhaustedError",
     "PictoryDownloadError",
     "PictoryError",
     "PictoryEventError",
     "PictoryJobFailedError",
     "PictoryJobTimeoutError",
     "PictoryNotFoundError",
+    "PictorySubmissionUnclearError",
+    "PictorySubmissionUnresolvedError",
     "PictoryTransientError",
     "PictoryValidationError",
 ]

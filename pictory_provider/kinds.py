@@ -14,6 +14,13 @@ from typing import Any
 
 from pictory_provider import api
 
+__all__ = [
+    "IMAGE",
+    "JOB_KINDS",
+    "VIDEO",
+    "JobKind",
+]
+
 
 @dataclass(frozen=True)
 class JobKind:

@@ -28,7 +28,11 @@ from pictory_provider.exceptions import PictoryDownloadError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "check_mp4",
+    "check_png",
     "destination_for",
+    "download_timeout_setting",
+    "store_file",
     "store_image",
 ]
 

@@ -50,6 +50,17 @@ from pictory_provider.exceptions import (
 )
 from pictory_provider.kinds import JobKind
 
+__all__ = [
+    "Scan",
+    "SubmissionGuard",
+    "TaskStateStore",
+    "describe_request",
+    "fingerprint",
+    "guard_for",
+    "matches_request",
+    "scan",
+]
+
 log = logging.getLogger(__name__)
 
 #: Seconds by which Pictory's clock may be behind the worker's: list items created up to this long

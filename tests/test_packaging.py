@@ -36,6 +36,10 @@ VERSION = pictory_provider.__version__
 #: Modules users import from; each declares ``__all__`` so ``mypy --strict`` users can import its names.
 PUBLIC_MODULES = (
     "pictory_provider.api",
+    "pictory_provider.kinds",
+    "pictory_provider.credits",
+    "pictory_provider.submission",
+    "pictory_provider.links",
     "pictory_provider.events",
     "pictory_provider.exceptions",
     "pictory_provider.storage",
@@ -59,6 +63,9 @@ RUNTIME_REQUIREMENTS = {
     "aiohttp",
     "asgiref",
     "tenacity",
+    "pendulum",
+    "fsspec",
+    "yarl",
 }
 DEV_TOOLS = {"ruff", "mypy", "playwright", "mkdocs", "mkdocs-material", "mkdocstrings", "build", "twine"}
 #: Files of the git tree that the sdist leaves out on purpose.

@@ -19,9 +19,13 @@ __all__ = [
     "DEFAULT_MAX_REQUESTS_PER_SECOND",
     "USER_AGENT",
     "PictoryCredentials",
+    "api_key_problem",
     "base_url_from_host",
     "credentials_from_connection",
     "extra_of",
+    "is_loopback",
+    "is_pictory_host",
+    "unreadable_env_connection_hint",
 ]
 
 log = logging.getLogger(__name__)

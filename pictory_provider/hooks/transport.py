@@ -55,6 +55,7 @@ __all__ = [
     "RequestPacer",
     "RetryableError",
     "describe_exception",
+    "env_proxy_for",
     "interpret_response",
     "pacer_for",
     "read_body",
