@@ -27,7 +27,7 @@ from pictory_provider import credits
 from pictory_provider.exceptions import PictoryValidationError
 
 if TYPE_CHECKING:
-    from pictory_provider.emulator.state import Job
+    from pictory_provider.emulator.jobs import Job
 
 DEFAULT_LIMIT = 1_000_000.0
 PLAN = "API Starter (emulated)"

@@ -25,8 +25,9 @@ from pictory_provider.emulator.faults import (
     make_fault,
     shape_response,
 )
+from pictory_provider.emulator.jobs import FILES_PREFIX
 from pictory_provider.emulator.png import job_png
-from pictory_provider.emulator.state import FILES_PREFIX, EmulatorState
+from pictory_provider.emulator.state import EmulatorState
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
