@@ -16,8 +16,6 @@ import json
 import logging
 import random
 import time
-import weakref
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -43,6 +41,13 @@ from pictory_provider.hooks.bodies import (
     too_large,
 )
 from pictory_provider.hooks.connection import USER_AGENT, PictoryCredentials
+from pictory_provider.hooks.sessions import (
+    SHARED_SESSIONS,
+    DeadlineReached,
+    RequestPacer,
+    env_proxy_for,
+    pacer_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,134 +164,6 @@ def interpret_response(
     if status == 404:
         raise PictoryNotFoundError(f"Pictory found nothing for {what} (HTTP 404 {message or 'Not Found'})", status)
     raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
-
-
-class DeadlineReached(Exception):
-    """The caller's deadline (a trigger's ``end_time``) arrived before an answer: fire ``timeout``."""
-
-
-#: Requests one API key may have in flight at once in one event loop, so that a slow host or key
-#: never takes the whole connection pool (the others keep their own connections).
-MAX_IN_FLIGHT_PER_KEY = 16
-
-
-class RequestPacer:
-    """Caps the request rate of one API key in one event loop, and pauses it after a 429.
-
-    Every trigger of the key waits its turn here, in arrival order, so a burst of deferred jobs slows
-    polling down to ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them,
-    not only the trigger that received it. The cap stays a cap after a pause (the waiters leave one
-    interval apart, never in a burst), and a waiter that is cancelled holds no slot: turns are taken
-    when they are due, not reserved ahead. It also bounds the key's requests in flight
-    (:data:`MAX_IN_FLIGHT_PER_KEY`).
-    """
-
-    def __init__(self, rate: float, max_in_flight: int = MAX_IN_FLIGHT_PER_KEY) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._last = float("-inf")
-        self._paused_until = 0.0
-        self._queue = asyncio.Lock()
-        self.in_flight = asyncio.Semaphore(max_in_flight)
-
-    async def wait_turn(self, deadline: float | None = None) -> None:
-        """Wait for the next turn (at once when the cap is off and no 429 pause is running).
-
-        :param deadline: Loop time (``loop.time()``) after which waiting is pointless: raise
-            :class:`DeadlineReached` instead of sleeping past it.
-        """
-        loop = asyncio.get_running_loop()
-        if not self.interval and self._paused_until <= loop.time() and not self._queue.locked():
-            return
-        async with self._queue:  # FIFO; a cancelled waiter simply leaves the queue
-            while True:
-                now = loop.time()
-                due = max(self._last + self.interval, self._paused_until)
-                if due <= now:
-                    break
-                if deadline is not None and due > deadline:
-                    await asyncio.sleep(max(0.0, deadline - now))
-                    raise DeadlineReached
-                await asyncio.sleep(due - now)  # a 429 may arrive meanwhile: look again
-            self._last = now
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
-
-
-_PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], RequestPacer]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def pacer_for(creds: PictoryCredentials) -> RequestPacer:
-    """The running loop's pacer for these credentials (one per base URL, API key and rate)."""
-    key = (creds.base_url, creds.key_digest, creds.max_requests_per_second)
-    pacers = _PACERS.setdefault(asyncio.get_running_loop(), {})
-    if key not in pacers:
-        pacers[key] = RequestPacer(creds.max_requests_per_second)
-    return pacers[key]
-
-
-def env_proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
-    """The proxy ``HTTP(S)_PROXY``/``NO_PROXY`` name for ``url`` (as ``requests`` reads them), or None.
-
-    Read explicitly instead of with ``aiohttp``'s ``trust_env``, which would also apply a ``~/.netrc``
-    entry for the Pictory host (and then refuse the request next to our ``Authorization`` header).
-    """
-    from aiohttp.helpers import get_env_proxy_for_url
-    from yarl import URL
-
-    try:
-        proxy, proxy_auth = get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None, None
-    return str(proxy), proxy_auth
-
-
-class _SharedSessions:
-    """One keep-alive ``aiohttp.ClientSession`` per event loop, shared by every hook on that loop.
-
-    The triggerer runs all triggers in one event loop, so hundreds of waiting jobs reuse a few pooled
-    TCP (and TLS) connections instead of opening one per poll. A session is closed when its last user
-    leaves, so short-lived loops (``dag.test()``, pytest) leak nothing. No host may take more than
-    ``limit_per_host`` of the pool (and no key more than :data:`MAX_IN_FLIGHT_PER_KEY`), so a slow
-    host cannot starve the others. Proxies come from the environment, read once per session and base
-    URL (:func:`env_proxy_for`).
-    """
-
-    def __init__(self) -> None:
-        self._sessions: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
-        self._proxies: weakref.WeakKeyDictionary[
-            aiohttp.ClientSession, dict[str, tuple[str | None, aiohttp.BasicAuth | None]]
-        ] = weakref.WeakKeyDictionary()
-
-    @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[aiohttp.ClientSession]:
-        loop = asyncio.get_running_loop()
-        session, users = self._sessions.get(loop, (None, 0))
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, keepalive_timeout=75)
-            session, users = aiohttp.ClientSession(connector=connector), 0
-        self._sessions[loop] = (session, users + 1)
-        try:
-            yield session
-        finally:
-            current, users = self._sessions[loop]
-            if users <= 1:
-                del self._sessions[loop]
-                await current.close()
-            else:
-                self._sessions[loop] = (current, users - 1)
-
-    async def proxy_for(self, session: aiohttp.ClientSession, base_url: str) -> tuple[str | None, Any]:
-        """The environment's proxy for ``base_url`` (looked up once per session, off the loop)."""
-        proxies = self._proxies.setdefault(session, {})
-        if base_url not in proxies:
-            proxies[base_url] = await asyncio.to_thread(env_proxy_for, base_url)
-        return proxies[base_url]
-
-
-SHARED_SESSIONS = _SharedSessions()
 
 
 class _KeyAuth(requests.auth.AuthBase):
