@@ -44,10 +44,14 @@ clean:
 	rm -rf $(VENV) output build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # `make test-compat`: the unit and `dags test` suites on older Airflow too, each in its own venv
-# (.venv-2.11, .venv-3.0, .venv-3.1, .venv-3.2), created from constraints/ when missing and refreshed when setup.cfg or
-# requirements-test.txt change.
-COMPAT_AIRFLOW := 2.11.2 3.0.6 3.1.8 3.2.2
-COMPAT_PYTEST := --ignore=tests/e2e --ignore=tests/test_docs.py
+# (.venv-2.11, .venv-3.0, .venv-3.1), created from constraints/ when missing and refreshed when setup.cfg or
+# requirements-test.txt change. Airflow 3.2.2 is left out: its `airflow dags test` fails inside Airflow's
+# task API with our pinned packages (constraints/constraints-3.2.2-py3.11.txt is kept to investigate:
+# `make test-compat COMPAT_AIRFLOW=3.2.2`). Tests that do not depend on the Airflow version (docs
+# build, packaging, the pytest plugin's user project, the demo script) run once, in `make test`.
+COMPAT_AIRFLOW := 2.11.2 3.0.6 3.1.8
+COMPAT_PYTEST := --ignore=tests/e2e --ignore=tests/test_docs.py --ignore=tests/test_packaging.py \
+	--ignore=tests/test_pytest_plugin.py --ignore=tests/test_demo.py
 .PHONY: test-compat
 
 test-compat:

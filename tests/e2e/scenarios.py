@@ -127,14 +127,22 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
     cluster.wait_for_run(DAG_ID, run_id)
     seconds = time.monotonic() - started
     # The run's state lands before the resumed task's last log lines are flushed: wait for them.
-    cluster.wait_for(
-        lambda: (
-            "Resumed by PictoryJobTrigger" in cluster.task_log(DAG_ID, run_id, "wait")
-            and ("Task failed with exception" in (log := cluster.task_log(DAG_ID, run_id, "wait")) or "success" in log)
-        ),
-        timeout=30,
-        what="the task log to be complete",
-    )
+    try:
+        cluster.wait_for(
+            lambda: (
+                "Resumed by PictoryJobTrigger" in cluster.task_log(DAG_ID, run_id, "wait")
+                and (
+                    "Task failed with exception" in (log := cluster.task_log(DAG_ID, run_id, "wait"))
+                    or "success" in log
+                )
+            ),
+            timeout=60,
+            what="the task log to be complete",
+        )
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"{exc}; the wait task's log ends with:\n{cluster.task_log(DAG_ID, run_id, 'wait')[-3000:]}"
+        ) from None
     stats = emulator.stats()
     return Outcome(
         scenario=scenario,
