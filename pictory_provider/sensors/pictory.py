@@ -140,6 +140,20 @@ class PictoryJobSensorBase(BaseSensorOperator):
 
         return openlineage_facets(self)
 
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Honour ``soft_fail`` when Airflow's own deferral timeout fires, on Airflow 3.0.x too.
+
+        Airflow 3.0 turns that timeout into ``AirflowSensorTimeout`` after its ``soft_fail`` check, so
+        the task failed instead of skipping. Other versions skip in the base class already, so only
+        that case reaches the ``soft_fail`` branch here.
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(str(exc)) from exc
+            raise
+
 
 class PictoryImageJobSensor(PictoryJobSensorBase):
     """Wait for a Pictory image job and publish its result.
