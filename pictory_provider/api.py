@@ -10,6 +10,7 @@ import enum
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -207,6 +208,22 @@ def image_request_errors(body: dict[str, Any]) -> list[dict[str, str]]:
     return errors
 
 
+def _checked_body(
+    kind: str,
+    prompt: str,
+    optional: dict[str, Any],
+    request_errors: Callable[[dict[str, Any]], list[dict[str, str]]],
+) -> dict[str, Any]:
+    """The camelCase body (fields left ``None`` omitted), or :class:`PictoryValidationError` naming them."""
+    body: dict[str, Any] = {"prompt": prompt} | {key: value for key, value in optional.items() if value is not None}
+    errors = request_errors(body)
+    if errors:
+        raise PictoryValidationError(
+            f"Invalid Pictory {kind} request: " + "; ".join(e["errors"] for e in errors), errors
+        )
+    return body
+
+
 def build_image_request(
     prompt: str,
     *,
@@ -217,7 +234,6 @@ def build_image_request(
     webhook: str | None = None,
 ) -> dict[str, Any]:
     """Build the documented camelCase body, or raise :class:`PictoryValidationError` naming the field."""
-    body: dict[str, Any] = {"prompt": prompt}
     optional = {
         "model": model,
         "aspectRatio": aspect_ratio,
@@ -225,11 +241,7 @@ def build_image_request(
         "referenceImageUrl": reference_image_url,
         "webhook": webhook,
     }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    errors = image_request_errors(body)
-    if errors:
-        raise PictoryValidationError("Invalid Pictory image request: " + "; ".join(e["errors"] for e in errors), errors)
-    return body
+    return _checked_body("image", prompt, optional, image_request_errors)
 
 
 def video_request_errors(body: dict[str, Any]) -> list[dict[str, str]]:
@@ -300,7 +312,6 @@ def build_video_request(
     references: Any = reference_image_urls
     if isinstance(references, tuple):
         references = list(references)
-    body: dict[str, Any] = {"prompt": prompt}
     optional = {
         "model": model,
         "aspectRatio": aspect_ratio,
@@ -310,11 +321,7 @@ def build_video_request(
         "referenceImageUrls": references,
         "webhook": webhook,
     }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    errors = video_request_errors(body)
-    if errors:
-        raise PictoryValidationError("Invalid Pictory video request: " + "; ".join(e["errors"] for e in errors), errors)
-    return body
+    return _checked_body("video", prompt, optional, video_request_errors)
 
 
 def video_credits(model: str, duration: str) -> float:

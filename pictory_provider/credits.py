@@ -103,7 +103,7 @@ def estimate_credits(kind: str = IMAGE, model: str | None = None, duration: str 
                 [{"name": "model", "errors": "unknown video model"}],
             )
         seconds = _seconds(api.VIDEO_DURATIONS[chosen][0] if duration is None else duration)
-        return round(api.VIDEO_MODEL_CREDITS_PER_SECOND[chosen] * seconds, 6)
+        return api.video_credits(chosen, f"{seconds:g}s")  # the one per-second price rule
     raise PictoryValidationError(f"kind must be {IMAGE!r} or {VIDEO!r} (got {kind!r})")
 
 
