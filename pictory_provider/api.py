@@ -101,7 +101,7 @@ VIDEO_SOURCE_FIELDS = ("firstFrameImageUrl", "extendVideoUrl", "referenceImageUr
 MAX_REFERENCE_IMAGES = 3
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Documented states of a Pictory job; ``UNKNOWN`` stands for anything else Pictory sends."""
 
     IN_PROGRESS = "in-progress"
@@ -113,7 +113,7 @@ class JobStatus(str, enum.Enum):
     @classmethod
     def parse(cls, value: object) -> JobStatus:
         try:
-            return cls(value)
+            return cls(value) if isinstance(value, str) else cls.UNKNOWN
         except ValueError:
             return cls.UNKNOWN
 

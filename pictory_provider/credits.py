@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pendulum
@@ -287,7 +287,7 @@ def usage_period(year: object = None, month: object = None, now: datetime | None
             "year requires month: pass both (e.g. year=2026, month=3), or neither for the current month",
             [{"name": "month", "errors": "required when year is given"}],
         )
-    today = now or datetime.now(timezone.utc)
+    today = now or datetime.now(UTC)
     year = today.year if year is None else year
     if isinstance(year, bool) or not isinstance(year, int):
         raise PictoryValidationError(

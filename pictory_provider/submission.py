@@ -35,7 +35,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pictory_provider.api import JOBS_PATH, JobStatus
@@ -110,7 +110,7 @@ def _parse_time(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -263,7 +263,7 @@ class SubmissionGuard:
         self._reconcile(store, record, list_page)
 
     def _reconcile(self, store: TaskStateStore, record: dict[str, Any], list_page: ListPage) -> None:
-        sent_at = _parse_time(record.get("sent_at")) or datetime.fromtimestamp(self.clock(), timezone.utc)
+        sent_at = _parse_time(record.get("sent_at")) or datetime.fromtimestamp(self.clock(), UTC)
         since = sent_at - timedelta(seconds=CLOCK_SKEW)
         self.logger.warning(
             "An earlier try sent %s at %s and never learnt whether Pictory created the job: looking for it "
@@ -347,7 +347,7 @@ class SubmissionGuard:
         if store is None:
             return post()
         request = describe_request(self.kind, self.body)
-        sent_at = datetime.fromtimestamp(self.clock(), timezone.utc)
+        sent_at = datetime.fromtimestamp(self.clock(), UTC)
         store.set(
             self.in_flight_key,
             {

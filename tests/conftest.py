@@ -7,6 +7,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 # Airflow reads its home and settings at import time: set them before anything imports airflow.
 _HOME = tempfile.mkdtemp(prefix="pictory-tests-home-")
@@ -18,6 +19,24 @@ os.environ.pop("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", None)
 import pytest  # noqa: E402
 
 from pictory_provider.emulator import PictoryEmulator  # noqa: E402
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, except that every e2e module goes to one worker: one real deployment.
+
+    (pytest-xdist's own ``xdist_group`` marks are ignored under pytest 9: the worker renames the
+    test's ``_nodeid``, which pytest 9 no longer reads.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class OneDeploymentScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
+
+    return OneDeploymentScheduling(config, log)
+
 
 #: A fresh key per test session, so a leak scan can look for this exact string.
 API_KEY = "pictai_" + secrets.token_hex(16)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ def test_ledger_parser_refuses_unusable_rows(body, needle):
 
 
 def test_usage_period_rules():
-    now = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, tzinfo=UTC)
     assert usage_period(now=now) is None
     assert usage_period(2026, 3, now) == (2026, 3)
     assert usage_period(None, 7, now) == (2026, 7)  # month alone: this year

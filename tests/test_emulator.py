@@ -698,3 +698,16 @@ def test_cli() -> None:
             process.stdout.close()
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_finish_jobs_completes_every_running_job_now_and_keeps_failures(emu):
+    emu.set_job_seconds(600)
+    first, second = create(emu), create(emu, prompt="FAILME please")
+    emu.add_fault("fail_job", prompt_contains="FAILME", error_code="IMAGE_GENERATION_FAILED", error_message="no")
+    failing = create(emu, prompt="FAILME please")
+    assert get_job(emu, first).json()["data"]["status"] == "in-progress"
+    assert emu.finish_jobs() == 3
+    assert get_job(emu, first).json()["data"]["status"] == "completed"
+    assert get_job(emu, second).json()["data"]["status"] == "completed"  # created before the fault
+    assert get_job(emu, failing).json()["data"]["status"] == "failed"
+    assert emu.finish_jobs() == 0  # nothing left running

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -75,7 +75,7 @@ class Transaction:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _credits(name: str, value: object) -> float:
@@ -93,7 +93,7 @@ class CreditAccount:
 
     def reset(self, now: float | None = None) -> None:
         """Back to the default: limit 1,000,000, nothing used, ``reject`` when exhausted, a fresh ledger."""
-        at = datetime.now(timezone.utc).timestamp() if now is None else now
+        at = datetime.now(UTC).timestamp() if now is None else now
         with self._lock:
             self._limit = DEFAULT_LIMIT
             self._used = 0.0
@@ -168,7 +168,7 @@ class CreditAccount:
         return [
             row.item()
             for row in rows
-            if (stamp := datetime.fromtimestamp(row.at, timezone.utc)).year == year and stamp.month == month
+            if (stamp := datetime.fromtimestamp(row.at, UTC)).year == year and stamp.month == month
         ]
 
 
@@ -189,7 +189,7 @@ def _int_query(request: web.Request, name: str) -> int | str | None:
 
 
 async def get_usage(request: web.Request) -> web.StreamResponse:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         period = credits.usage_period(_int_query(request, "year"), _int_query(request, "month"), now)
     except PictoryValidationError as exc:

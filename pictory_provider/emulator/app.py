@@ -183,6 +183,10 @@ class PictoryEmulator:
         """How long jobs created from now on stay ``in-progress``."""
         self._state.set_job_seconds(seconds)
 
+    def finish_jobs(self) -> int:
+        """Every job still ``in-progress`` completes (or fails, if a fault says so) now; returns how many."""
+        return self._state.finish_jobs()
+
     def stats(self) -> dict[str, Any]:
         """A snapshot of the request, response, job, connection, fault and webhook counters."""
         return self._state.stats()

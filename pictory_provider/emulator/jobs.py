@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pictory_provider import api
@@ -76,7 +76,7 @@ class Job:
             "id": self.id,
             "prompt": self.prompt,
             "aspectRatio": self.aspect_ratio,
-            "createdDate": datetime.fromtimestamp(self.created_at, timezone.utc)
+            "createdDate": datetime.fromtimestamp(self.created_at, UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "model": self.model,

@@ -351,7 +351,7 @@ class PictoryTransport:
                     ) as response:
                         text = await read_capped_text(response, what)
                         status, headers = response.status, response.headers
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     if deadline is not None and asyncio.get_running_loop().time() >= deadline:
                         raise DeadlineReached from None
                     never_sent = isinstance(exc, aiohttp.ClientConnectorError)

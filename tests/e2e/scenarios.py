@@ -6,6 +6,7 @@ Shared by tests/e2e/test_real_airflow.py (which asserts the outcomes) and script
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pictory_provider.emulator import PictoryEmulator
 from .harness import AirflowCluster
 
 DAG_ID = "e2e_pictory_faults"
-JOB_SECONDS = 4.0
+JOB_SECONDS = 600.0  # jobs end when run_scenario calls finish_jobs()
 
 
 def restart_emulator(emulator: PictoryEmulator, down_seconds: float = 2.0) -> None:
@@ -124,30 +125,25 @@ def run_scenario(cluster: AirflowCluster, emulator: PictoryEmulator, scenario: S
             emulator.add_fault(**(fault | {"route": "job"}))
     if scenario.action:
         scenario.action(emulator)
+    emulator.finish_jobs()  # the job completes (or fails) once the task waits in the triggerer
     cluster.wait_for_run(DAG_ID, run_id)
     seconds = time.monotonic() - started
-    # The run's state lands before the resumed task's last log lines are flushed: wait for them.
-    try:
-        cluster.wait_for(
-            lambda: (
-                "Resumed by PictoryJobTrigger" in cluster.task_log(DAG_ID, run_id, "wait")
-                and (
-                    "Task failed with exception" in (log := cluster.task_log(DAG_ID, run_id, "wait"))
-                    or "success" in log
-                )
-            ),
-            timeout=60,
-            what="the task log to be complete",
-        )
-    except TimeoutError as exc:
-        raise TimeoutError(
-            f"{exc}; the wait task's log ends with:\n{cluster.task_log(DAG_ID, run_id, 'wait')[-3000:]}"
-        ) from None
+    state = str(cluster.task_state(DAG_ID, run_id, "wait"))
+    if state == "failed":
+        # The run's state lands before the failed task's last log lines are flushed: the reason is
+        # read from the log, so wait for it (without failing here: the test's assertions say what is
+        # missing). A successful run is judged by its state and XCom, never by its log.
+        with contextlib.suppress(TimeoutError):
+            cluster.wait_for(
+                lambda: "Task failed with exception" in cluster.task_log(DAG_ID, run_id, "wait"),
+                timeout=60,
+                what="the failed task's exception in its log",
+            )
     stats = emulator.stats()
     return Outcome(
         scenario=scenario,
         run_id=run_id,
-        state=str(cluster.task_state(DAG_ID, run_id, "wait")),
+        state=state,
         polls=int(stats["requests"]["job"]),
         posts=int(stats["posts"]),
         seconds=seconds,

@@ -6,15 +6,10 @@ unchanged request); the emulator's counters prove how many jobs Pictory created.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from pictory_provider.emulator import PictoryEmulator
 from tests.compat import AIRFLOW_V_3_3_PLUS
-from tests.conftest import API_KEY
 
-from .harness import AirflowCluster, free_port
 from .submission_scenarios import (
     CHANGED_PROMPT,
     UNCLEAR_PROMPT,
@@ -26,18 +21,6 @@ pytestmark = [
     pytest.mark.timeout(900),
     pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store arrives in Airflow 3.3"),
 ]
-
-
-@pytest.fixture(scope="module")
-def e2e_emulator() -> Iterator[PictoryEmulator]:
-    with PictoryEmulator(port=free_port(), job_seconds=3) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def cluster(e2e_emulator: PictoryEmulator) -> Iterator[AirflowCluster]:
-    with AirflowCluster(e2e_emulator.base_url, API_KEY) as running:
-        yield running
 
 
 def test_unclear_create_then_retry_adopts_the_job_instead_of_buying_another(cluster, e2e_emulator):

@@ -7,40 +7,25 @@ from __future__ import annotations
 import signal
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pictory_provider.emulator import PictoryEmulator
 from tests.conftest import API_KEY
 from tests.test_video_media import mp4_summary
-
-from .harness import AirflowCluster, free_port
 
 pytestmark = pytest.mark.timeout(900)
 DAG_ID = "example_pictory_image_to_video"
 
 
-@pytest.fixture(scope="module")
-def e2e_emulator() -> Iterator[PictoryEmulator]:
-    with PictoryEmulator(port=free_port(), job_seconds=3) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def cluster(e2e_emulator: PictoryEmulator) -> Iterator[AirflowCluster]:
-    with AirflowCluster(e2e_emulator.base_url, API_KEY) as running:
-        yield running
-
-
 def test_image_to_video_chain_in_the_real_triggerer(cluster, e2e_emulator, tmp_path):
     e2e_emulator.reset()
-    e2e_emulator.set_job_seconds(8)
+    e2e_emulator.set_job_seconds(600)
     run_id = cluster.trigger(DAG_ID, {"output_path": f"{tmp_path}/"})
     image_row = cluster.wait_deferred(DAG_ID, run_id, "generate_image")
     assert image_row[1] == "pictory_provider.triggers.pictory.PictoryJobTrigger"
     e2e_emulator.set_job_seconds(25)  # the video renders long enough to kill the triggerer under it
+    assert e2e_emulator.finish_jobs() == 1  # the image, now that its operator waits in the triggerer
     video_row = cluster.wait_deferred(DAG_ID, run_id, "animate_image", timeout=180)
     assert video_row[1] == "pictory_provider.triggers.pictory.PictoryJobTrigger"  # the one trigger
     assert API_KEY not in str(video_row[3])
