@@ -203,7 +203,8 @@ run in one event loop (as in one triggerer), with the defaults as shipped: `stat
 rate cap 20 requests/s per key. **Session per poll** is the pattern other providers use: a new
 `aiohttp` session for every `GET /jobs/{{id}}`, every poll interval, no rate cap. Requests are
 counted by the emulator (`list` = `GET /pictoryapis/v1/jobs` pages, `job` = `GET /jobs/{{id}}`), CPU
-is the waiting process's user + system time while the waits ran, detection delay is the event's
+is the waiting process's user + system time while the waits ran (the account's other traffic comes
+from a separate process and is not counted), detection delay is the event's
 arrival minus the job's completion on the emulator.
 
 ## Results
