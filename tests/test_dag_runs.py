@@ -156,6 +156,11 @@ def test_example_mapped_one_image_per_prompt_and_credit_sum(home, emulator, tmp_
 
 
 @pytest.mark.skipif(not HAS_AIRFLOW_SDK, reason="the asset example DAGs are written for Airflow 3 (airflow.sdk)")
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_1_PLUS,
+    reason="Airflow 3.0's `dags test` fails a task whose outlet asset no scheduler has activated yet "
+    "(AirflowInactiveAssetInInletOrOutletException); docs/troubleshooting.md",
+)
 def test_asset_event_extra_reaches_the_metadata_db_and_the_consumer(home, emulator, tmp_path):
     """The producer's outlet asset event carries the job's facts; the consumer DAG reads them back."""
     result, output = run(home, emulator, "example_pictory_asset_producer", {"output_path": f"{tmp_path}/"})
