@@ -51,7 +51,7 @@ dist: venv
 	$(BIN)/twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) output build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* output build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # `make test-compat`: the suite on older Airflow too (unit tests and the `dags test` runs), each version
 # in its own venv (.venv-2.11, .venv-3.0, ...), created from constraints/ when missing and refreshed when
@@ -82,3 +82,20 @@ test-compat: venv
 	done; \
 	printf "== test-compat timings:$$summary\n"; \
 	if [ -n "$$failed" ]; then echo "== test-compat FAILED:$$failed"; exit 1; fi; echo "== test-compat passed"
+
+# `make test-minimums`: the lower bounds of setup.cfg's install_requires, tested. uv installs the oldest
+# versions they allow (--resolution lowest-direct) beside Airflow 3.3.2 into .venv-min, then the tests
+# of the code that uses them: requests/urllib3 (sync path), aiohttp/yarl (triggerer, emulator),
+# tenacity, asgiref. The test tools themselves come from the constraints.
+MIN_TESTS := tests/test_api.py tests/test_hook.py tests/test_emulator.py tests/test_emulator_list.py \
+	tests/test_trigger.py tests/test_trigger_network.py tests/test_status_scan.py tests/test_reliability_io.py \
+	tests/test_operator.py tests/test_sensor.py tests/test_bad_inputs.py tests/test_submission.py tests/test_credits.py
+.PHONY: test-minimums
+
+test-minimums: venv
+	rm -rf .venv-min
+	$(PYTHON) -m venv .venv-min
+	$(UV) pip install -q --python .venv-min/bin/python --resolution lowest-direct -e . "apache-airflow==3.3.2"
+	$(UV) pip install -q --python .venv-min/bin/python -c $(CONSTRAINTS) -r requirements-test.txt
+	@$(UV) pip list --python .venv-min/bin/python 2>/dev/null | grep -i -E "^(requests|urllib3|aiohttp|yarl|asgiref|tenacity|pendulum|fsspec|apache-airflow-providers-common-compat) "
+	.venv-min/bin/python $(PYTEST) -n $(COMPAT_WORKERS) $(MIN_TESTS)
