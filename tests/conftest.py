@@ -21,6 +21,7 @@ import pytest  # noqa: E402
 from pictory_provider.emulator import PictoryEmulator  # noqa: E402
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest runs without pytest-xdist too (`-p no:xdist`)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile``, except that every e2e module goes to one worker: one real deployment.
 
