@@ -3,7 +3,8 @@
 Each case runs in its own child process against its own fresh emulator process, one after the
 other: the package as shipped next to session-per-poll on the same workload, for N = 100, 1,000,
 5,000 and poll 5 s and 10 s, plus the crossover runs (few jobs: the list scan forced vs per-job
-GETs). ``make bench`` runs it (about 15-20 minutes on 2 cores); ``--only N`` restricts the sizes,
+GETs); the targets' case (N=1,000, poll 5 s) runs three times (``--repeats``), alternating with
+its baseline. ``make bench`` runs it (about 20-25 minutes on 2 cores); ``--only N`` restricts the sizes,
 ``--json FILE`` keeps the raw results. ``resume_latency.py`` (a real triggerer) is run on its own.
 """
 
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +31,8 @@ PYTHON = sys.executable
 SIZES = (100, 1000, 5000)
 POLLS = (5.0, 10.0)
 CROSSOVER_SIZES = (5, 10, 20, 40)
+#: The case the issue's targets are set for; it runs ``--repeats`` times (CPU varies between runs).
+TARGET_CASE = (1000, 5.0)
 
 
 def log(message: str) -> None:
@@ -94,6 +98,20 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def ratios(values: list[float]) -> str:
+    """Each repetition's ratio, and their median when there are several."""
+    text = ", ".join(f"{v:.1f}x" for v in values)
+    return text if len(values) == 1 else f"{text} (median {statistics.median(values):.1f}x)"
+
+
+def every(values: list[float], floor: float) -> str:
+    """The verdict over the repetitions: met only if every one met ``floor``; misses are counted."""
+    missed = sum(1 for v in values if v < floor)
+    if not missed:
+        return verdict(True) if len(values) == 1 else f"met in all {len(values)} runs"
+    return verdict(False) if len(values) == 1 else f"**missed in {missed} of {len(values)} runs**"
+
+
 def render(results: list[dict[str, Any]], crossover: list[dict[str, Any]], started: float, load: str) -> str:
     from pictory_provider.hooks.scan import SCAN_MIN_JOBS
 
@@ -101,12 +119,16 @@ def render(results: list[dict[str, Any]], crossover: list[dict[str, Any]], start
         return next((r for r in results if (r["n"], r["poll"], r["mode"]) == (n, poll, mode)), None)
 
     rows = []
+    seen: dict[tuple[int, float, str], int] = {}
     for r in results:
+        case = (r["n"], r["poll"], r["mode"])
+        seen[case] = seen.get(case, 0) + 1
+        label = {"package": "this package", "session_per_poll": "session per poll"}.get(r["mode"], r["mode"])
         rows.append(
             [
                 f"{r['n']:,}",
                 f"{r['poll']:g} s",
-                {"package": "this package", "session_per_poll": "session per poll"}.get(r["mode"], r["mode"]),
+                label if seen[case] == 1 else f"{label} (run {seen[case]})",
                 f"{r['requests_total']:,}",
                 f"{r['requests']['list']:,}",
                 f"{r['requests']['job']:,}",
@@ -117,18 +139,30 @@ def render(results: list[dict[str, Any]], crossover: list[dict[str, Any]], start
             ]
         )
     targets = []
-    ours, base = find(1000, 5.0, "package"), find(1000, 5.0, "session_per_poll")
-    if ours and base:
-        fewer = base["requests_total"] / max(1, ours["requests_total"])
-        less_cpu = base["cpu_seconds"] / max(1e-9, ours["cpu_seconds"])
+    ours_runs = [r for r in results if (r["n"], r["poll"], r["mode"]) == (1000, 5.0, "package")]
+    base_runs = [r for r in results if (r["n"], r["poll"], r["mode"]) == (1000, 5.0, "session_per_poll")]
+    pairs = list(zip(ours_runs, base_runs, strict=False))
+    if pairs:
+        fewer = [b["requests_total"] / max(1, o["requests_total"]) for o, b in pairs]
+        less_cpu = [b["cpu_seconds"] / max(1e-9, o["cpu_seconds"]) for o, b in pairs]
         targets += [
-            ["N=1,000 poll 5 s: >= 10x fewer requests than session-per-poll", f"{fewer:.1f}x", verdict(fewer >= 10)],
-            ["N=1,000 poll 5 s: >= 3x less CPU than session-per-poll", f"{less_cpu:.1f}x", verdict(less_cpu >= 3)],
+            ["N=1,000 poll 5 s: >= 10x fewer requests than session-per-poll", ratios(fewer), every(fewer, 10)],
+            ["N=1,000 poll 5 s: >= 3x less CPU than session-per-poll", ratios(less_cpu), every(less_cpu, 3)],
         ]
-    if ours:
+    if ours_runs:
+        p99s = [o["delay_p99"] for o in ours_runs]
+        correct = [o["correct"] for o in ours_runs]
         targets += [
-            ["N=1,000 poll 5 s: detection p99 <= 7 s", f"{ours['delay_p99']:.1f} s", verdict(ours["delay_p99"] <= 7)],
-            ["N=1,000 poll 5 s: 1,000/1,000 correct events", f"{ours['correct']:,}", verdict(ours["correct"] == 1000)],
+            [
+                "N=1,000 poll 5 s: detection p99 <= 7 s",
+                ", ".join(f"{d:.1f} s" for d in p99s),
+                every([-d for d in p99s], -7),
+            ],
+            [
+                "N=1,000 poll 5 s: 1,000/1,000 correct events",
+                ", ".join(f"{c:,}" for c in correct),
+                every(correct, 1000),
+            ],
         ]
     for poll in POLLS:
         big = find(5000, poll, "package")
@@ -190,9 +224,11 @@ def render(results: list[dict[str, Any]], crossover: list[dict[str, Any]], start
     return f"""# Performance
 
 _Generated by `make bench` (`benchmarks/run_all.py`) on {now}; the run took {minutes:.1f} min
-(from its start to the last case written). One run on
+(from its start to the last case written), on
 a shared 2-core machine: other processes compete for the cores, so CPU seconds vary between runs;
-figures measured side by side in the same run compare better than figures of different runs._
+figures measured side by side compare better than figures of different runs. The targets' case
+(N=1,000, poll 5 s) ran {len(ours_runs)} time(s), the package and session-per-poll alternating; the targets
+below give every repetition, and count misses._
 
 ## Workload
 
@@ -256,6 +292,9 @@ def main() -> None:
     parser.add_argument("--no-baseline-above", type=int, default=None, help="skip session-per-poll above this N")
     parser.add_argument("--crossover", type=int, action="append", help="crossover sizes (default 5, 10, 20, 40)")
     parser.add_argument("--no-crossover", action="store_true")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of the targets' case (N=1,000, poll 5 s), each side by side"
+    )
     parser.add_argument("--json", type=Path, help="write the raw results here too")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--from-json", type=Path, help="only rewrite the page from a --json file of an earlier run")
@@ -271,9 +310,10 @@ def main() -> None:
     plan: list[tuple[list[dict[str, Any]], int, float, str]] = []
     for n in args.only or SIZES:
         for poll in args.polls or POLLS:
-            plan.append((results, n, poll, "package"))
-            if args.no_baseline_above is None or n <= args.no_baseline_above:
-                plan.append((results, n, poll, "session_per_poll"))
+            for _ in range(args.repeats if (n, poll) == TARGET_CASE else 1):  # alternating, side by side
+                plan.append((results, n, poll, "package"))
+                if args.no_baseline_above is None or n <= args.no_baseline_above:
+                    plan.append((results, n, poll, "session_per_poll"))
         if n == (args.only or SIZES)[0] and not args.no_crossover:  # the crossover after the first size
             for small in args.crossover or CROSSOVER_SIZES:
                 plan += [(crossover, small, 5.0, "list"), (crossover, small, 5.0, "per_job")]

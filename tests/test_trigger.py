@@ -83,7 +83,8 @@ async def test_success_after_several_polls(pictory_conn, capsys):
     assert pictory_conn.stats()["requests"]["job"] >= 3
     logged = capsys.readouterr().out  # Airflow's structlog renders trigger logs to stdout
     assert f"Pictory job {job_id} is 'in-progress' (poll 1)" in logged
-    assert f"Pictory job {job_id} is 'completed'" in logged
+    assert f"Pictory job {job_id}: firing success event (completed after " in logged
+    assert f"Pictory job {job_id} is 'completed'" not in logged  # the final status is logged once
     assert API_KEY not in logged
 
 

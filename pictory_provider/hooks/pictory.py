@@ -50,6 +50,7 @@ from pictory_provider.hooks.connection import (
     extra_of,
     unreadable_env_connection_hint,
 )
+from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 
@@ -133,23 +134,30 @@ class PictoryHook(BaseHook):
         return self._credentials
 
     async def aget_credentials(self) -> PictoryCredentials:
-        """Resolve the connection once without blocking the event loop (for the triggerer)."""
-        if self._credentials is None:
-            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-            from asgiref.sync import sync_to_async
+        """Resolve the connection once without blocking the event loop (for the triggerer).
 
-            try:
-                conn = await get_async_connection(self.pictory_conn_id, hook=self)
-            except AirflowNotFoundException:
-                # Airflow 3.3.2's dag.test() runs triggers with comms that cannot look up metadata-DB
-                # connections asynchronously; the synchronous lookup, in a thread, still sees them.
-                try:
-                    conn = await sync_to_async(self.get_connection)(self.pictory_conn_id)
-                except AirflowNotFoundException:
-                    raise self._missing_connection() from None
-            extra = await get_async_extra_dejson(conn) if conn.extra else {}
-            self._credentials = credentials_from_connection(conn, self.pictory_conn_id, extra)
+        Triggers of one connection that start together share one lookup
+        (:data:`~pictory_provider.hooks.sessions.SHARED_CREDENTIALS`).
+        """
+        if self._credentials is None:
+            self._credentials = await SHARED_CREDENTIALS.get(self.pictory_conn_id, self._alookup_credentials)
         return self._credentials
+
+    async def _alookup_credentials(self) -> PictoryCredentials:
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        from asgiref.sync import sync_to_async
+
+        try:
+            conn = await get_async_connection(self.pictory_conn_id, hook=self)
+        except AirflowNotFoundException:
+            # Airflow 3.3.2's dag.test() runs triggers with comms that cannot look up metadata-DB
+            # connections asynchronously; the synchronous lookup, in a thread, still sees them.
+            try:
+                conn = await sync_to_async(self.get_connection)(self.pictory_conn_id)
+            except AirflowNotFoundException:
+                raise self._missing_connection() from None
+        extra = await get_async_extra_dejson(conn) if conn.extra else {}
+        return credentials_from_connection(conn, self.pictory_conn_id, extra)
 
     def _missing_connection(self) -> PictoryConfigError:
         return PictoryConfigError(

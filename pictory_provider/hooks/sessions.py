@@ -1,5 +1,6 @@
-"""The triggerer's shared HTTP resources: one ``aiohttp`` session per event loop (with the
-environment's proxies) and one request pacer per API key.
+"""The triggerer's shared resources: one ``aiohttp`` session per event loop (with the
+environment's proxies), one request pacer per API key and one connection lookup for the triggers of
+a connection that start together.
 
 Used by :class:`~pictory_provider.hooks.transport.PictoryTransport`'s async path and the status scan.
 """
@@ -8,15 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
+import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from pictory_provider.hooks.connection import PictoryCredentials
 
-__all__ = ["MAX_IN_FLIGHT_PER_KEY", "SHARED_SESSIONS", "DeadlineReached", "RequestPacer", "env_proxy_for", "pacer_for"]
+__all__ = [
+    "CREDENTIALS_REUSE_SECONDS",
+    "MAX_IN_FLIGHT_PER_KEY",
+    "SHARED_CREDENTIALS",
+    "SHARED_SESSIONS",
+    "DeadlineReached",
+    "RequestPacer",
+    "env_proxy_for",
+    "pacer_for",
+]
 
 
 class DeadlineReached(Exception):
@@ -145,3 +159,56 @@ class _SharedSessions:
 
 
 SHARED_SESSIONS = _SharedSessions()
+
+
+#: How long a connection's resolved credentials serve the other triggers of the same event loop
+#: (seconds). Changing the connection's ``AIRFLOW_CONN_<ID>`` variable takes effect at once.
+CREDENTIALS_REUSE_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class _Lookup:
+    task: asyncio.Task[PictoryCredentials]
+    expires: float = float("inf")  # loop time; set when the lookup succeeds
+
+
+class _SharedCredentials:
+    """One connection lookup for the triggers of one connection that start together.
+
+    A mapped sensor or a triggerer restart starts hundreds of triggers of one connection at once;
+    each looking the connection up costs the triggerer CPU (and, on Airflow 3, a round trip to the
+    API server). Here lookups of one connection id in one event loop that overlap share one answer,
+    which also serves the loop's later lookups for :data:`CREDENTIALS_REUSE_SECONDS`. A failed
+    lookup is never reused, a cancelled trigger does not cancel the lookup the others wait for, and
+    the connection's environment variable is part of the key, so setting it anew (tests, the pytest
+    plugin) is seen at once.
+    """
+
+    def __init__(self) -> None:
+        self._lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _Lookup]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get(
+        self, conn_id: str, resolve: Callable[[], Coroutine[Any, Any, PictoryCredentials]]
+    ) -> PictoryCredentials:
+        """The credentials of ``conn_id``: from a lookup running or finished moments ago, or ``resolve()``."""
+        loop = asyncio.get_running_loop()
+        lookups = self._lookups.setdefault(loop, {})
+        env_value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}", "")
+        key = (conn_id, hashlib.sha256(env_value.encode()).hexdigest())
+        lookup = lookups.get(key)
+        if lookup is None or loop.time() >= lookup.expires:
+            lookup = lookups[key] = _Lookup(loop.create_task(resolve()))
+            lookup.task.add_done_callback(functools.partial(self._finished, lookups, key, lookup))
+        return await asyncio.shield(lookup.task)
+
+    @staticmethod
+    def _finished(lookups: dict[tuple[str, str], _Lookup], key: tuple[str, str], lookup: _Lookup, task: Any) -> None:
+        if not task.cancelled() and task.exception() is None:
+            lookup.expires = asyncio.get_running_loop().time() + CREDENTIALS_REUSE_SECONDS
+        elif lookups.get(key) is lookup:  # failed: the next trigger looks the connection up again
+            del lookups[key]
+
+
+SHARED_CREDENTIALS = _SharedCredentials()

@@ -81,7 +81,7 @@ class PictoryJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
-        self.log.info("Pictory job %s: firing %s event", self.job_id, event["status"])
+        self.log.info("Pictory job %s: firing %s event (%s)", self.job_id, event["status"], event["message"])
         yield TriggerEvent(event)
 
     def _until_next_tick(self) -> float:
@@ -113,14 +113,14 @@ class PictoryJobTrigger(BaseTrigger):
                 while True:
                     job = await self._poll(scan, creds.status_polling, last_status)
                     polls += 1
-                    if job.raw_status != last_status:
-                        self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
-                        last_status = job.raw_status
                     if job.status is JobStatus.COMPLETED:
                         return make_event(SUCCESS, self.job_id, f"completed after {polls} poll(s)", job)
                     failure = job_failure(job)
                     if failure:
                         return make_event(FAILED, self.job_id, f"{job.raw_status} after {polls} poll(s)", job, failure)
+                    if job.raw_status != last_status:  # the final status shows in the "firing" line
+                        self.log.info("Pictory job %s is %r (poll %d)", self.job_id, job.raw_status, polls)
+                        last_status = job.raw_status
                     if job.status is JobStatus.UNKNOWN:
                         self.log.warning("Pictory job %s has undocumented status %r", self.job_id, job.raw_status)
                     # on the list the scan paces the next poll (its tick grid); a per-job GET sleeps here
