@@ -654,6 +654,18 @@ def test_webhook_delivery(emu: PictoryEmulator, receiver: tuple[str, list[tuple[
     ]
 
 
+def test_finish_jobs_sends_webhooks_now(emu: PictoryEmulator, receiver: Any) -> None:
+    url, received = receiver
+    emu.set_job_seconds(600)
+    job_id = create(emu, webhook=f"{url}/hook")
+    assert emu.finish_jobs() == 1
+    assert wait_for(lambda: len(received) == 1), emu.stats()  # not 600 s later
+    assert json.loads(received[0][2]) == get_job(emu, job_id).json()
+    create(emu, webhook=f"{url}/second")
+    assert requests.post(f"{emu.base_url}/_emulator/finish_jobs", timeout=10).json() == {"finished": 1}
+    assert wait_for(lambda: len(received) == 2) and received[1][0] == "/second"
+
+
 def test_webhook_failure_is_recorded(emu: PictoryEmulator) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -711,3 +723,11 @@ def test_finish_jobs_completes_every_running_job_now_and_keeps_failures(emu):
     assert get_job(emu, second).json()["data"]["status"] == "completed"  # created before the fault
     assert get_job(emu, failing).json()["data"]["status"] == "failed"
     assert emu.finish_jobs() == 0  # nothing left running
+
+
+def test_finish_jobs_over_http(emu):
+    emu.set_job_seconds(600)
+    job_id = create(emu)
+    answer = requests.post(f"{emu.base_url}/_emulator/finish_jobs", timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"finished": 1}
+    assert get_job(emu, job_id).json()["data"]["status"] == "completed"

@@ -83,7 +83,8 @@ request (never headers or keys; ``auth`` is how the request authenticated: ``non
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
 /_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x, <list settings>}``,
-``POST /_emulator/other_jobs``, ``POST /_emulator/reset``, ``GET /_emulator/jobs/{id}`` (the internal
+``POST /_emulator/other_jobs``, ``POST /_emulator/finish_jobs`` (``{"finished": n}``), ``POST /_emulator/reset``,
+``GET /_emulator/jobs/{id}`` (the internal
 job record) and ``GET``/``POST /_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from pictory_provider.emulator.faults import make_fault
-from pictory_provider.emulator.routes import build_app, make_runner
+from pictory_provider.emulator.routes import build_app, finish_jobs, make_runner
 from pictory_provider.emulator.state import EmulatorState
 
 __all__ = ["EmulatorState", "PictoryEmulator", "build_app", "make_runner"]
@@ -43,6 +43,7 @@ class PictoryEmulator:
         self._lifecycle = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._app: web.Application | None = None
         self._error: BaseException | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class PictoryEmulator:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             self._thread = None
-            self._loop = None
+            self._loop = self._app = None
 
     def _run(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -88,7 +89,7 @@ class PictoryEmulator:
                 self._error = exc
                 ready.set()
                 return
-            self._loop = loop
+            self._loop, self._app = loop, runner.app
             ready.set()
             loop.run_forever()
         finally:
@@ -184,8 +185,16 @@ class PictoryEmulator:
         self._state.set_job_seconds(seconds)
 
     def finish_jobs(self) -> int:
-        """Every job still ``in-progress`` completes (or fails, if a fault says so) now; returns how many."""
-        return self._state.finish_jobs()
+        """Every job still ``in-progress`` completes (or fails, if a fault says so) now, its webhook
+        (if any) is sent now too; returns how many."""
+        loop, app = self._loop, self._app
+        if loop is None or app is None:  # not serving: no webhook can be sent
+            return len(self._state.finish_jobs())
+
+        async def in_the_loop() -> int:
+            return finish_jobs(app)
+
+        return asyncio.run_coroutine_threadsafe(in_the_loop(), loop).result(timeout=30)
 
     def stats(self) -> dict[str, Any]:
         """A snapshot of the request, response, job, connection, fault and webhook counters."""

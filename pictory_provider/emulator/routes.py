@@ -329,6 +329,23 @@ async def admin_other_jobs(request: web.Request) -> web.StreamResponse:
     return web.json_response({"success": True, "job_ids": ids})
 
 
+def finish_jobs(app: web.Application) -> int:
+    """Every job still in progress reaches its outcome now, and its webhook (if any) is sent now too;
+    returns how many. Runs in the app's event loop."""
+    finished = app[STATE_KEY].finish_jobs()
+    timers = app[BACKGROUND_KEY].timers
+    for job_id in finished:
+        timer = timers.get(job_id)
+        if timer is not None:
+            timer.cancel()
+            _start_webhook(app, job_id)
+    return len(finished)
+
+
+async def admin_finish_jobs(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"finished": finish_jobs(request.app)})
+
+
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     request.app[STATE_KEY].reset()
     return web.json_response({"success": True})
@@ -374,6 +391,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post("/_emulator/config", admin_config)
     router.add_post("/_emulator/other_jobs", admin_other_jobs)
     router.add_post("/_emulator/reset", admin_reset)
+    router.add_post("/_emulator/finish_jobs", admin_finish_jobs)
     router.add_get("/_emulator/jobs/{job_id}", admin_job)
     add_credit_routes(app, state.credits)
     return app

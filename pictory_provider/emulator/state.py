@@ -206,14 +206,14 @@ class EmulatorState:
             self._jobs_created += 1
             return job
 
-    def finish_jobs(self) -> int:
-        """Every image or video job still in progress reaches its outcome now; returns how many."""
+    def finish_jobs(self) -> list[str]:
+        """Every image or video job still in progress reaches its outcome now; returns their ids."""
         now = time.time()
         with self.lock:
             running = [job for job in self._jobs.values() if job.status(now) is JobStatus.IN_PROGRESS]
             for job in running:
                 job.completes_at = now
-            return len(running)
+            return [job.id for job in running]
 
     def job_payload(self, job_id: str) -> dict[str, Any] | None:
         with self.lock:
