@@ -270,7 +270,8 @@ with few jobs the saving is small in absolute terms (at poll 5 s, 10 jobs send 2
 far below the 20/s cap), while per-job polling keeps a lower **median** delay: each trigger polls on
 its own phase of a 1 s grid, whereas the list serves every trigger on one grid of the poll interval
 (median delay about half the interval instead of less; the p99 is the same). CPU with few jobs is
-dominated by fixed per-trigger costs (connection lookup, logs) and is within this machine's noise.
+dominated by fixed per-trigger costs (the trigger's task, its logs and event) and is within this
+machine's noise.
 From 20 jobs on (4 requests/s at poll 5 s, and growing linearly) per-job polling
 starts to take a visible share of the rate cap, which is what makes detection slow down in
 proportion to N; the list's cost stays about flat. Set the connection extra `status_polling` to
