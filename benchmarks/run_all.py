@@ -4,7 +4,7 @@ Each case runs in its own child process against its own fresh emulator process, 
 other: the package as shipped next to session-per-poll on the same workload, for N = 100, 1,000,
 5,000 and poll 5 s and 10 s, plus the crossover runs (few jobs: the list scan forced vs per-job
 GETs); the targets' case (N=1,000, poll 5 s) runs three times (``--repeats``), alternating with
-its baseline. ``make bench`` runs it (about 20-25 minutes on 2 cores); ``--only N`` restricts the sizes,
+its baseline. ``make bench`` runs it (about 15 minutes on 2 cores); ``--only N`` restricts the sizes,
 ``--json FILE`` keeps the raw results. ``resume_latency.py`` (a real triggerer) is run on its own.
 """
 
