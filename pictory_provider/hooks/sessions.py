@@ -176,9 +176,11 @@ class _SharedCredentials:
     """One connection lookup for the triggers of one connection that start together.
 
     A mapped sensor or a triggerer restart starts hundreds of triggers of one connection at once;
-    each looking the connection up costs the triggerer CPU (and, on Airflow 3, a round trip to the
-    API server). Here lookups of one connection id in one event loop that overlap share one answer,
-    which also serves the loop's later lookups for :data:`CREDENTIALS_REUSE_SECONDS`. A failed
+    each looking the connection up costs the triggerer CPU (and, on Airflow 3, a request to the
+    execution API through the triggerer's supervisor). Here lookups of one connection id in one
+    event loop that overlap share one answer, which also serves the loop's later lookups for
+    :data:`CREDENTIALS_REUSE_SECONDS`. Safe to share: a triggerer looks every connection up with
+    the same identity, whichever task a trigger waits for. A failed
     lookup is never reused, a cancelled trigger does not cancel the lookup the others wait for, and
     the connection's environment variable is part of the key, so setting it anew (tests, the pytest
     plugin) is seen at once.
