@@ -127,7 +127,12 @@ class PictoryJob:
     """One reading of ``GET /pictoryapis/v1/jobs/{id}``, for a job of any kind (image or video).
 
     Video jobs also carry ``duration`` (seconds, ``"8s"`` -> ``8``), ``thumbnail_url``,
-    ``preview_image_url`` and ``last_frame_image_url``; they are ``None`` for images.
+    ``preview_image_url`` and ``last_frame_image_url``; they are ``None`` for images. Storyboard
+    render jobs carry ``url`` (Pictory's ``videoURL``), ``share_url``, ``thumbnail_url``, the subtitle
+    files ``srt_url``/``vtt_url``/``txt_url`` and ``duration`` (``videoDuration``); while rendering,
+    ``render_progress`` (0-100) and ``render_message``. ``job_kind`` is the kind the job's shape
+    shows (``image``, ``video``, ``render``, or Pictory's ``jobType``), ``None`` when it shows none.
+    Fields a job does not have are ``None``: any job (a preview, a transcription) parses.
     """
 
     job_id: str
@@ -143,6 +148,13 @@ class PictoryJob:
     thumbnail_url: str | None = None
     preview_image_url: str | None = None
     last_frame_image_url: str | None = None
+    share_url: str | None = None
+    srt_url: str | None = None
+    vtt_url: str | None = None
+    txt_url: str | None = None
+    render_progress: float | None = None
+    render_message: str | None = None
+    job_kind: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -395,15 +407,16 @@ def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def parse_job(body: object, job_id: str) -> PictoryJob:
+def parse_job(body: object, job_id: str, *, require_url: bool = True) -> PictoryJob:
     """Parse a ``GET /jobs/{id}`` body. The single parser used by the sync and the async paths.
 
     One rule for malformed answers, on every path: anything that cannot be trusted raises
     :class:`PictoryAPIError` naming the field and what was wrong. The answer must be about ``job_id``
     (the job that was asked for; a different top-level ``job_id`` is an error, and the returned job
-    always carries the requested id). A ``completed`` job must carry an http(s) ``data.url``; numbers
-    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known
-    status means the job failed.
+    always carries the requested id). A result URL (``url``, render jobs' ``videoURL``) must be an
+    http(s) URL when present; a ``completed`` job must carry one unless ``require_url=False`` (a
+    preview, a transcription, any job of unknown kind: then it parses with ``url=None``). Numbers
+    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known status means the job failed.
     """
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise PictoryAPIError(f"Pictory returned a job response without a 'data' object for job {job_id}")
@@ -419,12 +432,14 @@ def parse_job(body: object, job_id: str) -> PictoryJob:
         error_code = error_code or "UNKNOWN_ERROR"
         shown = f"status {raw_status!r}" if raw_status else "no job status"
         error_message = error_message or f"Pictory answered success: false with {shown}"
-    url = data.get("url")
+    url_field = "videoURL" if data.get("url") is None and data.get("videoURL") is not None else "url"
+    url = data.get(url_field)
     if url is not None and not isinstance(url, str):
-        raise _malformed(job_id, f"data.url is {_shown(url)} (expected a URL string)")
-    if status is JobStatus.COMPLETED and not _is_http_url(url):
-        problem = "has no data.url" if url in (None, "") else f"has data.url {_shown(url)}, not an http(s) URL"
-        raise _malformed(job_id, f"the job is completed but {problem}")
+        raise _malformed(job_id, f"data.{url_field} is {_shown(url)} (expected a URL string)")
+    if status is JobStatus.COMPLETED and (require_url or url not in (None, "")) and not _is_http_url(url):
+        problem = f"has no data.{url_field}" if url in (None, "") else f"has data.{url_field} {_shown(url)}"
+        raise _malformed(job_id, f"the job is completed but {problem}" + (", not an http(s) URL" if url else ""))
+    duration = data.get("duration") if data.get("duration") is not None else data.get("videoDuration")
     return PictoryJob(
         job_id=job_id,
         status=status,
@@ -435,8 +450,33 @@ def parse_job(body: object, job_id: str) -> PictoryJob:
         ai_credits_used=_number(data, "aiCreditsUsed", job_id, integer=False),
         error_code=error_code,
         error_message=error_message,
-        duration=parse_duration(data.get("duration")),
-        thumbnail_url=_optional_str(data.get("thumbnailImageUrl")),
+        duration=parse_duration(duration),
+        thumbnail_url=_optional_str(data.get("thumbnailImageUrl") or data.get("thumbnail")),
         preview_image_url=_optional_str(data.get("previewImageUrl")),
         last_frame_image_url=_optional_str(data.get("lastFrameImageUrl")),
+        share_url=_optional_str(data.get("videoShareURL")),
+        srt_url=_optional_str(data.get("srtFile")),
+        vtt_url=_optional_str(data.get("vttFile")),
+        txt_url=_optional_str(data.get("txtFile")),
+        render_progress=_progress(data.get("renderProgress")),
+        render_message=_optional_str(data.get("renderProgressMessage")),
+        job_kind=_job_kind(data, url_field),
     )
+
+
+def _progress(value: object) -> float | None:
+    """``renderProgress`` as a number 0-100; informational, so an unreadable value is ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _job_kind(data: dict[str, Any], url_field: str) -> str | None:
+    """The kind a job's ``data`` shows: a render (``videoURL``), a video, an image, or its ``jobType``."""
+    if url_field == "videoURL" or any(data.get(name) is not None for name in ("videoShareURL", "srtFile")):
+        return "render"
+    if data.get("url") is not None:
+        video = any(data.get(name) is not None for name in ("duration", "thumbnailImageUrl", "lastFrameImageUrl"))
+        return "video" if video else "image"
+    job_type = data.get("jobType")
+    return job_type if isinstance(job_type, str) and job_type else None

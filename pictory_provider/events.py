@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
 EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
-#: Every event carries exactly these keys (JSON primitives only). The last three are video results
-#: (``None`` for images).
+#: Every event carries exactly these keys (JSON primitives only). ``duration``, ``thumbnail_url`` and
+#: ``last_frame_image_url`` are video results, ``share_url`` and the subtitle URLs render results
+#: (``None`` where a job has none); ``job_kind`` is the kind the job's shape shows.
 EVENT_KEYS = (
     "status",
     "job_id",
@@ -60,6 +61,11 @@ EVENT_KEYS = (
     "duration",
     "thumbnail_url",
     "last_frame_image_url",
+    "share_url",
+    "srt_url",
+    "vtt_url",
+    "txt_url",
+    "job_kind",
 )
 #: Named XCom keys pushed on success, beside the ``return_value`` dict.
 XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
@@ -89,6 +95,11 @@ def make_event(
         "duration": job.duration if job else None,
         "thumbnail_url": job.thumbnail_url if job else None,
         "last_frame_image_url": job.last_frame_image_url if job else None,
+        "share_url": job.share_url if job else None,
+        "srt_url": job.srt_url if job else None,
+        "vtt_url": job.vtt_url if job else None,
+        "txt_url": job.txt_url if job else None,
+        "job_kind": job.job_kind if job else None,
     }
 
 
@@ -105,7 +116,7 @@ def validate_event(event: object, kind: JobKind = IMAGE) -> dict[str, Any]:
         )
     if not isinstance(event.get("job_id"), str):
         raise PictoryEventError("The trigger event has no job_id")
-    if status == SUCCESS and not isinstance(event.get("url"), str):
+    if status == SUCCESS and kind.requires_url and not isinstance(event.get("url"), str):
         raise PictoryEventError(f"The success event for job {event['job_id']} carries no {kind.name} url")
     return event
 
@@ -119,7 +130,7 @@ def push_result(context: Any, result: dict[str, Any], kind: JobKind = IMAGE) -> 
     """Push the kind's named XCom keys (images: ``image_url``, ``ai_credits_used``, ``width``, ``height``)."""
     ti = context["ti"]
     for field, key in kind.xcom_keys.items():
-        ti.xcom_push(key=key, value=result[field])
+        ti.xcom_push(key=key, value=result.get(field))
 
 
 def complete(
@@ -131,13 +142,22 @@ def complete(
     ``output_path`` the stored location is pushed as XCom ``image_path`` (``video_path``) and added to
     the returned dict.
     """
-    push_result(context, result, kind)
-    if output_path:
-        from pictory_provider.storage import store_image
+    named = kind.named_kind(result)  # the any-job sensor: the kind the job's shape shows
+    push_result(context, result, named)
+    if output_path and result.get("url"):
+        from pictory_provider.storage import store_file, with_extension
 
-        stored = store_image(result["url"], output_path, job_id=result["job_id"], kind=kind.extension)
-        result = result | {kind.path_key: stored}
-        context["ti"].xcom_push(key=kind.path_key, value=stored)
+        stored = store_file(result["url"], output_path, job_id=result["job_id"], kind=named.extension)
+        result = result | {named.path_key: stored}
+        context["ti"].xcom_push(key=named.path_key, value=stored)
+        for field, extension, path_key in named.extra_files:  # a render's subtitles, beside its MP4
+            url = result.get(field)
+            extra = None
+            if url:
+                target = with_extension(output_path, extension)
+                extra = store_file(url, target, job_id=result["job_id"], kind=extension)
+            result = result | {path_key: extra}
+            context["ti"].xcom_push(key=path_key, value=extra)
     lineage.record_outputs(context, result)  # the outlets' asset event extra and hook-level lineage
     return result
 

@@ -50,7 +50,12 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.hooks.pictory"]}],
         "triggers": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.triggers.pictory"]}],
         "sensors": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.sensors.pictory"]}],
-        "operators": [{"integration-name": "Pictory", "python-modules": ["pictory_provider.operators.pictory"]}],
+        "operators": [
+            {
+                "integration-name": "Pictory",
+                "python-modules": ["pictory_provider.operators.pictory", "pictory_provider.operators.render"],
+            }
+        ],
         "extra-links": [
             "pictory_provider.operators.pictory.PictoryImageLink",
             "pictory_provider.operators.pictory.PictoryVideoLink",

@@ -1,4 +1,4 @@
-"""What differs between Pictory job kinds (image, video), as data in one table.
+"""What differs between Pictory job kinds (image, video, storyboard render, ...), as data in one table.
 
 Both kinds share everything else: the job endpoint, the one job parser, the trigger, the event
 schema, the completion path, the operator and sensor base classes. A kind only names its create
@@ -12,11 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pictory_provider import api
+from pictory_provider import api, storyboard
 
 __all__ = [
+    "ANY_JOB",
     "IMAGE",
     "JOB_KINDS",
+    "PREVIEW",
+    "PREVIEW_RENDER",
+    "RENDER",
     "VIDEO",
     "JobKind",
 ]
@@ -41,6 +45,18 @@ class JobKind:
         (:mod:`pictory_provider.submission`).
     :param request_defaults: The values Pictory applies to absent request fields (the list shows
         them), as a function of the request body (video defaults depend on the model).
+    :param list_path: ``GET`` path listing the kind's outputs (reconciliation reads it), or ``None``
+        when Pictory has no such list (renders): an unclear create of such a kind cannot be
+        reconciled, so the next try fails with ``PictorySubmissionUnresolvedError`` instead of
+        buying twice (unless ``resubmit_unclear=True``).
+    :param method: HTTP method of the create request (``PUT`` renders a reviewed preview).
+    :param path_fields: Body fields that go into ``path`` (``{name}`` placeholders) instead of the
+        sent body; they stay in the body the fingerprint is taken of.
+    :param requires_url: A completed job must carry a result URL (a preview has none).
+    :param extra_files: Further files stored with ``output_path``: ``(result field, extension, path
+        key)``; the render's subtitles.
+    :param estimate: AI credits a request body will cost, or ``None`` when Pictory does not say
+        before the job runs (renders: the job reports ``aiCreditsUsed``).
     """
 
     name: str
@@ -53,6 +69,22 @@ class JobKind:
     link_name: str
     match_fields: tuple[str, ...] = ("prompt", "model")
     request_defaults: Callable[[Mapping[str, Any]], Mapping[str, Any]] = lambda body: {}
+    list_path: str | None = None
+    method: str = "POST"
+    path_fields: tuple[str, ...] = ()
+    requires_url: bool = True
+    extra_files: tuple[tuple[str, str, str], ...] = ()
+    estimate: Callable[[Mapping[str, Any]], float | None] = lambda body: None
+
+    def create_request(self, body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """``(method, path, sent body)`` of the create request for a built ``body``."""
+        path = self.path.format(**{name: body[name] for name in self.path_fields})
+        return self.method, path, {key: value for key, value in body.items() if key not in self.path_fields}
+
+    def named_kind(self, result: Mapping[str, Any]) -> JobKind:
+        """The kind whose XCom keys and file a result gets: this one, or for :data:`ANY_JOB` the kind
+        the job's shape shows (itself when it shows none)."""
+        return JOB_KINDS.get(str(result.get("job_kind")), self) if self.name == ANY_JOB_NAME else self
 
     @property
     def url_key(self) -> str:
@@ -62,6 +94,21 @@ class JobKind:
     def result(self, job_id: str, source: Mapping[str, Any]) -> dict[str, Any]:
         """The task's return dict, from a trigger event or :meth:`PictoryJob.to_dict`."""
         return {"job_id": job_id} | {name: source.get(name) for name in self.result_fields}
+
+
+ANY_JOB_NAME = "job"
+
+
+def _image_estimate(body: Mapping[str, Any]) -> float:
+    from pictory_provider.credits import estimate_credits
+
+    return estimate_credits("image", body.get("model"))
+
+
+def _video_estimate(body: Mapping[str, Any]) -> float:
+    from pictory_provider.credits import estimate_credits
+
+    return estimate_credits("video", body.get("model"), body.get("duration"))
 
 
 def _video_defaults(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +132,8 @@ IMAGE = JobKind(
     link_name="Pictory Image",
     match_fields=("prompt", "model", "aspectRatio", "style", "referenceImageUrl"),
     request_defaults=lambda body: {"model": api.DEFAULT_MODEL, "aspectRatio": api.DEFAULT_ASPECT_RATIO},
+    list_path=api.IMAGES_PATH,
+    estimate=_image_estimate,
 )
 
 VIDEO = JobKind(
@@ -122,6 +171,90 @@ VIDEO = JobKind(
         "referenceImageUrls",
     ),
     request_defaults=_video_defaults,
+    list_path=api.VIDEOS_PATH,
+    estimate=_video_estimate,
 )
 
-JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO)}
+#: What a render job publishes: its XCom key per result field.
+_RENDER_XCOM = {
+    "url": "video_url",
+    "share_url": "share_url",
+    "srt_url": "srt_url",
+    "vtt_url": "vtt_url",
+    "txt_url": "txt_url",
+    "thumbnail_url": "thumbnail_url",
+    "duration": "duration",
+    "ai_credits_used": "ai_credits_used",
+}
+_RENDER_FILES = (("srt_url", "srt", "srt_path"), ("vtt_url", "vtt", "vtt_path"))
+
+#: A storyboard rendered to a video (``POST /v2/video/storyboard/render``). Pictory has no list of
+#: render jobs by storyboard, so ``list_path=None``: an unclear create is never reconciled by
+#: guessing; the next try fails with ``PictorySubmissionUnresolvedError`` (never a second render).
+RENDER = JobKind(
+    name="render",
+    path=storyboard.RENDER_PATH,
+    build_request=storyboard.build_render_request,
+    result_fields=tuple(_RENDER_XCOM),
+    xcom_keys=_RENDER_XCOM,
+    path_key="video_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=tuple(name for name in storyboard.TOP_LEVEL_FIELDS if name not in ("webhook", "webhookInput")),
+    list_path=None,
+    extra_files=_RENDER_FILES,
+)
+
+#: A storyboard preview (``POST /v2/video/storyboard``): a job that completes without a video, to
+#: review before paying for the render (:data:`PREVIEW_RENDER`).
+PREVIEW = JobKind(
+    name="preview",
+    path=storyboard.PREVIEW_PATH,
+    build_request=storyboard.build_render_request,
+    result_fields=(),
+    xcom_keys={},
+    path_key="preview_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=RENDER.match_fields,
+    list_path=None,
+    requires_url=False,
+)
+
+#: The render of a reviewed preview (``PUT /v2/video/render/{previewJobId}``): a render job.
+PREVIEW_RENDER = JobKind(
+    name="preview render",
+    path=storyboard.RENDER_PREVIEW_PATH,
+    build_request=storyboard.build_preview_render_request,
+    result_fields=RENDER.result_fields,
+    xcom_keys=_RENDER_XCOM,
+    path_key="video_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=("previewJobId",),
+    list_path=None,
+    method="PUT",
+    path_fields=("previewJobId",),
+    extra_files=_RENDER_FILES,
+)
+
+#: Any job (image, video, render, preview, transcription): what the job has, and the named XCom keys
+#: of the kind its shape shows (``job_kind``).
+ANY_JOB = JobKind(
+    name=ANY_JOB_NAME,
+    path=api.JOBS_PATH,
+    build_request=lambda **params: dict(params),
+    result_fields=(
+        "job_kind",
+        *VIDEO.result_fields,
+        *(name for name in RENDER.result_fields if name not in VIDEO.result_fields),
+    ),
+    xcom_keys={},
+    path_key="file_path",
+    extension="bin",
+    link_name="Pictory Job",
+    requires_url=False,
+)
+
+#: Kinds by name (``job_kind`` of a parsed job names one of the first three).
+JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO, RENDER, PREVIEW, PREVIEW_RENDER)}

@@ -30,10 +30,13 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_mp4",
     "check_png",
+    "check_srt",
+    "check_vtt",
     "destination_for",
     "download_timeout_setting",
     "store_file",
     "store_image",
+    "with_extension",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,15 +107,59 @@ def check_mp4(body: IO[bytes], size: int) -> str | None:
     return None
 
 
+def _subtitle_text(body: IO[bytes], size: int) -> str | None:
+    body.seek(0)
+    try:
+        return body.read(size).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def check_srt(body: IO[bytes], size: int) -> str | None:
+    """What is wrong with the SubRip subtitles in ``body``, or None (UTF-8, a first cue with a timing line)."""
+    text = _subtitle_text(body, size)
+    if text is None:
+        return "the subtitles are not UTF-8 text"
+    if text.strip() and "-->" not in text.replace("\r\n", "\n").split("\n\n", 1)[0]:
+        return "it is not SubRip (.srt) subtitles (no timing line in the first cue)"
+    return None
+
+
+def check_vtt(body: IO[bytes], size: int) -> str | None:
+    """What is wrong with the WebVTT subtitles in ``body``, or None (UTF-8, starting ``WEBVTT``)."""
+    text = _subtitle_text(body, size)
+    if text is None:
+        return "the subtitles are not UTF-8 text"
+    if not text.startswith("WEBVTT"):
+        return "it is not WebVTT (.vtt) subtitles (no WEBVTT header)"
+    return None
+
+
 #: The body check for each file kind: ``check(body, size)`` returns what is wrong, or None.
 FILE_CHECKS: dict[str, Callable[[IO[bytes], int], str | None]] = {
     "png": check_png,
     "mp4": check_mp4,
+    "srt": check_srt,
+    "vtt": check_vtt,
 }
 #: How messages name a file of each kind (default: "file").
-FILE_NOUNS = {"png": "image", "mp4": "video"}
+FILE_NOUNS = {"png": "image", "mp4": "video", "srt": "subtitles", "vtt": "subtitles"}
 #: Largest file accepted per kind (a 4K RGBA PNG, a 10 s 1080p video are well below these).
-MAX_BYTES_BY_KIND = {"png": DEFAULT_MAX_BYTES, "mp4": 1024 * 1024 * 1024}
+MAX_BYTES_BY_KIND = {
+    "png": DEFAULT_MAX_BYTES,
+    "mp4": 1024 * 1024 * 1024,
+    "srt": 10 * 1024 * 1024,
+    "vtt": 10 * 1024 * 1024,
+}
+
+
+def with_extension(output_path: str, extension: str) -> str:
+    """Where a companion file goes: the same folder (a trailing ``/``) or the same name, new extension."""
+    if output_path.endswith("/"):
+        return output_path
+    head, slash, name = output_path.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{head}{slash}{stem}.{extension}"
 
 
 def destination_for(output_path: str, job_id: str, extension: str = "png") -> str:

@@ -50,9 +50,10 @@ from pictory_provider.hooks.connection import (
     extra_of,
     unreadable_env_connection_hint,
 )
+from pictory_provider.hooks.lookups import PictoryLookupsMixin
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
-from pictory_provider.kinds import IMAGE, VIDEO, JobKind
+from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO, JobKind
 
 __all__ = [
     "USER_AGENT",
@@ -68,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class PictoryHook(BaseHook):
+class PictoryHook(PictoryLookupsMixin, BaseHook):
     """Interact with Pictory's AI Studio API through an Airflow connection of type ``pictory``.
 
     The connection's **API Key** (password) holds the ``pictai_...`` key; its **Base URL** (host) is
@@ -232,23 +233,57 @@ class PictoryHook(BaseHook):
             webhook=webhook,
         )
 
-    def create_job(self, kind: JobKind, prompt: str, **params: Any) -> str:
-        """Validate, then ``POST`` a job of ``kind`` (:mod:`pictory_provider.kinds`); return its job id."""
-        body = kind.build_request(prompt, **params)
-        what = f"the Generate {kind.name.capitalize()} request"
-        job_id = parse_created_job(self._call("POST", kind.path, what, body), kind.name)
+    def render_video(self, storyboard: dict[str, Any]) -> str:
+        """Render a storyboard to a video (``POST /pictoryapis/v2/video/storyboard/render``); return the job id.
+
+        The storyboard is checked before any request (:mod:`pictory_provider.storyboard`: unknown field
+        names with "did you mean", ``videoName``, scenes, exclusive fields, ...). The POST follows the
+        never-duplicate rule of :meth:`generate_image`.
+        """
+        return self.create_job(RENDER, storyboard)
+
+    def create_storyboard_preview(self, storyboard: dict[str, Any]) -> str:
+        """Create a storyboard preview job (``POST /pictoryapis/v2/video/storyboard``); return its job id.
+
+        Checked like :meth:`render_video`; render the reviewed preview with :meth:`render_preview`.
+        """
+        return self.create_job(PREVIEW, storyboard)
+
+    def render_preview(self, preview_job_id: str, *, webhook: str | None = None) -> str:
+        """Render a reviewed preview (``PUT /pictoryapis/v2/video/render/{preview_job_id}``); return the
+        render job's id. Sent once: never retried after it may have reached Pictory."""
+        return self.create_job(PREVIEW_RENDER, preview_job_id, webhook=webhook)
+
+    def create_job(self, kind: JobKind, *args: Any, **params: Any) -> str:
+        """Validate, then send the create request of ``kind`` (:mod:`pictory_provider.kinds`); return its job id."""
+        body = kind.build_request(*args, **params)
+        method, path, sent = kind.create_request(body)
+        what = (
+            f"the {method} {path} request"
+            if kind.method != "POST"
+            else f"the Generate {kind.name.capitalize()} request"
+        )
+        job_id = parse_created_job(self._call(method, path, what, sent), kind.name)
         settings = ", ".join(
-            f"{key}={value}" for key, value in body.items() if key in ("model", "aspectRatio", "duration")
+            f"{key}={value}"
+            for key, value in body.items()
+            if key in ("model", "aspectRatio", "duration", "videoName", "previewJobId")
         )
         log.info("Submitted Pictory %s job %s (%s)", kind.name, job_id, settings or "Pictory's defaults")
         return job_id
 
-    def get_job(self, job_id: str) -> PictoryJob:
-        """Read a job (``GET /pictoryapis/v1/jobs/{job_id}``), retrying transient failures."""
-        job_id = validate_job_id(job_id)
-        return parse_job(self._call("GET", f"{JOBS_PATH}/{job_id}", f"GET job {job_id}"), job_id)
+    def get_job(self, job_id: str, *, require_url: bool = True) -> PictoryJob:
+        """Read a job (``GET /pictoryapis/v1/jobs/{job_id}``), retrying transient failures.
 
-    def wait_for_job(self, job_id: str, *, poll_interval: float = 10.0, timeout: float = 3600.0) -> PictoryJob:
+        ``require_url=False`` accepts a completed job without a result URL (a preview, a transcription).
+        """
+        job_id = validate_job_id(job_id)
+        body = self._call("GET", f"{JOBS_PATH}/{job_id}", f"GET job {job_id}")
+        return parse_job(body, job_id, require_url=require_url)
+
+    def wait_for_job(
+        self, job_id: str, *, poll_interval: float = 10.0, timeout: float = 3600.0, require_url: bool = True
+    ) -> PictoryJob:
         """Poll until the job completes and return it (synchronous; for non-deferrable use).
 
         :raises PictoryJobFailedError: the job failed or its outputs were cleaned.
@@ -257,10 +292,11 @@ class PictoryHook(BaseHook):
         """
         check_wait_settings(poll_interval, timeout)
         deadline = time.monotonic() + timeout
-        polls = 0
+        polls, progress = 0, None
         while True:
-            job = self.get_job(job_id)
+            job = self.get_job(job_id, require_url=require_url)
             polls += 1
+            progress = log_render_progress(log, job, progress)
             if job.status is JobStatus.COMPLETED:
                 log.info("Pictory job %s completed after %d poll(s)", job_id, polls)
                 return job
@@ -315,13 +351,25 @@ class PictoryHook(BaseHook):
         """Hold the event loop's shared ``aiohttp`` session open (a trigger does so for its whole wait)."""
         return SHARED_SESSIONS.use()
 
-    async def aget_job(self, job_id: str, *, end_time: float | None = None) -> PictoryJob:
+    async def aget_job(self, job_id: str, *, end_time: float | None = None, require_url: bool = True) -> PictoryJob:
         """Read a job with ``aiohttp`` on the running event loop, retrying transient failures (no wait
         runs past ``end_time``, epoch seconds: :class:`~pictory_provider.hooks.transport.DeadlineReached`)."""
         job_id = validate_job_id(job_id)
         creds = await self.aget_credentials()
         path, what = f"{JOBS_PATH}/{job_id}", f"GET job {job_id}"
-        return parse_job(await self.transport.aget(creds, path, what, end_time=end_time), job_id)
+        return parse_job(
+            await self.transport.aget(creds, path, what, end_time=end_time), job_id, require_url=require_url
+        )
+
+
+def log_render_progress(logger: Any, job: PictoryJob, last: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
+    """Log a rendering job's ``renderProgress`` and message when they changed; return what was shown."""
+    if job.render_progress is None and job.render_message is None:
+        return last
+    shown = (job.render_progress, job.render_message)
+    if shown != last and job.status is JobStatus.IN_PROGRESS:
+        logger.info("Pictory job %s: rendering %s%% (%s)", job.job_id, job.render_progress, job.render_message or "")
+    return shown
 
 
 def raise_for_failed_job(job: PictoryJob) -> None:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from pictory_provider.api import check_wait_settings
-from pictory_provider.credits import check_max_ai_credits, estimate_credits, guard_spend, report_spend
+from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
-from pictory_provider.exceptions import PictoryJobTimeoutError
+from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryValidationError
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
@@ -107,7 +107,13 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
-        self._estimate = estimate_credits(self.kind.name, body.get("model"), body.get("duration"))
+        self._estimate = self.kind.estimate(body)
+        if self._estimate is None and self.max_ai_credits is not None:
+            raise PictoryValidationError(
+                f"max_ai_credits cannot be enforced for a {self.kind.name}: Pictory does not say what it costs "
+                "before it runs (the job reports aiCreditsUsed); use check_quota=True instead. Nothing was sent",
+                [{"name": "max_ai_credits", "errors": f"not available for a {self.kind.name}"}],
+            )
         self._guard = guard_for(self, context, self.kind, body)
         self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
         self.execute_resumable(context)
@@ -120,7 +126,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         params = self._request_params()
         # A new purchase (a resumed retry never gets here): the spend guard, before any request.
         guard_spend(
-            self._estimate,
+            self._estimate or 0.0,
             max_ai_credits=self.max_ai_credits,
             check_quota=self.check_quota,
             read_quota=self.hook.get_quota,
@@ -131,7 +137,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         return job_id
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
-        return self.hook.get_job(str(external_id)).raw_status
+        return self.hook.get_job(str(external_id), require_url=self.kind.requires_url).raw_status
 
     def is_job_active(self, status: str) -> bool:
         from pictory_provider.api import JobStatus
@@ -159,11 +165,14 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
                     poll_interval=self.poll_interval,
                     end_time=time.time() + self.timeout,
                     hook_params=self.hook_params,
+                    require_url=self.kind.requires_url,
                 ),
                 method_name="execute_complete",
                 timeout=self.execution_timeout or timedelta(seconds=self.timeout + DEFERRAL_SLACK),
             )
-        job = self.hook.wait_for_job(job_id, poll_interval=self.poll_interval, timeout=self.timeout)
+        job = self.hook.wait_for_job(
+            job_id, poll_interval=self.poll_interval, timeout=self.timeout, require_url=self.kind.requires_url
+        )
         self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
 
     def get_job_result(self, external_id: Any, context: Any) -> Any:
@@ -172,7 +181,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
             context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
             if not self.wait_for_completion:
                 return job_id
-            job = self.hook.get_job(job_id)
+            job = self.hook.get_job(job_id, require_url=self.kind.requires_url)
             self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
         return self._result
 

@@ -1,4 +1,5 @@
-"""PictoryImageJobSensor and PictoryVideoJobSensor: wait for an existing Pictory job, deferrable by default.
+"""PictoryImageJobSensor, PictoryVideoJobSensor and PictoryJobSensor (any job): wait for an existing Pictory
+job, deferrable by default.
 
 Both are one sensor, :class:`PictoryJobSensorBase`, parametrized by a
 :class:`~pictory_provider.kinds.JobKind`.
@@ -24,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 
 from pictory_provider.api import check_wait_settings
 from pictory_provider.events import complete, complete_from_event
-from pictory_provider.kinds import IMAGE, VIDEO, JobKind
+from pictory_provider.kinds import ANY_JOB, IMAGE, VIDEO, JobKind
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_CONN_ID",
     "DEFAULT_TIMEOUT",
     "PictoryImageJobSensor",
+    "PictoryJobSensor",
     "PictoryJobSensorBase",
     "PictoryVideoJobSensor",
     "default_deferrable",
@@ -93,10 +95,11 @@ class PictoryJobSensorBase(BaseSensorOperator):
         from pictory_provider.api import JobStatus
         from pictory_provider.hooks.pictory import raise_for_failed_job
 
-        job = self.hook.get_job(self.job_id)
+        job = self.hook.get_job(self.job_id, require_url=self.kind.requires_url)
         raise_for_failed_job(job)
         if job.status is not JobStatus.COMPLETED:
-            self.log.info("Pictory job %s is %r", self.job_id, job.raw_status)
+            progress = f", rendering {job.render_progress}%" if job.render_progress is not None else ""
+            self.log.info("Pictory job %s is %r%s", self.job_id, job.raw_status, progress)
             return False
         result = self.kind.result(job.job_id, job.to_dict())
         return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path, self.kind))
@@ -125,6 +128,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
                 hook_params=self.hook_params,
+                require_url=self.kind.requires_url,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -209,3 +213,26 @@ class PictoryVideoJobSensor(PictoryJobSensorBase):
     """
 
     kind = VIDEO
+
+
+class PictoryJobSensor(PictoryJobSensorBase):
+    """Wait for any Pictory job (image, video, storyboard render, preview, transcription, ...).
+
+    The same waits and promises as :class:`PictoryImageJobSensor`; a completed job needs no result
+    URL (a preview has none). It publishes what the job has: XCom ``job_id`` (the return value's),
+    and the named keys of the kind the job's shape shows (``job_kind``): a render's ``video_url``,
+    ``share_url``, ``srt_url``, ``vtt_url``, ``txt_url``, ``thumbnail_url``, ``duration``,
+    ``ai_credits_used``; a video's or an image's keys as their own sensors push them. The return value
+    is ``{"job_id", "job_kind", "url", ...}`` with ``None`` for what the job does not have. With
+    ``output_path`` the file of a job that has one is stored (a render's MP4 and subtitles too).
+
+    :param job_id: The Pictory job id (templated).
+    :param pictory_conn_id: The Airflow connection id (templated).
+    :param deferrable: Wait in the triggerer (default: see :func:`default_deferrable`).
+    :param poke_interval: Seconds between polls, in the triggerer too.
+    :param timeout: Seconds to wait before giving up (default one hour).
+    :param hook_params: Extra keyword arguments for ``PictoryHook`` (JSON primitives).
+    :param output_path: Where to store the job's file, if it has one (templated).
+    """
+
+    kind = ANY_JOB

@@ -13,7 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pictory_provider.api import JobStatus, PictoryJob, check_wait_settings, job_failure, parse_job, validate_job_id
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
-from pictory_provider.hooks.pictory import PictoryHook
+from pictory_provider.hooks.pictory import PictoryHook, log_render_progress
 from pictory_provider.hooks.scan import StatusScan, scan_registration
 from pictory_provider.hooks.transport import DeadlineReached, describe_exception
 
@@ -48,6 +48,8 @@ class PictoryJobTrigger(BaseTrigger):
         wall-clock, it survives the trigger being re-created on another triggerer.
     :param hook_params: Extra keyword arguments for :class:`PictoryHook` (JSON primitives), e.g.
         ``{"max_attempts": 8, "retry_min_wait": 2}``.
+    :param require_url: A completed job must carry a result URL (default); ``False`` for a preview or
+        any job of unknown kind. A rendering job's ``renderProgress`` is logged when it changes.
     """
 
     def __init__(
@@ -57,8 +59,10 @@ class PictoryJobTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         end_time: float | None = None,
         hook_params: dict[str, Any] | None = None,
+        require_url: bool = True,
     ) -> None:
         super().__init__()
+        self.require_url = bool(require_url)
         self.job_id = validate_job_id(job_id)
         self.pictory_conn_id = pictory_conn_id
         self.poll_interval = float(poll_interval)
@@ -76,7 +80,8 @@ class PictoryJobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "hook_params": self.hook_params,
-            },
+            }
+            | ({} if self.require_url else {"require_url": False}),
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -102,17 +107,18 @@ class PictoryJobTrigger(BaseTrigger):
         body, _ = await scan.poll(
             self.job_id, mode, last_status=last_status, poll_interval=self.poll_interval, end_time=self.end_time
         )
-        return parse_job(body, self.job_id)
+        return parse_job(body, self.job_id, require_url=self.require_url)
 
     async def _wait(self) -> dict[str, Any]:
         hook = PictoryHook(self.pictory_conn_id, **self.hook_params)
-        polls, last_status = 0, None
+        polls, last_status, progress = 0, None, None
         try:
             creds = await hook.aget_credentials()
             async with hook.shared_session(), scan_registration(creds, hook.transport, self.job_id) as scan:
                 while True:
                     job = await self._poll(scan, creds.status_polling, last_status)
                     polls += 1
+                    progress = log_render_progress(self.log, job, progress)
                     if job.status is JobStatus.COMPLETED:
                         return make_event(SUCCESS, self.job_id, f"completed after {polls} poll(s)", job)
                     failure = job_failure(job)

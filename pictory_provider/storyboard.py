@@ -1,0 +1,438 @@
+"""The storyboard/render contract: paths, the documented field names and the check before a paid render.
+
+Pictory silently strips unknown fields from a storyboard, so a typo (``videoname``, ``scene``,
+``voiceover``) vanishes and the paid render comes out wrong. :func:`storyboard_errors` refuses unknown
+names at the top level, in scenes and in their documented sub-objects, naming the documented field
+("did you mean videoName?"), and checks Pictory's documented rules. Pure Python, shared by the hook,
+the operator and the emulator (which, like Pictory, strips unknown fields instead: :func:`strip_unknown`).
+Field names: pictoryai/pictory-claude-skills ``references/request-schema.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from pictory_provider.exceptions import PictoryValidationError
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "PREVIEW_PATH",
+    "RENDER_PATH",
+    "RENDER_PREVIEW_PATH",
+    "SCENE_FIELDS",
+    "TOP_LEVEL_FIELDS",
+    "Scene",
+    "StoryboardRequest",
+    "build_preview_render_request",
+    "build_render_request",
+    "storyboard_errors",
+    "storyboard_warnings",
+    "strip_unknown",
+    "suggest_field",
+]
+
+log = logging.getLogger(__name__)
+
+RENDER_PATH = "/pictoryapis/v2/video/storyboard/render"
+PREVIEW_PATH = "/pictoryapis/v2/video/storyboard"
+#: ``PUT``; ``{previewJobId}`` is the id of a completed preview job.
+RENDER_PREVIEW_PATH = "/pictoryapis/v2/video/render/{previewJobId}"
+
+ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:5")
+WEBHOOK_MAX_LENGTH = 500
+STORY_MAX_LENGTH = 15_000
+COPILOT_PROMPT_MAX_LENGTH = 5_000
+AI_VISUAL_PROMPT_MAX_LENGTH = 500
+
+TOP_LEVEL_FIELDS = (
+    "videoName",
+    "videoWidth",
+    "videoHeight",
+    "aspectRatio",
+    "language",
+    "saveProject",
+    "webhook",
+    "webhookInput",
+    "backgroundMusic",
+    "voiceOver",
+    "logo",
+    "avatar",
+    "subtitleStyle",
+    "scenes",
+    "templateId",
+    "variables",
+    "smartLayoutId",
+    "smartLayoutName",
+    "brandId",
+    "brandName",
+    "subtitleStyleId",
+    "subtitleStyleName",
+    "visualLibraryId",
+    "visualSelectionPreference",
+    "destinations",
+    "awsConnectionId",
+    "vimeoConnectionId",
+    "projectMetadata",
+    "storyboardVersion",
+)
+#: The content sources of a scene: exactly one, or none with a ``background`` (a visual-only scene).
+CONTENT_SOURCES = ("story", "storyCoPilot", "blogUrl", "pptUrl", "audioUrl", "videoUrl")
+SCENE_FIELDS = (
+    *CONTENT_SOURCES,
+    "audioLanguage",
+    "transcript",
+    "mediaRepurposeSettings",
+    "isSSMLStory",
+    "createSceneOnNewLine",
+    "createSceneOnEndOfSentence",
+    "maxSubtitleLines",
+    "highlightKeywords",
+    "hideSubtitles",
+    "minimumDuration",
+    "endPauseDuration",
+    "sceneTransition",
+    "subtitleStyle",
+    "background",
+    "voiceOver",
+    "backgroundMusic",
+    "elements",
+    "caption",
+    "avatar",
+    "backgroundBrolls",
+    "backgroundCorpus",
+)
+VOICE_OVER_FIELDS = ("enabled", "aiVoices", "externalVoice")
+BACKGROUND_MUSIC_FIELDS = ("enabled", "autoMusic", "musicUrl", "volume", "clips")
+BACKGROUND_FIELDS = (
+    "visualUrl",
+    "type",
+    "clips",
+    "color",
+    "searchFilter",
+    "aiVisual",
+    "colorOverlay",
+    "settings",
+    "motionGraphics",
+)
+STORY_COPILOT_FIELDS = ("prompt", "videoType", "duration", "platform", "tone")
+#: Pairs of which at most one may be given (top level).
+EXCLUSIVE_PAIRS = (
+    ("brandId", "brandName"),
+    ("subtitleStyleId", "subtitleStyleName"),
+    ("smartLayoutId", "smartLayoutName"),
+)
+
+
+class Scene(TypedDict, total=False):
+    """One scene of a storyboard (the common fields; see :data:`SCENE_FIELDS` for all)."""
+
+    story: str
+    storyCoPilot: dict[str, Any]
+    blogUrl: str
+    pptUrl: str
+    audioUrl: str
+    videoUrl: str
+    audioLanguage: str
+    background: dict[str, Any]
+    voiceOver: dict[str, Any]
+    minimumDuration: float
+    sceneTransition: str
+    createSceneOnEndOfSentence: bool
+
+
+class StoryboardRequest(TypedDict, total=False):
+    """The body of a render or preview request (the common fields; see :data:`TOP_LEVEL_FIELDS`)."""
+
+    videoName: str
+    scenes: list[Scene]
+    aspectRatio: str
+    videoWidth: int
+    videoHeight: int
+    language: str
+    saveProject: bool
+    webhook: str
+    webhookInput: dict[str, Any]
+    voiceOver: dict[str, Any]
+    backgroundMusic: dict[str, Any]
+    avatar: dict[str, Any]
+    templateId: str
+    variables: dict[str, Any]
+
+
+def suggest_field(name: str, known: tuple[str, ...]) -> str | None:
+    """The documented field ``name`` most likely meant (same letters in another case, or a close spelling)."""
+    lowered = {field.lower(): field for field in known}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def _error(name: str, errors: str) -> dict[str, str]:
+    return {"name": name, "errors": errors}
+
+
+def _unknown(obj: Mapping[str, Any], known: tuple[str, ...], where: str) -> list[dict[str, str]]:
+    errors = []
+    for name in obj:
+        if name in known:
+            continue
+        hint = suggest_field(str(name), known)
+        label = f"{where}.{name}" if where else str(name)
+        text = f"unknown field {label!r}: Pictory would silently drop it"
+        errors.append(_error(label, text + (f"; did you mean {hint}?" if hint else "")))
+    return errors
+
+
+def _is_http_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) > 8
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _voice_over_errors(voice: object, where: str, unknown: bool) -> list[dict[str, str]]:
+    if not isinstance(voice, dict):
+        return [_error(where, f"{where} must be an object")]
+    errors = _unknown(voice, VOICE_OVER_FIELDS, where) if unknown else []
+    if voice.get("aiVoices") is not None and voice.get("externalVoice") is not None:
+        errors.append(_error(where, f"{where}: give aiVoices or externalVoice, not both"))
+    voices = voice.get("aiVoices")
+    if voices is not None:
+        if not isinstance(voices, list) or not all(isinstance(item, dict) for item in voices):
+            errors.append(_error(f"{where}.aiVoices", f"{where}.aiVoices must be a list of objects"))
+        else:
+            for index, item in enumerate(voices):
+                speed = item.get("speed")
+                if speed is not None and not (_is_number(speed) and 50 <= speed <= 200):
+                    label = f"{where}.aiVoices[{index}].speed"
+                    errors.append(_error(label, f"{label} must be a number from 50 to 200 (got {speed!r})"))
+    return errors
+
+
+def _music_errors(music: object, where: str, unknown: bool) -> list[dict[str, str]]:
+    if not isinstance(music, dict):
+        return [_error(where, f"{where} must be an object")]
+    errors = _unknown(music, BACKGROUND_MUSIC_FIELDS, where) if unknown else []
+    if music.get("autoMusic") and music.get("musicUrl") is not None:
+        errors.append(_error(where, f"{where}: give autoMusic or musicUrl, not both"))
+    volume = music.get("volume")
+    if volume is not None and not (_is_number(volume) and 0 <= volume <= 1):
+        errors.append(_error(f"{where}.volume", f"{where}.volume must be a number from 0 to 1 (got {volume!r})"))
+    return errors
+
+
+def _background_errors(background: object, where: str, unknown: bool) -> list[dict[str, str]]:
+    if not isinstance(background, dict):
+        return [_error(where, f"{where} must be an object")]
+    errors = _unknown(background, BACKGROUND_FIELDS, where) if unknown else []
+    given = [name for name in ("visualUrl", "color", "aiVisual") if background.get(name) is not None]
+    if len(given) > 1:
+        errors.append(_error(where, f"{where}: give one of visualUrl, color, aiVisual (got {', '.join(given)})"))
+    visual = background.get("aiVisual")
+    if visual is not None:
+        if background.get("type") not in ("video", "image"):
+            errors.append(_error(f"{where}.type", f"{where}.type ('video' or 'image') is required with aiVisual"))
+        prompt = visual.get("prompt") if isinstance(visual, dict) else None
+        if isinstance(prompt, str) and len(prompt) > AI_VISUAL_PROMPT_MAX_LENGTH:
+            label = f"{where}.aiVisual.prompt"
+            errors.append(_error(label, f"{label} must be at most {AI_VISUAL_PROMPT_MAX_LENGTH} characters"))
+    return errors
+
+
+def _scene_errors(scene: object, index: int, unknown: bool) -> list[dict[str, str]]:
+    where = f"scenes[{index}]"
+    if not isinstance(scene, dict):
+        return [_error(where, f"{where} must be an object")]
+    errors = _unknown(scene, SCENE_FIELDS, where) if unknown else []
+    sources = [name for name in CONTENT_SOURCES if scene.get(name) not in (None, "")]
+    if len(sources) > 1:
+        errors.append(_error(where, f"{where} must have exactly one content source (got {', '.join(sources)})"))
+    elif not sources and scene.get("background") is None:
+        errors.append(_error(where, f"{where} needs a content source ({', '.join(CONTENT_SOURCES)}) or a background"))
+    story = scene.get("story")
+    if story is not None and (not isinstance(story, str) or len(story) > STORY_MAX_LENGTH):
+        errors.append(_error(f"{where}.story", f"{where}.story must be text of at most {STORY_MAX_LENGTH} characters"))
+    for name in ("blogUrl", "pptUrl", "audioUrl", "videoUrl"):
+        if scene.get(name) is not None and not _is_http_url(scene[name]):
+            errors.append(_error(f"{where}.{name}", f"{where}.{name} must be an http(s) URL (got {scene[name]!r})"))
+    if (scene.get("audioUrl") or scene.get("videoUrl")) and not scene.get("audioLanguage"):
+        errors.append(_error(f"{where}.audioLanguage", f"{where}.audioLanguage is required with audioUrl/videoUrl"))
+    copilot = scene.get("storyCoPilot")
+    if copilot is not None:
+        errors += _copilot_errors(copilot, f"{where}.storyCoPilot", unknown)
+    if scene.get("background") is not None:
+        errors += _background_errors(scene["background"], f"{where}.background", unknown)
+    if scene.get("voiceOver") is not None:
+        errors += _voice_over_errors(scene["voiceOver"], f"{where}.voiceOver", unknown)
+    return errors
+
+
+def _copilot_errors(copilot: object, where: str, unknown: bool) -> list[dict[str, str]]:
+    if not isinstance(copilot, dict):
+        return [_error(where, f"{where} must be an object")]
+    errors = _unknown(copilot, STORY_COPILOT_FIELDS, where) if unknown else []
+    prompt = copilot.get("prompt")
+    if not isinstance(prompt, str) or not prompt or len(prompt) > COPILOT_PROMPT_MAX_LENGTH:
+        errors.append(
+            _error(f"{where}.prompt", f"{where}.prompt is required, 1 to {COPILOT_PROMPT_MAX_LENGTH} characters")
+        )
+    duration = copilot.get("duration")
+    if duration is not None and not (_is_number(duration) and 1 <= duration <= 600):
+        errors.append(_error(f"{where}.duration", f"{where}.duration must be 1 to 600 seconds (got {duration!r})"))
+    return errors
+
+
+def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, str]]:
+    """Pictory-style ``fields`` errors for a storyboard request (empty if valid).
+
+    ``unknown=False`` skips the unknown-field check (the emulator strips unknown fields, as Pictory does).
+    """
+    if not isinstance(body, dict):
+        return [_error("storyboard", f"the storyboard must be a dict (got {type(body).__name__})")]
+    errors = _unknown(body, TOP_LEVEL_FIELDS, "") if unknown else []
+    name = body.get("videoName")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(_error("videoName", "videoName is required (a non-empty string)"))
+    scenes = body.get("scenes")
+    if scenes is None:
+        if body.get("templateId") is None:
+            errors.append(_error("scenes", "scenes is required (at least one scene) unless templateId is given"))
+    elif not isinstance(scenes, list) or (not scenes and body.get("templateId") is None):
+        errors.append(_error("scenes", "scenes must be a list of at least one scene"))
+    else:
+        for index, scene in enumerate(scenes):
+            errors += _scene_errors(scene, index, unknown)
+    ratio = body.get("aspectRatio")
+    if ratio is not None and ratio not in ASPECT_RATIOS:
+        errors.append(_error("aspectRatio", f"aspectRatio must be one of {', '.join(ASPECT_RATIOS)} (got {ratio!r})"))
+    if (body.get("videoWidth") is None) != (body.get("videoHeight") is None):
+        errors.append(_error("videoWidth", "videoWidth and videoHeight must be given together"))
+    for first, second in EXCLUSIVE_PAIRS:
+        if body.get(first) is not None and body.get(second) is not None:
+            errors.append(_error(second, f"give {first} or {second}, not both"))
+    webhook = body.get("webhook")
+    if webhook is not None and (not _is_http_url(webhook) or len(webhook) > WEBHOOK_MAX_LENGTH):
+        errors.append(_error("webhook", f"webhook must be an http(s) URL of at most {WEBHOOK_MAX_LENGTH} characters"))
+    if body.get("webhookInput") is not None and not isinstance(body["webhookInput"], dict):
+        errors.append(_error("webhookInput", "webhookInput must be an object"))
+    voice = body.get("voiceOver")
+    if voice is not None:
+        errors += _voice_over_errors(voice, "voiceOver", unknown)
+    if body.get("avatar") is not None and not (isinstance(voice, dict) and voice.get("enabled") is True):
+        errors.append(_error("avatar", "avatar requires voiceOver.enabled: true"))
+    if body.get("backgroundMusic") is not None:
+        errors += _music_errors(body["backgroundMusic"], "backgroundMusic", unknown)
+    return errors
+
+
+def storyboard_warnings(body: Mapping[str, Any]) -> list[str]:
+    """Valid but probably unintended: a silent video, background music at full volume."""
+    warnings = []
+    if body.get("voiceOver") is None:
+        warnings.append(
+            "the storyboard has no voiceOver: Pictory renders a silent video (add voiceOver, or "
+            "voiceOver={'enabled': False} for a deliberately silent one)"
+        )
+    music = body.get("backgroundMusic")
+    if isinstance(music, dict) and music.get("enabled", True) and music.get("volume") is None:
+        warnings.append(
+            "backgroundMusic has no volume: Pictory plays it at full volume (1.0); 0.08-0.15 suits narration"
+        )
+    return warnings
+
+
+def strip_unknown(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The storyboard without unknown fields at the top level and in scenes (what Pictory keeps)."""
+    kept = {name: copy.deepcopy(value) for name, value in body.items() if name in TOP_LEVEL_FIELDS}
+    if isinstance(kept.get("scenes"), list):
+        kept["scenes"] = [
+            {name: value for name, value in scene.items() if name in SCENE_FIELDS} if isinstance(scene, dict) else scene
+            for scene in kept["scenes"]
+        ]
+    return kept
+
+
+def _raise(what: str, errors: list[dict[str, str]]) -> None:
+    shown = "; ".join(error["errors"] for error in errors[:10])
+    more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+    raise PictoryValidationError(f"Invalid Pictory {what}: {shown}{more}; nothing was sent to Pictory", errors)
+
+
+def build_render_request(storyboard: Mapping[str, Any], *, webhook: str | None = None) -> dict[str, Any]:
+    """The checked storyboard body (a deep copy; ``webhook`` set if given), or :class:`PictoryValidationError`."""
+    if not isinstance(storyboard, Mapping):
+        _raise("storyboard", [_error("storyboard", f"the storyboard must be a dict (got {type(storyboard).__name__})")])
+    body = copy.deepcopy(dict(storyboard))
+    if webhook is not None:
+        body["webhook"] = webhook
+    errors = storyboard_errors(body)
+    if errors:
+        _raise("storyboard", errors)
+    for warning in storyboard_warnings(body):
+        log.warning("Storyboard %r: %s", body.get("videoName"), warning)
+    return body
+
+
+def build_preview_render_request(preview_job_id: str, *, webhook: str | None = None) -> dict[str, Any]:
+    """``{"previewJobId": ..., "webhook": ...}``: the id goes into the ``PUT`` path, the rest is the body."""
+    from pictory_provider.api import validate_job_id
+
+    body: dict[str, Any] = {"previewJobId": validate_job_id(preview_job_id)}
+    if webhook is not None:
+        if not _is_http_url(webhook) or len(webhook) > WEBHOOK_MAX_LENGTH:
+            _raise(
+                "preview render",
+                [_error("webhook", f"webhook must be an http(s) URL of at most {WEBHOOK_MAX_LENGTH} characters")],
+            )
+        body["webhook"] = webhook
+    return body
+
+
+# -- lookups and upload: the ids and URLs a storyboard needs (never invent them) -----------------
+
+#: ``GET`` path per lookup (``search_music`` is a ``POST`` to :data:`MUSIC_SEARCH_PATH`).
+LOOKUP_PATHS = {
+    "voices": "/pictoryapis/v1/voiceovers/tracks",
+    "brands": "/pictoryapis/v1/brands/video",
+    "templates": "/pictoryapis/v1/templates",
+    "smart_layouts": "/pictoryapis/v1/smartlayouts",
+    "subtitle_styles": "/pictoryapis/v1/styles",
+    "avatars": "/pictoryapis/v1/avatars",
+}
+MUSIC_SEARCH_PATH = "/pictoryapis/v1/music/search"
+#: ``POST {"fileName", "contentType"}`` -> ``{"data": {"signedUrl", "url", "key"}}``.
+MEDIA_UPLOAD_PATH = "/pictoryapis/v1/media/generateurl"
+#: Keys under which a lookup answer may hold its list (besides a bare list).
+LIST_KEYS = ("data", "tracks", "items", "results")
+
+
+def parse_items(body: object, what: str) -> list[dict[str, Any]]:
+    """The items of a lookup answer: a bare list, ``{"data": [...]}``, ``{"tracks": [...]}`` (or
+    ``items``/``results``; a ``data`` object holding one of those is read too)."""
+    from pictory_provider.exceptions import PictoryAPIError
+
+    found: object = body
+    for _ in range(2):
+        if isinstance(found, dict):
+            found = next((found[key] for key in LIST_KEYS if isinstance(found.get(key), (list, dict))), None)
+        if isinstance(found, list):
+            return [item for item in found if isinstance(item, dict)]
+    raise PictoryAPIError(f"Pictory's answer to {what} holds no list (expected a list, data, or tracks)")
+
+
+def parse_signed_upload(body: object) -> tuple[str, str]:
+    """``(signedUrl, url)`` from a ``generateurl`` answer, or :class:`PictoryAPIError`."""
+    from pictory_provider.exceptions import PictoryAPIError
+
+    data = body.get("data") if isinstance(body, dict) else None
+    signed = data.get("signedUrl") if isinstance(data, dict) else None
+    url = data.get("url") if isinstance(data, dict) else None
+    if not _is_http_url(signed) or not _is_http_url(url):
+        raise PictoryAPIError("Pictory's answer to the upload URL request has no http(s) data.signedUrl and data.url")
+    return str(signed), str(url)
