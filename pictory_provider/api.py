@@ -416,7 +416,8 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
     always carries the requested id). A result URL (``url``, render jobs' ``videoURL``) must be an
     http(s) URL when present; a ``completed`` job must carry one unless ``require_url=False`` (a
     preview, a transcription, any job of unknown kind: then it parses with ``url=None``). Numbers
-    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known status means the job failed.
+    must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known
+    status means the job failed.
     """
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise PictoryAPIError(f"Pictory returned a job response without a 'data' object for job {job_id}")

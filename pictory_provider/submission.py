@@ -265,6 +265,9 @@ class SubmissionGuard:
     def _reconcile(self, store: TaskStateStore, record: dict[str, Any], list_page: ListPage) -> None:
         sent_at = _parse_time(record.get("sent_at")) or datetime.fromtimestamp(self.clock(), UTC)
         since = sent_at - timedelta(seconds=CLOCK_SKEW)
+        if self.kind.list_path is None:  # nothing to look in (renders): never guess, never buy twice
+            self._unresolved(store, record, sent_at, since, f"Pictory has no list of {self.kind.name} jobs to look in")
+            return
         self.logger.warning(
             "An earlier try sent %s at %s and never learnt whether Pictory created the job: looking for it "
             "in GET %s and GET %s",
@@ -305,7 +308,11 @@ class SubmissionGuard:
             )
             store.delete(self.in_flight_key)
             return
-        reason = self._unresolved_reason(found)
+        self._unresolved(store, record, sent_at, since, self._unresolved_reason(found))
+
+    def _unresolved(
+        self, store: TaskStateStore, record: dict[str, Any], sent_at: datetime, since: datetime, reason: str
+    ) -> None:
         if self.resubmit_unclear:
             self.logger.warning("%s; resubmit_unclear=True: submitting again (this may buy a second job)", reason)
             store.delete(self.in_flight_key)

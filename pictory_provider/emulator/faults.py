@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-API_ROUTES = ("create", "job", "list", "clean", "file", "quota", "usage")
+API_ROUTES = ("create", "job", "list", "clean", "file", "quota", "usage", "lookup", "upload", "signed_upload")
 FAULT_ROUTES = (*API_ROUTES, "any")
 FAULT_KINDS = ("status", "rate_limit", "slow", "answer_late", "non_json", "reset", "fail_job")
 #: Seconds a ``slow`` or ``answer_late`` fault waits when no ``delay`` is given.

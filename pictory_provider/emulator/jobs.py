@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -171,8 +172,146 @@ class VideoJob(Job):
         }
 
 
+#: Render size per storyboard aspect ratio (the emulator's choice).
+RENDER_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960), "4:5": (864, 1080)}
+#: Seconds of rendered video per scene (the emulator's choice), and the longest render it makes.
+RENDER_SCENE_SECONDS, RENDER_MAX_SECONDS = 2, 12
+#: Emulator's price of a render: AI credits per scene with an ``aiVisual`` background (Pictory's real
+#: price depends on the AI visuals, voices and avatars; only the finished job reports it).
+RENDER_AI_VISUAL_CREDITS = 2.0
+_RENDER_STAGES = ((30, "Preparing scenes"), (60, "Generating voice-over"), (101, "Rendering video"))
+
+
+def scene_text(scene: object) -> str:
+    """What a scene says (its story, or a description of its other source) for subtitles."""
+    if not isinstance(scene, dict):
+        return ""
+    if isinstance(scene.get("story"), str):
+        return " ".join(scene["story"].split())
+    copilot = scene.get("storyCoPilot")
+    if isinstance(copilot, dict) and isinstance(copilot.get("prompt"), str):
+        return str(copilot["prompt"])
+    for name in ("blogUrl", "pptUrl", "audioUrl", "videoUrl"):
+        if isinstance(scene.get(name), str):
+            return f"Narration from {scene[name]}"
+    return ""
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
+    return (
+        f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}{separator}{millis % 1000:03d}"
+    )
+
+
+@dataclass
+class RenderJob(VideoJob):
+    """A storyboard render: its MP4 (as videos), ``.srt``, ``.vtt`` and ``.txt`` from the scenes' text."""
+
+    kind = "render"
+    fail_code, fail_message = "TEXT_TO_VIDEO_FAILED", "The video could not be rendered"
+    storyboard: dict[str, Any] | None = None
+
+    @property
+    def scenes(self) -> list[Any]:
+        scenes = (self.storyboard or {}).get("scenes")
+        return scenes if isinstance(scenes, list) and scenes else [{}]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        board = self.storyboard or {}
+        if isinstance(board.get("videoWidth"), int) and isinstance(board.get("videoHeight"), int):
+            return min(board["videoWidth"], 1920), min(board["videoHeight"], 1920)
+        return RENDER_SIZES.get(self.aspect_ratio, RENDER_SIZES["16:9"])
+
+    @property
+    def credits(self) -> float:
+        ai = sum(
+            1 for scene in self.scenes if isinstance(scene, dict) and (scene.get("background") or {}).get("aiVisual")
+        )
+        return ai * RENDER_AI_VISUAL_CREDITS
+
+    def progress(self, now: float) -> tuple[int, str]:
+        total = max(self.completes_at - self.created_at, 1e-6)
+        percent = max(0, min(99, int(100 * (now - self.created_at) / total)))
+        return percent, next(message for limit, message in _RENDER_STAGES if percent < limit)
+
+    def payload(self, status: JobStatus) -> dict[str, Any]:
+        body = super().payload(status)
+        if status is JobStatus.IN_PROGRESS:
+            percent, message = self.progress(time.time())
+            body["data"].update(renderProgress=percent, renderProgressMessage=message, renderState="RUNNING")
+        return body
+
+    def completed_data(self) -> dict[str, Any]:
+        base = f"{self.origin}{FILES_PREFIX}{self.id}"
+        return {
+            "progress": 100,
+            "videoURL": f"{base}.mp4",
+            "videoShareURL": f"{self.origin}/share/{self.id}",
+            "thumbnail": f"{base}-thumbnail.jpg",
+            "srtFile": f"{base}.srt",
+            "vttFile": f"{base}.vtt",
+            "txtFile": f"{base}.txt",
+            "videoDuration": float(self.seconds),
+        }
+
+    def subtitles(self, extension: str) -> str:
+        """The scenes' text as ``srt``, ``vtt`` or ``txt``, one cue per scene over the video's length."""
+        texts = [scene_text(scene) or "..." for scene in self.scenes]
+        if extension == "txt":
+            return "\n".join(texts) + "\n"
+        step = self.seconds / len(texts)
+        separator = "," if extension == "srt" else "."
+        cues = []
+        for index, text in enumerate(texts):
+            timing = f"{_timestamp(index * step, separator)} --> {_timestamp((index + 1) * step, separator)}"
+            cues.append(f"{index + 1}\n{timing}\n{text}\n" if extension == "srt" else f"{timing}\n{text}\n")
+        return ("" if extension == "srt" else "WEBVTT\n\n") + "\n".join(cues)
+
+
+@dataclass
+class PreviewJob(Job):
+    """A storyboard preview: completes without a video; its (stripped) storyboard can then be rendered."""
+
+    kind = "preview"
+    fail_code, fail_message = "TEXT_TO_VIDEO_FAILED", "The storyboard preview could not be created"
+    storyboard: dict[str, Any] | None = None
+
+    @property
+    def credits(self) -> float:
+        return 0.0
+
+    def completed_data(self) -> dict[str, Any]:
+        board = self.storyboard or {}
+        scenes = board.get("scenes")
+        count = len(scenes) if isinstance(scenes, list) else 0
+        return {"progress": 100, "videoName": board.get("videoName"), "sceneCount": count}
+
+
+def _storyboard_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
+    scenes = body.get("scenes")
+    scenes = scenes if isinstance(scenes, list) else []
+    seconds = max(1, min(RENDER_MAX_SECONDS, RENDER_SCENE_SECONDS * max(len(scenes), 1)))
+    shared = {
+        "prompt": str(body.get("videoName", "")),
+        "model": "storyboard",
+        "aspect_ratio": body.get("aspectRatio", "16:9"),
+        "style": None,
+        "reference_image_url": None,
+        "webhook": body.get("webhook"),
+        "storyboard": body,
+    }
+    if kind == "preview":
+        return PreviewJob(**shared, **common)
+    return RenderJob(**shared, duration=f"{seconds}s", **common)
+
+
 def new_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
-    """A :class:`Job` or :class:`VideoJob` from a validated camelCase request body (Pictory's defaults applied)."""
+    """A :class:`Job`, :class:`VideoJob`, :class:`RenderJob` or :class:`PreviewJob` from a validated
+    camelCase request body (Pictory's defaults applied)."""
+    if kind in ("render", "preview"):
+        return _storyboard_job(kind, body, **common)
     if kind == "video":
         model = body.get("model", api.DEFAULT_VIDEO_MODEL)
         return VideoJob(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from pictory_provider import api
+from pictory_provider import api, storyboard
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator import media
 from pictory_provider.emulator.account import CREDIT_ROUTES, OutOfCredits, add_credit_routes
@@ -25,19 +24,42 @@ from pictory_provider.emulator.faults import (
     make_fault,
     shape_response,
 )
+from pictory_provider.emulator.http import (
+    BACKGROUND_KEY,
+    STATE_KEY,
+    _Background,
+    _invalid_body,
+    _job_id,
+    _not_found,
+    _origin,
+)
 from pictory_provider.emulator.jobs import FILES_PREFIX
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import EmulatorState
+from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
 REQUEST_FIELDS = ("prompt", "model", "aspectRatio", "style", "referenceImageUrl", "webhook")
 #: Fields of the Generate Video body.
 VIDEO_REQUEST_FIELDS = ("prompt", "model", "aspectRatio", "duration", *api.VIDEO_SOURCE_FIELDS, "webhook")
-#: Per kind: accepted body fields and their validation (the same function the hook uses).
-CREATE = {
-    "image": (REQUEST_FIELDS, api.image_request_errors),
-    "video": (VIDEO_REQUEST_FIELDS, api.video_request_errors),
+
+
+def _fields(names: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda payload: {name: payload[name] for name in names if payload.get(name) is not None}
+
+
+def _storyboard_errors(body: dict[str, Any]) -> list[dict[str, str]]:
+    return storyboard.storyboard_errors(body, unknown=False)  # unknown fields were stripped, as Pictory does
+
+
+#: Per kind: what Pictory keeps of a body (unknown fields silently stripped) and its validation (the
+#: same function the hook uses).
+CREATE: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], list[Any]]]] = {
+    "image": (_fields(REQUEST_FIELDS), api.image_request_errors),
+    "video": (_fields(VIDEO_REQUEST_FIELDS), api.video_request_errors),
+    "render": (storyboard.strip_unknown, _storyboard_errors),
+    "preview": (storyboard.strip_unknown, _storyboard_errors),
 }
 #: Video media file suffix -> (content type, renderer of (job_id, width, height, seconds)).
 VIDEO_MEDIA: dict[str, tuple[str, Callable[[str, int, int, int], bytes]]] = {
@@ -50,37 +72,6 @@ VIDEO_MEDIA: dict[str, tuple[str, Callable[[str, int, int, int], bytes]]] = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class _Background:
-    """Webhook timers (by job id) and delivery tasks of one running app."""
-
-    def __init__(self) -> None:
-        self.timers: dict[str, asyncio.TimerHandle] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-
-
-STATE_KEY = web.AppKey("pictory_emulator_state", EmulatorState)
-BACKGROUND_KEY = web.AppKey("pictory_emulator_background", _Background)
-
-
-def _not_found() -> web.Response:
-    return web.json_response(
-        {"message": "Job not found", "error_code": "5000", "error_message": "JOB_NOT_FOUND"}, status=404
-    )
-
-
-def _job_id(request: web.Request) -> str | None:
-    value = request.match_info["job_id"]
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return None
-    return value
-
-
-def _origin(request: web.Request) -> str:
-    return str(request.url.origin())
-
-
 async def create_image(request: web.Request) -> web.StreamResponse:
     return await _create(request, "image")
 
@@ -89,9 +80,50 @@ async def create_video(request: web.Request) -> web.StreamResponse:
     return await _create(request, "video")
 
 
+async def create_render(request: web.Request) -> web.StreamResponse:
+    return await _create(request, "render")
+
+
+async def create_preview(request: web.Request) -> web.StreamResponse:
+    return await _create(request, "preview")
+
+
+async def render_preview(request: web.Request) -> web.StreamResponse:
+    """``PUT /v2/video/render/{previewJobId}``: render a completed preview (body optional: ``webhook``)."""
+    state = request.app[STATE_KEY]
+    try:
+        payload = json.loads(await request.read() or b"{}")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return _invalid_body("Request body must be a JSON object", [])
+    webhook = payload.get("webhook")
+    if webhook is not None and (not isinstance(webhook, str) or len(webhook) > storyboard.WEBHOOK_MAX_LENGTH):
+        return _invalid_body("Request body validation failed", [{"name": "webhook", "errors": "invalid webhook"}])
+    job_id = _job_id(request)
+    try:
+        if job_id is None:
+            raise KeyError(request.match_info["job_id"])
+        job = state.render_preview(job_id, webhook, _origin(request))
+    except KeyError:
+        return _not_found()
+    except ValueError as exc:
+        return web.json_response({"code": "INVALID_REQUEST", "message": str(exc)}, status=400)
+    except OutOfCredits as exc:
+        return exc.response()
+    _schedule_webhook(request.app, job)
+    return web.json_response({"success": True, "data": {"jobId": job.id}})
+
+
+def _schedule_webhook(app: web.Application, job: Any) -> None:
+    if job.webhook is not None:
+        delay = max(0.0, job.completes_at - time.time())
+        app[BACKGROUND_KEY].timers[job.id] = asyncio.get_running_loop().call_later(delay, _start_webhook, app, job.id)
+
+
 async def _create(request: web.Request, kind: str) -> web.StreamResponse:
     state = request.app[STATE_KEY]
-    fields, check = CREATE[kind]
+    keep, check = CREATE[kind]
     try:
         payload = json.loads(await request.read())
     except ValueError:
@@ -101,7 +133,7 @@ async def _create(request: web.Request, kind: str) -> web.StreamResponse:
             {"code": "INVALID_REQUEST_BODY", "message": "Request body must be a JSON object", "fields": []},
             status=400,
         )
-    body = {name: payload[name] for name in fields if payload.get(name) is not None}
+    body = keep(payload)
     errors = check(body)
     if errors:
         return web.json_response(
@@ -112,10 +144,7 @@ async def _create(request: web.Request, kind: str) -> web.StreamResponse:
         job = state.create_job(body, _origin(request), kind)
     except OutOfCredits as exc:
         return exc.response()
-    if job.webhook is not None:
-        app = request.app
-        delay = max(0.0, job.completes_at - time.time())
-        app[BACKGROUND_KEY].timers[job.id] = asyncio.get_running_loop().call_later(delay, _start_webhook, app, job.id)
+    _schedule_webhook(request.app, job)
     return web.json_response({"success": True, "data": {"jobId": job.id}})
 
 
@@ -187,6 +216,10 @@ async def get_video_file(request: web.Request) -> web.StreamResponse:
 
 ROUTE_OF_HANDLER: dict[Handler, str] = {
     create_image: "create",
+    create_render: "create",
+    create_preview: "create",
+    render_preview: "create",
+    **STORYBOARD_ROUTES,
     create_video: "create",
     list_videos: "list",
     get_video_file: "file",
@@ -231,7 +264,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     state = request.app[STATE_KEY]
     started = time.time()
     peer = request.transport.get_extra_info("peername") if request.transport is not None else None
-    generation, fault = state.begin_request(route, None if peer is None else repr(peer), request.method == "POST")
+    generation, fault = state.begin_request(
+        route, None if peer is None else repr(peer), request.method in ("POST", "PUT")
+    )
     response: web.StreamResponse | None = None
     if fault is not None:
         if fault.kind == "reset":
@@ -244,7 +279,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         elif fault.kind not in SHAPING_KINDS and fault.kind != "answer_late":
             response = _fault_response(fault)
     if response is None:
-        if route != "file" and not state.authorized(request.headers.get("Authorization")):
+        if route not in ("file", "signed_upload") and not state.authorized(request.headers.get("Authorization")):
             response = web.json_response({"message": "Unauthorized"}, status=401)
         else:
             response = await handler(request)
@@ -384,6 +419,10 @@ def build_app(state: EmulatorState) -> web.Application:
     suffixes = "|".join(suffix.replace(".", "\\.") for suffix in VIDEO_MEDIA)
     router.add_get(FILES_PREFIX + "{job_id:[0-9a-f-]{36}}{suffix:(?:" + suffixes + ")}", get_video_file)
     router.add_get(FILES_PREFIX + "{job_id}.png", get_file)
+    router.add_post(storyboard.RENDER_PATH, create_render)
+    router.add_post(storyboard.PREVIEW_PATH, create_preview)
+    router.add_put(storyboard.RENDER_PREVIEW_PATH.replace("{previewJobId}", "{job_id}"), render_preview)
+    add_storyboard_routes(router)
     router.add_post("/_emulator/faults", admin_add_fault)
     router.add_get("/_emulator/faults", admin_list_faults)
     router.add_delete("/_emulator/faults", admin_clear_faults)

@@ -16,6 +16,8 @@ from pictory_provider.emulator.jobs import (
     PAGINGS,
     Job,
     OtherJob,
+    PreviewJob,
+    RenderJob,
     VideoJob,
     decode_page_key,
     encode_page_key,
@@ -60,6 +62,7 @@ class EmulatorState:
         self._faults_applied = 0
         self._webhooks: list[dict[str, Any]] = []
         self._request_log: list[dict[str, Any]] = []
+        self._uploads: dict[str, dict[str, Any]] = {}
         self.credits = CreditAccount()
 
     # -- control (any thread) -------------------------------------------------------------
@@ -76,6 +79,7 @@ class EmulatorState:
             self._connections.clear()
             self._webhooks.clear()
             self._request_log.clear()
+            self._uploads.clear()
             self.credits.reset()
 
     def add_fault(self, fault: Fault) -> None:
@@ -141,7 +145,7 @@ class EmulatorState:
         with self.lock:
             generation = self._generation
             self._requests[route] += 1
-            if is_post and route == "create":
+            if is_post and route == "create":  # POST, or the PUT that renders a preview
                 self._posts += 1
             if peer is not None:
                 self._connections.add(peer)
@@ -205,6 +209,55 @@ class EmulatorState:
             self._jobs[job.id] = job
             self._jobs_created += 1
             return job
+
+    def render_preview(self, preview_id: str, webhook: str | None, origin: str) -> Job:
+        """A render job of a completed preview's storyboard. ``KeyError``: no such preview;
+        ``ValueError``: the preview is not completed."""
+        with self.lock:
+            preview = self._jobs.get(preview_id)
+            if not isinstance(preview, PreviewJob):
+                raise KeyError(preview_id)
+            status = preview.status(time.time())
+            if status is not JobStatus.COMPLETED:
+                raise ValueError(f"the preview job is {status.value}, not completed")
+            body = dict(preview.storyboard or {})
+        if webhook is not None:
+            body["webhook"] = webhook
+        else:
+            body.pop("webhook", None)
+        return self.create_job(body, origin, "render")
+
+    def subtitles(self, job_id: str, extension: str) -> str | None:
+        """A completed render job's ``srt``, ``vtt`` or ``txt`` text, else ``None``."""
+        with self.lock:
+            job = self._jobs.get(job_id)
+            if not isinstance(job, RenderJob) or job.status(time.time()) is not JobStatus.COMPLETED:
+                return None
+            return job.subtitles(extension)
+
+    def new_upload(self, file_name: str, content_type: str) -> dict[str, str]:
+        """Reserve an upload: its key, signature and the content type the signed ``PUT`` must send."""
+        key = f"{uuid.uuid4().hex}/{file_name}"
+        signature = uuid.uuid4().hex
+        with self.lock:
+            self._uploads[key] = {"content_type": content_type, "signature": signature, "body": None}
+        return {"key": key, "signature": signature}
+
+    def put_upload(self, key: str, signature: str, content_type: str, body: bytes) -> str | None:
+        """Store an upload's bytes; what is wrong (``None`` if stored)."""
+        with self.lock:
+            upload = self._uploads.get(key)
+            if upload is None or upload["signature"] != signature:
+                return "SignatureDoesNotMatch"
+            if upload["content_type"] != content_type:
+                return "SignatureDoesNotMatch: the Content-Type differs from the signed one"
+            upload["body"] = body
+            return None
+
+    def uploaded(self, key: str) -> tuple[str, bytes] | None:
+        with self.lock:
+            upload = self._uploads.get(key)
+            return None if upload is None or upload["body"] is None else (upload["content_type"], upload["body"])
 
     def finish_jobs(self) -> list[str]:
         """Every image or video job still in progress reaches its outcome now; returns their ids."""

@@ -1,0 +1,46 @@
+"""What the emulator's route modules share: the app keys and small response helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from pictory_provider.emulator.state import EmulatorState
+
+
+class _Background:
+    """Webhook timers (by job id) and delivery tasks of one running app."""
+
+    def __init__(self) -> None:
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+STATE_KEY = web.AppKey("pictory_emulator_state", EmulatorState)
+BACKGROUND_KEY = web.AppKey("pictory_emulator_background", _Background)
+
+
+def _not_found() -> web.Response:
+    return web.json_response(
+        {"message": "Job not found", "error_code": "5000", "error_message": "JOB_NOT_FOUND"}, status=404
+    )
+
+
+def _job_id(request: web.Request) -> str | None:
+    value = request.match_info["job_id"]
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _origin(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+def _invalid_body(message: str, fields: list[Any]) -> web.Response:
+    return web.json_response({"code": "INVALID_REQUEST_BODY", "message": message, "fields": fields}, status=400)
