@@ -1,0 +1,461 @@
+"""Storyboard renders end to end against the emulator: the storyboard check (0 requests on refusal),
+every job shape parsing, the hook's render/preview/PUT render, PictoryRenderVideoOperator in its modes,
+PictoryJobSensor on any job, and the emulator's render routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from pictory_provider.api import JobStatus, parse_job
+from pictory_provider.events import EVENT_KEYS
+from pictory_provider.exceptions import (
+    PictoryAPIError,
+    PictoryJobFailedError,
+    PictorySubmissionUnresolvedError,
+    PictoryTransientError,
+    PictoryValidationError,
+)
+from pictory_provider.hooks.pictory import PictoryHook
+from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER
+from pictory_provider.operators.render import PictoryRenderVideoOperator
+from pictory_provider.sensors.pictory import PictoryJobSensor
+from pictory_provider.storyboard import RENDER_PATH, storyboard_errors
+from pictory_provider.triggers.pictory import PictoryJobTrigger
+
+from .compat import AIRFLOW_V_3_3_PLUS
+from .fakes import TaskStateStore, make_context
+from .test_video_media import mp4_summary
+
+FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
+JOB_ID = "4d82d040-4394-4371-867d-72ae1dd62b6d"
+STORYBOARD = {
+    "videoName": "release-notes",
+    "aspectRatio": "16:9",
+    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 100}]},
+    "backgroundMusic": {"enabled": True, "autoMusic": True, "volume": 0.1},
+    "scenes": [{"story": "Version 2 is out."}, {"story": "It renders videos from text."}],
+}
+RENDER_XCOM = {
+    "video_url",
+    "share_url",
+    "srt_url",
+    "vtt_url",
+    "txt_url",
+    "thumbnail_url",
+    "duration",
+    "ai_credits_used",
+}
+
+
+def board(**changes) -> dict:
+    return json.loads(json.dumps(STORYBOARD)) | changes
+
+
+def operator(**kwargs) -> PictoryRenderVideoOperator:
+    params = {"task_id": "render", "hook_params": FAST, "poll_interval": 0.1}
+    if "preview_job_id" not in kwargs:
+        params["storyboard"] = board()
+    return PictoryRenderVideoOperator(**(params | kwargs))
+
+
+def requests_sent(emulator) -> int:
+    return sum(emulator.stats()["requests"].values())
+
+
+# -- the storyboard check, before any request ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"videoname": "x"}, "unknown field 'videoname'.*did you mean videoName"),
+        ({"scene": []}, "unknown field 'scene'.*did you mean scenes"),
+        ({"voiceover": {"enabled": True}}, "unknown field 'voiceover'.*did you mean voiceOver"),
+        ({"scenes": [{"story": "Hi", "voiceover": {}}]}, r"scenes\[0\].voiceover.*did you mean voiceOver"),
+        ({"scenes": [{"storry": "Hi"}]}, r"scenes\[0\].storry.*did you mean story"),
+        ({"scenes": [{"story": "Hi", "background": {"colour": "red"}}]}, "background.colour.*did you mean color"),
+        ({"voiceOver": {"enabled": True, "aiVoice": []}}, "voiceOver.aiVoice.*did you mean aiVoices"),
+        ({"videoName": ""}, "videoName is required"),
+        ({"scenes": []}, "at least one scene"),
+        ({"scenes": [{"story": "Hi", "blogUrl": "https://blog.example.com/p"}]}, "exactly one content source"),
+        ({"scenes": [{"hideSubtitles": True}]}, "needs a content source"),
+        ({"scenes": [{"audioUrl": "https://cdn.example.com/a.mp3"}]}, "audioLanguage is required"),
+        ({"brandId": "b1", "brandName": "Acme"}, "brandId or brandName, not both"),
+        ({"subtitleStyleId": "s", "subtitleStyleName": "S"}, "subtitleStyleId or subtitleStyleName"),
+        ({"avatar": {"avatarId": "a1"}, "voiceOver": {"enabled": False}}, "avatar requires voiceOver.enabled"),
+        ({"webhook": "https://hooks.example.com/" + "x" * 480}, "at most 500 characters"),
+        ({"videoWidth": 1920}, "videoWidth and videoHeight must be given together"),
+        ({"aspectRatio": "21:9"}, "aspectRatio must be one of"),
+        ({"backgroundMusic": {"enabled": True, "autoMusic": True, "musicUrl": "https://m.example/a.mp3"}}, "not both"),
+        ({"voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 300}]}}, "50 to 200"),
+    ],
+)
+def test_storyboard_check_refuses_with_zero_requests(pictory_conn, changes, needle):
+    with pytest.raises(PictoryValidationError, match=needle):
+        PictoryHook(**FAST).render_video(board(**changes))
+    with pytest.raises(PictoryValidationError, match=needle):
+        PictoryHook(**FAST).create_storyboard_preview(board(**changes))
+    with pytest.raises(PictoryValidationError, match=needle):
+        operator(storyboard=board(**changes)).execute(make_context())
+    assert requests_sent(pictory_conn) == 0
+
+
+def test_template_storyboards_need_no_scenes_and_valid_ones_pass():
+    assert storyboard_errors({"videoName": "t", "templateId": "template-1", "variables": {"a": 1}}) == []
+    assert storyboard_errors(board()) == []
+    assert storyboard_errors(board(scenes=[{"background": {"color": "#000"}}])) == []  # a visual-only scene
+
+
+def test_warnings_for_a_silent_video_and_full_volume_music(pictory_conn, caplog):
+    silent = {key: value for key, value in board().items() if key != "voiceOver"}
+    silent["backgroundMusic"] = {"enabled": True, "autoMusic": True}
+    with caplog.at_level(logging.WARNING, logger="pictory_provider.storyboard"):
+        PictoryHook(**FAST).render_video(silent)
+    text = caplog.text
+    assert "no voiceOver: Pictory renders a silent video" in text and "full volume" in text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pictory_provider.storyboard"):
+        PictoryHook(**FAST).render_video(board())
+    assert "silent" not in caplog.text and "full volume" not in caplog.text
+
+
+# -- every job shape parses -------------------------------------------------------------------------
+
+
+def test_render_job_shapes_parse():
+    running = parse_job(
+        {
+            "job_id": JOB_ID,
+            "success": True,
+            "data": {"status": "in-progress", "renderProgress": 42, "renderProgressMessage": "Generating video"},
+        },
+        JOB_ID,
+    )
+    assert (running.status, running.render_progress, running.render_message) == (
+        JobStatus.IN_PROGRESS,
+        42,
+        "Generating video",
+    )
+    done = parse_job(
+        {
+            "job_id": JOB_ID,
+            "success": True,
+            "data": {
+                "status": "completed",
+                "progress": 100,
+                "videoURL": "https://cdn.example.com/v.mp4",
+                "videoShareURL": "https://video.pictory.ai/s/1",
+                "thumbnail": "https://cdn.example.com/t.jpg",
+                "srtFile": "https://cdn.example.com/v.srt",
+                "vttFile": "https://cdn.example.com/v.vtt",
+                "txtFile": "https://cdn.example.com/v.txt",
+                "videoDuration": 65.6,
+                "aiCreditsUsed": 48,
+            },
+        },
+        JOB_ID,
+    )
+    assert RENDER.result(JOB_ID, done.to_dict()) == {
+        "job_id": JOB_ID,
+        "url": "https://cdn.example.com/v.mp4",
+        "share_url": "https://video.pictory.ai/s/1",
+        "srt_url": "https://cdn.example.com/v.srt",
+        "vtt_url": "https://cdn.example.com/v.vtt",
+        "txt_url": "https://cdn.example.com/v.txt",
+        "thumbnail_url": "https://cdn.example.com/t.jpg",
+        "duration": 65.6,
+        "ai_credits_used": 48,
+    }
+    assert done.job_kind == "render"
+    failed = parse_job(
+        {
+            "job_id": JOB_ID,
+            "success": False,
+            "data": {"status": "failed", "error_code": "TEXT_TO_VIDEO_FAILED", "error_message": "bad speaker"},
+        },
+        JOB_ID,
+    )
+    assert (failed.status, failed.error_code) == (JobStatus.FAILED, "TEXT_TO_VIDEO_FAILED")
+    with pytest.raises(PictoryAPIError, match="has data.videoURL"):
+        parse_job({"data": {"status": "completed", "videoURL": "file:///etc/passwd"}}, JOB_ID)
+
+
+def test_preview_and_other_jobs_parse_without_a_url():
+    preview = parse_job({"success": True, "data": {"status": "completed", "progress": 100}}, JOB_ID, require_url=False)
+    assert (preview.status, preview.url, preview.job_kind) == (JobStatus.COMPLETED, None, None)
+    other = {"success": True, "data": {"status": "completed", "jobType": "transcription", "transcript": []}}
+    job = parse_job(other, JOB_ID, require_url=False)
+    assert (job.url, job.duration, job.job_kind, job.ai_credits_used) == (None, None, "transcription", None)
+    with pytest.raises(PictoryAPIError, match="completed but has no data.url"):  # an image/video/render needs one
+        parse_job(other, JOB_ID)
+
+
+# -- hook ------------------------------------------------------------------------------------------
+
+
+def test_render_preview_and_put_render_through_the_hook(pictory_conn):
+    hook = PictoryHook(**FAST)
+    preview_id = hook.create_storyboard_preview(board(webhookInput={"post": 7}))
+    with pytest.raises(PictoryValidationError, match="not completed"):  # the emulator renders finished previews only
+        hook.render_preview(preview_id)
+    preview = hook.wait_for_job(preview_id, poll_interval=0.05, timeout=20, require_url=False)
+    assert preview.url is None
+    render_id = hook.render_preview(preview_id, webhook="https://hooks.example.com/done")
+    job = hook.wait_for_job(render_id, poll_interval=0.05, timeout=20)
+    assert job.url.endswith(f"{render_id}.mp4") and job.srt_url.endswith(".srt") and job.duration == 4
+    log = pictory_conn.request_log
+    assert [(e["method"], e["path"]) for e in log if e["route"] == "create"][-1] == (
+        "PUT",
+        f"/pictoryapis/v2/video/render/{preview_id}",
+    )
+    assert pictory_conn.stats()["posts"] == 3  # preview, the refused PUT, the PUT render
+
+
+def test_the_render_create_is_never_repeated_once_it_may_have_reached_pictory(pictory_conn):
+    pictory_conn.add_fault("status", route="create", status=502)
+    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
+        PictoryHook(**FAST).render_video(board())
+    assert pictory_conn.stats()["posts"] == 1
+    pictory_conn.add_fault("reset", route="create")
+    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
+        PictoryHook(**FAST).render_preview(JOB_ID)
+    assert pictory_conn.stats()["posts"] == 2
+    pictory_conn.add_fault("rate_limit", route="create", retry_after=0.01)
+    PictoryHook(**FAST).render_video(board())  # a 429 was never accepted: retried
+    assert pictory_conn.stats()["posts"] == 4 and pictory_conn.stats()["jobs_created"] == 1
+
+
+def test_render_progress_is_logged_when_it_changes(pictory_conn, caplog):
+    pictory_conn.set_job_seconds(0.6)
+    hook = PictoryHook(**FAST)
+    job_id = hook.render_video(board())
+    with caplog.at_level(logging.INFO, logger="pictory_provider.hooks.pictory"):
+        hook.wait_for_job(job_id, poll_interval=0.05, timeout=20)
+    lines = [r.getMessage() for r in caplog.records if "rendering" in r.getMessage()]
+    assert lines and all(job_id in line for line in lines)
+    assert len(lines) == len(set(lines))  # logged on change only
+    assert any("Preparing scenes" in line or "Generating voice-over" in line for line in lines)
+
+
+# -- emulator: Pictory's validation and stripping -------------------------------------------------
+
+
+def test_emulator_answers_invalid_request_body_with_fields(pictory_conn):
+    response = requests.post(
+        pictory_conn.base_url + RENDER_PATH,
+        json={"videoname": "typo", "scenes": [{"story": "a", "blogUrl": "https://b.example/p"}]},
+        headers={"Authorization": "pictai_test"},
+        timeout=10,
+    )
+    body = response.json()
+    assert response.status_code == 400 and body["code"] == "INVALID_REQUEST_BODY"
+    assert {field["name"] for field in body["fields"]} == {"videoName", "scenes[0]"}  # the typo was stripped
+    assert pictory_conn.stats()["jobs_created"] == 0
+
+
+def test_emulator_strips_unknown_fields_silently_as_pictory_does(pictory_conn):
+    hook = PictoryHook(**FAST)
+    body = board(scenes=[{"story": "Hi", "voiceover": {"enabled": False}}], colour="red")
+    job_id = hook._call("POST", RENDER_PATH, "a raw render", body)["data"]["jobId"]  # past the hook's check
+    kept = pictory_conn._state._jobs[job_id].storyboard
+    assert "colour" not in kept and kept["scenes"] == [{"story": "Hi"}]
+
+
+def test_faults_apply_to_the_new_routes(pictory_conn):
+    hook = PictoryHook(**FAST)
+    pictory_conn.add_fault("status", route="lookup", status=503)
+    assert hook.list_voices()[0]["name"] == "Brian"  # a GET: retried
+    assert pictory_conn.stats()["requests"]["lookup"] == 2
+    pictory_conn.add_fault("status", route="upload", status=400)
+    with pytest.raises(PictoryValidationError):
+        hook.upload_media(__file__)
+    assert pictory_conn.stats()["faults_applied"] == 2
+
+
+# -- lookups and upload ----------------------------------------------------------------------------
+
+
+def test_lookups_accept_every_answer_shape(pictory_conn):
+    hook = PictoryHook(**FAST)
+    assert [voice["name"] for voice in hook.list_voices()] == ["Brian", "Joanna", "Gabriel"]  # a bare list
+    assert hook.list_brands()[0]["name"] == "Acme"  # {"data": [...]}
+    assert hook.list_templates()[0]["id"] == "template-1"
+    assert hook.list_smart_layouts()[0]["name"] == "Modern"
+    assert hook.list_subtitle_styles()[0]["name"] == "Bold captions"
+    assert hook.list_avatars()[0]["avatarId"] == "avatar-1"
+    assert [track["title"] for track in hook.search_music("morning")] == ["Morning light"]  # {"tracks": [...]}
+    assert [track["id"] for track in hook.search_music(mood=["Happy"])] == ["track-2"]
+    assert pictory_conn.stats()["requests"]["lookup"] == 8
+
+
+def test_upload_media_puts_the_bytes_without_the_api_key(pictory_conn, tmp_path):
+    source = tmp_path / "logo.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    url = PictoryHook(**FAST).upload_media(str(source))
+    fetched = requests.get(url, timeout=10)
+    assert fetched.content == source.read_bytes() and fetched.headers["Content-Type"] == "image/png"
+    # the emulator refuses a signed PUT that carries any Authorization header, as S3 does
+    assert pictory_conn.stats()["requests"]["signed_upload"] == 1
+    assert [e["auth"] for e in pictory_conn.request_log if e["route"] == "signed_upload"] == ["none"]
+
+
+def test_upload_media_reads_any_object_storage_path(pictory_conn):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach("memory", fs=MemoryFileSystem())  # a non-local store, as s3:// or gs:// would be
+    source = ObjectStoragePath("memory://pictory-tests/voice.mp3")
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(b"ID3 audio")
+    url = PictoryHook(**FAST).upload_media(source)
+    assert requests.get(url, timeout=10).content == b"ID3 audio"
+
+
+def test_upload_media_refuses_unknown_content_type_before_any_request(pictory_conn, tmp_path):
+    source = tmp_path / "notes.weird-ext"
+    source.write_bytes(b"x")
+    with pytest.raises(PictoryValidationError, match="content_type="):
+        PictoryHook(**FAST).upload_media(str(source))
+    assert requests_sent(pictory_conn) == 0
+
+
+# -- operator --------------------------------------------------------------------------------------
+
+
+def test_operator_modes_are_checked_at_construction():
+    with pytest.raises(PictoryValidationError, match="not both"):
+        PictoryRenderVideoOperator(task_id="r", storyboard=board(), preview_job_id=JOB_ID)
+    with pytest.raises(PictoryValidationError, match="storyboard= "):
+        PictoryRenderVideoOperator(task_id="r")
+    assert operator().kind is RENDER and operator(preview_only=True).kind is PREVIEW
+    assert operator(preview_job_id=JOB_ID).kind is PREVIEW_RENDER
+    assert set(PictoryRenderVideoOperator.template_fields) >= {"storyboard", "preview_job_id", "output_path"}
+
+
+def test_render_waits_synchronously_and_stores_mp4_and_subtitles(pictory_conn, tmp_path):
+    ctx = make_context()
+    result = operator(deferrable=False, output_path=f"{tmp_path}/").execute(ctx)
+    job_id = result["job_id"]
+    assert result["video_path"] == f"{tmp_path}/{job_id}.mp4"
+    assert (result["srt_path"], result["vtt_path"]) == (f"{tmp_path}/{job_id}.srt", f"{tmp_path}/{job_id}.vtt")
+    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"job_id", "video_path", "srt_path", "vtt_path"}
+    assert ctx["ti"].xcom["duration"] == 4 and ctx["ti"].xcom["video_url"] == result["url"]
+    summary = mp4_summary(Path(result["video_path"]).read_bytes())
+    assert (summary["width"], summary["height"], summary["seconds"]) == (1280, 720, 4)
+    assert "Version 2 is out." in Path(result["srt_path"]).read_text()
+    assert Path(result["vtt_path"]).read_text().startswith("WEBVTT")
+
+
+def test_render_defers_to_the_one_trigger_and_completes_from_its_event(pictory_conn, tmp_path):
+    pictory_conn.set_job_seconds(0.3)
+    ctx = make_context()
+    op = operator(output_path=f"{tmp_path}/clip.mp4")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(ctx)
+    trigger = deferred.value.trigger
+    assert type(trigger) is PictoryJobTrigger and trigger.serialize()[1].get("require_url", True) is True
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    event = asyncio.run(asyncio.wait_for(first_event(), 20))
+    assert tuple(event) == EVENT_KEYS and event["status"] == "success" and event["job_kind"] == "render"
+    result = op.execute_complete(ctx, event)
+    assert (result["video_path"], result["srt_path"]) == (f"{tmp_path}/clip.mp4", f"{tmp_path}/clip.srt")
+    assert Path(result["vtt_path"]).read_text().startswith("WEBVTT")
+
+
+def test_preview_first_then_render_the_reviewed_preview(pictory_conn, tmp_path):
+    ctx = make_context()
+    preview = operator(preview_only=True, deferrable=False).execute(ctx)
+    assert preview == {"job_id": ctx["ti"].xcom["job_id"]} and set(ctx["ti"].xcom) == {"job_id"}
+    render_ctx = make_context()
+    result = operator(preview_job_id=preview["job_id"], deferrable=False, output_path=f"{tmp_path}/").execute(
+        render_ctx
+    )
+    assert result["url"].endswith(".mp4") and Path(result["srt_path"]).exists()
+    assert pictory_conn.job(result["job_id"])["kind"] == "render"
+
+
+def test_render_refuses_max_ai_credits_before_any_request(pictory_conn):
+    with pytest.raises(PictoryValidationError, match="max_ai_credits cannot be enforced"):
+        operator(max_ai_credits=10).execute(make_context())
+    assert requests_sent(pictory_conn) == 0
+
+
+def test_failed_render_fails_with_pictorys_reason(pictory_conn):
+    pictory_conn.add_fault("fail_job")
+    with pytest.raises(PictoryJobFailedError, match="TEXT_TO_VIDEO_FAILED"):
+        operator(deferrable=False).execute(make_context())
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
+def test_unclear_render_create_fails_the_retry_instead_of_rendering_twice(pictory_conn):
+    """No list of renders to look in: the retry refuses (PictorySubmissionUnresolvedError), 1 POST only."""
+    pictory_conn.add_fault("answer_late", route="create", delay=1.0)
+    store = TaskStateStore()
+    late = {**FAST, "read_timeout": 0.3, "max_attempts": 1}
+    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
+        operator(hook_params=late, deferrable=False).execute(make_context(store))
+    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of render jobs"):
+        operator(deferrable=False).execute(make_context(store))
+    assert pictory_conn.stats()["posts"] == 1
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
+def test_retry_resumes_the_render_and_a_changed_storyboard_renders_anew(pictory_conn):
+    store = TaskStateStore()
+    first = operator(deferrable=False).execute(make_context(store))
+    again = operator(deferrable=False).execute(make_context(store))
+    assert again["job_id"] == first["job_id"] and pictory_conn.stats()["posts"] == 1
+    changed = operator(deferrable=False, storyboard=board(videoName="other")).execute(make_context(store))
+    assert changed["job_id"] != first["job_id"] and pictory_conn.stats()["posts"] == 2
+
+
+# -- the any-job sensor ----------------------------------------------------------------------------
+
+
+def test_job_sensor_waits_on_a_render_and_publishes_its_named_keys(pictory_conn, tmp_path):
+    job_id = PictoryHook(**FAST).render_video(board())
+    time.sleep(0.6)
+    ctx = make_context()
+    result = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, output_path=f"{tmp_path}/").execute(ctx)
+    assert result["job_kind"] == "render" and result["url"].endswith(".mp4")
+    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"video_path", "srt_path", "vtt_path"}
+    assert Path(result["srt_path"]).exists()
+
+
+def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
+    hook = PictoryHook(**FAST)
+    preview_id = hook.create_storyboard_preview(board())
+    image_id = hook.generate_image("A lighthouse at dawn")
+    (other_id,) = pictory_conn.add_other_jobs(1)
+    time.sleep(0.6)
+    for job_id, kind, keys in (
+        (preview_id, None, set()),
+        (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),
+        (other_id, "transcription", set()),
+    ):
+        ctx = make_context()
+        result = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, deferrable=False).execute(ctx)
+        assert (result["job_id"], result["job_kind"]) == (job_id, kind)
+        assert set(ctx["ti"].xcom) == keys
+
+
+def test_job_sensor_defers_with_a_trigger_that_needs_no_url(pictory_conn):
+    pictory_conn.set_job_seconds(30)
+    preview_id = PictoryHook(**FAST).create_storyboard_preview(board())
+    with pytest.raises(TaskDeferred) as deferred:
+        PictoryJobSensor(task_id="wait", job_id=preview_id, hook_params=FAST).execute(make_context())
+    assert deferred.value.trigger.serialize()[1]["require_url"] is False
+    assert ANY_JOB.requires_url is False
