@@ -564,7 +564,7 @@ def test_admin_http_api(emu: PictoryEmulator) -> None:
     assert stats["faults_applied"] == 2
     assert requests.post(f"{admin}/reset", timeout=5).json() == {"success": True}
     assert requests.get(f"{admin}/stats", timeout=5).json()["requests"] == dict.fromkeys(
-        ("create", "job", "list", "clean", "file", "quota", "usage"), 0
+        ("create", "job", "list", "clean", "file", "quota", "usage", "lookup", "upload", "signed_upload"), 0
     )
 
 
@@ -586,7 +586,8 @@ def test_stats_and_connections(emu: PictoryEmulator) -> None:
     requests.get(emu.base_url + "/_emulator/stats", timeout=5)  # admin: not counted
     stats = emu.stats()
     assert stats == {
-        "requests": {"create": 2, "job": 1, "list": 3, "clean": 1, "file": 1, "quota": 0, "usage": 0},
+        "requests": {"create": 2, "job": 1, "list": 3, "clean": 1, "file": 1, "quota": 0, "usage": 0}
+        | {"lookup": 0, "upload": 0, "signed_upload": 0},
         "responses": {"200": 5, "401": 1, "400": 1, "404": 1},
         "posts": 2,
         "jobs_created": 1,
