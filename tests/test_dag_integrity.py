@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .compat import EXAMPLE_DAGS, HAS_AIRFLOW_SDK
+from .compat import AIRFLOW_V_3_1_PLUS, EXAMPLE_DAGS, HAS_AIRFLOW_SDK
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "example_dags").glob("example_*.py"))
@@ -34,15 +34,17 @@ def no_network_no_connections(monkeypatch):
     return calls
 
 
-def test_there_are_seven_examples():
+def test_there_are_nine_examples():
     assert [path.name for path in EXAMPLES] == [
         "example_pictory_asset_consumer.py",
         "example_pictory_asset_producer.py",
+        "example_pictory_blog_to_video.py",
         "example_pictory_budget.py",
         "example_pictory_image.py",
         "example_pictory_image_to_video.py",
         "example_pictory_mapped.py",
         "example_pictory_operator_waits.py",
+        "example_pictory_render_approval.py",
     ]
 
 
@@ -61,18 +63,29 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
         "example_pictory_mapped",
         "example_pictory_operator_waits",
     }
-    if HAS_AIRFLOW_SDK:  # the asset pair is Airflow 3 only (tests/dags_af2/ has no copies)
-        expected |= {"example_pictory_asset_producer", "example_pictory_asset_consumer"}
+    if HAS_AIRFLOW_SDK:  # the asset pair and the blog DAG are Airflow 3 only (tests/dags_af2/ has no copies)
+        expected |= {
+            "example_pictory_asset_producer",
+            "example_pictory_asset_consumer",
+            "example_pictory_blog_to_video",
+        }
+    if AIRFLOW_V_3_1_PLUS:  # human-in-the-loop operators (the file defines no DAG before 3.1)
+        expected |= {"example_pictory_render_approval"}
     assert set(bag.dag_ids) == expected
     for dag_id, dag in bag.dags.items():
         if dag_id == "example_pictory_asset_consumer":
             assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"  # schedule=[DAILY_BANNER]
+        elif dag_id == "example_pictory_blog_to_video":
+            assert type(dag.timetable).__name__ in ("CronTriggerTimetable", "CronDataIntervalTimetable")  # nightly
         else:
             assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None
     assert no_network_no_connections == []
 
 
-@pytest.mark.parametrize("module", ["pictory_provider.operators.pictory", "pictory_provider.sensors.pictory"])
+@pytest.mark.parametrize(
+    "module",
+    ["pictory_provider.operators.pictory", "pictory_provider.operators.render", "pictory_provider.sensors.pictory"],
+)
 def test_task_modules_do_not_import_http_clients(module):
     """DAG files import these at parse time: they must add no HTTP client to what airflow.sdk loads."""
     dag_api = "airflow.sdk" if HAS_AIRFLOW_SDK else "airflow.decorators"  # what a DAG file imports on Airflow 2

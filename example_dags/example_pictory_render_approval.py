@@ -1,0 +1,61 @@
+"""Preview a storyboard, let a person approve it, and only then pay for the render (Airflow >= 3.1).
+
+The preview task creates Pictory's storyboard preview (no render yet); the approval task waits for a
+human in the Airflow UI (human-in-the-loop operators, Airflow 3.1+); the render task renders exactly
+the reviewed preview (``preview_job_id``). Rejecting skips the render: nothing is bought. On older
+Airflow this file defines no DAG.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag
+
+from pictory_provider.operators.render import PictoryRenderVideoOperator
+
+try:  # the human-in-the-loop operators arrived in Airflow 3.1
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+except ImportError:  # pragma: no cover - Airflow < 3.1
+    ApprovalOperator = None
+
+STORYBOARD = {
+    "videoName": "{{ params.video_name }}",
+    "aspectRatio": "9:16",
+    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "{{ params.voice }}"}]},
+    "scenes": [{"story": "{{ params.script }}", "createSceneOnEndOfSentence": True}],
+}
+
+if ApprovalOperator is not None:
+
+    @dag(
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["example", "pictory", "hitl"],
+        params={
+            "video_name": Param("launch-teaser", type="string"),
+            "voice": Param("Joanna", type="string", description="A voice name from list_voices()"),
+            "script": Param("Meet the new app. It turns your words into video.", type="string", minLength=1),
+            "output_path": Param("/tmp/pictory-videos/", type="string", description="Folder (ending in /)"),
+        },
+    )
+    def example_pictory_render_approval():
+        # --8<-- [start:approval]
+        preview = PictoryRenderVideoOperator(task_id="preview", storyboard=STORYBOARD, preview_only=True)
+        approve = ApprovalOperator(
+            task_id="approve",
+            subject="Render the video {{ params.video_name }}?",
+            body="Preview job {{ ti.xcom_pull(task_ids='preview', key='job_id') }} is ready for review.",
+            response_timeout=timedelta(hours=12),
+        )
+        render = PictoryRenderVideoOperator(
+            task_id="render",
+            preview_job_id="{{ ti.xcom_pull(task_ids='preview', key='job_id') }}",
+            output_path="{{ params.output_path }}",
+        )
+        preview >> approve >> render
+        # --8<-- [end:approval]
+
+    example_pictory_render_approval()
