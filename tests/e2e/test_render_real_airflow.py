@@ -1,0 +1,40 @@
+"""A storyboard render through the real deployment: the operator defers to the real triggerer, which
+logs the render's progress, and the finished MP4 and its subtitles are stored; one render is bought."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import API_KEY
+from tests.test_video_media import mp4_summary
+
+pytestmark = pytest.mark.timeout(600)
+DAG_ID = "e2e_pictory_render"
+
+
+def test_render_in_the_real_triggerer_stores_mp4_and_subtitles(cluster, e2e_emulator, tmp_path):
+    e2e_emulator.reset()
+    e2e_emulator.set_job_seconds(600)  # renders until the operator waits in the triggerer
+    run_id = cluster.trigger(DAG_ID, {"output_path": f"{tmp_path}/"})
+    row = cluster.wait_deferred(DAG_ID, run_id, "render")
+    assert row[1] == "pictory_provider.triggers.pictory.PictoryJobTrigger"  # the one trigger
+    assert API_KEY not in str(row[3])
+    assert e2e_emulator.finish_jobs() == 1
+    assert cluster.wait_for_run(DAG_ID, run_id, timeout=300) == "success"
+
+    result = cluster.xcom(DAG_ID, run_id, "render")
+    job_id = result["job_id"]
+    assert e2e_emulator.job(job_id)["kind"] == "render"
+    assert result["video_path"] == f"{tmp_path}/{job_id}.mp4"
+    assert (result["srt_path"], result["vtt_path"]) == (f"{tmp_path}/{job_id}.srt", f"{tmp_path}/{job_id}.vtt")
+    assert cluster.xcom(DAG_ID, run_id, "render", "video_url") == result["url"]
+    assert cluster.xcom(DAG_ID, run_id, "render", "srt_url").endswith(".srt")
+    summary = mp4_summary(Path(result["video_path"]).read_bytes())
+    assert (summary["width"], summary["height"], summary["seconds"]) == (720, 1280, 4)
+    assert "Rendered in the real triggerer." in Path(result["srt_path"]).read_text()
+    assert Path(result["vtt_path"]).read_text().startswith("WEBVTT")
+    assert e2e_emulator.stats()["posts"] == 1
+    logs = [path.read_text() for path in (cluster.home / "logs").rglob("*.log.trigger.*")]
+    assert any("rendering" in text and job_id in text for text in logs)  # progress logged by the triggerer
