@@ -309,8 +309,12 @@ def test_upload_media_puts_the_bytes_without_the_api_key(pictory_conn, tmp_path)
 
 def test_upload_media_reads_any_object_storage_path(pictory_conn):
     from airflow.providers.common.compat.sdk import ObjectStoragePath
-    from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
+
+    try:
+        from airflow.sdk.io import attach
+    except ImportError:  # Airflow 2
+        from airflow.io import attach
 
     attach("memory", fs=MemoryFileSystem())  # a non-local store, as s3:// or gs:// would be
     source = ObjectStoragePath("memory://pictory-tests/voice.mp3")

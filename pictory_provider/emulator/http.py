@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -44,3 +45,12 @@ def _origin(request: web.Request) -> str:
 
 def _invalid_body(message: str, fields: list[Any]) -> web.Response:
     return web.json_response({"code": "INVALID_REQUEST_BODY", "message": message, "fields": fields}, status=400)
+
+
+async def request_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object body (an empty body is ``{}``), or ``None`` when it is not one."""
+    try:
+        payload = json.loads(await request.read() or b"{}")
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None

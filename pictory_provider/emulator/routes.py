@@ -32,6 +32,7 @@ from pictory_provider.emulator.http import (
     _job_id,
     _not_found,
     _origin,
+    request_object,
 )
 from pictory_provider.emulator.jobs import FILES_PREFIX
 from pictory_provider.emulator.png import job_png
@@ -91,11 +92,8 @@ async def create_preview(request: web.Request) -> web.StreamResponse:
 async def render_preview(request: web.Request) -> web.StreamResponse:
     """``PUT /v2/video/render/{previewJobId}``: render a completed preview (body optional: ``webhook``)."""
     state = request.app[STATE_KEY]
-    try:
-        payload = json.loads(await request.read() or b"{}")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
+    payload = await request_object(request)
+    if payload is None:
         return _invalid_body("Request body must be a JSON object", [])
     webhook = payload.get("webhook")
     if webhook is not None and (not isinstance(webhook, str) or len(webhook) > storyboard.WEBHOOK_MAX_LENGTH):

@@ -3,14 +3,13 @@ render job's subtitle files."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from pictory_provider import storyboard
-from pictory_provider.emulator.http import STATE_KEY, _invalid_body, _job_id, _origin
+from pictory_provider.emulator.http import STATE_KEY, _invalid_body, _job_id, _origin, request_object
 from pictory_provider.emulator.jobs import FILES_PREFIX
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,11 +103,8 @@ LOOKUP_HANDLERS = {name: _lookup_handler(name) for name in storyboard.LOOKUP_PAT
 
 
 async def search_music(request: web.Request) -> web.StreamResponse:
-    try:
-        payload = json.loads(await request.read() or b"{}")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
+    payload = await request_object(request)
+    if payload is None:
         return _invalid_body("Request body must be a JSON object", [])
     query = str(payload.get("query") or "").lower()
     moods = set(payload.get("mood") or [])
@@ -122,12 +118,9 @@ async def search_music(request: web.Request) -> web.StreamResponse:
 
 async def generate_upload_url(request: web.Request) -> web.StreamResponse:
     """``POST /v1/media/generateurl``: a signed URL to ``PUT`` the bytes to and the permanent URL."""
-    try:
-        payload = json.loads(await request.read() or b"{}")
-    except ValueError:
-        payload = None
+    payload = await request_object(request)
     errors = []
-    if not isinstance(payload, dict):
+    if payload is None:
         return _invalid_body("Request body must be a JSON object", [])
     name, content_type = payload.get("fileName"), payload.get("contentType")
     if not isinstance(name, str) or not name or "/" in name:

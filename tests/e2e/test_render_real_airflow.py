@@ -36,5 +36,6 @@ def test_render_in_the_real_triggerer_stores_mp4_and_subtitles(cluster, e2e_emul
     assert "Rendered in the real triggerer." in Path(result["srt_path"]).read_text()
     assert Path(result["vtt_path"]).read_text().startswith("WEBVTT")
     assert e2e_emulator.stats()["posts"] == 1
-    logs = [path.read_text() for path in (cluster.home / "logs").rglob("*.log.trigger.*")]
-    assert any("rendering" in text and job_id in text for text in logs)  # progress logged by the triggerer
+    logs = {path: path.read_text() for path in (cluster.home / "logs").rglob("*trigger*")}
+    shown = {str(path): [line for line in text.splitlines() if job_id in line][:5] for path, text in logs.items()}
+    assert any("rendering" in text and job_id in text for text in logs.values()), shown  # progress, by the triggerer
