@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import Any
 
 import aiohttp
@@ -256,6 +257,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
     auth = state.auth_kind(request.headers.get("Authorization"))
     state.finish_request(generation, request.method, request.path, route, response.status, started, auth)
+    offset = state.list_config["clock_offset"]
+    if offset and route != "file" and not response.prepared:
+        response.headers["Date"] = formatdate(time.time() + offset, usegmt=True)  # Pictory's clock
     return response
 
 
