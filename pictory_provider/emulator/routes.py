@@ -183,7 +183,10 @@ async def get_video_file(request: web.Request) -> web.StreamResponse:
     if job_id is None or found is None or suffix not in VIDEO_MEDIA:
         return web.json_response({"message": "Not Found"}, status=404)
     content_type, render = VIDEO_MEDIA[suffix]
-    return web.Response(body=render(job_id, *found), content_type=content_type)
+    body = render(job_id, *found)
+    if suffix == ".mp4" and request.app[STATE_KEY].list_config["streamed_mp4"]:
+        body = media.streamed(body)
+    return web.Response(body=body, content_type=content_type)
 
 
 ROUTE_OF_HANDLER: dict[Handler, str] = {

@@ -30,7 +30,8 @@ PAGE_SIZE = 100
 #: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
 #: ``clock_offset``: seconds Pictory's clock is ahead of this host's (negative: behind), in the
 #: ``createdDate`` of list items and the ``Date`` header. ``created_dates``: the form of ``createdDate``
-#: in the outputs lists (see :data:`CREATED_DATE_FORMS`).
+#: in the outputs lists (see :data:`CREATED_DATE_FORMS`). ``streamed_mp4``: MP4s as a streaming muxer
+#: writes them (the last box has size 0, "to the end of the file").
 LIST_DEFAULTS: dict[str, Any] = {
     "page_size": PAGE_SIZE,
     "paging": "key",
@@ -39,6 +40,7 @@ LIST_DEFAULTS: dict[str, Any] = {
     "job_seconds_max": None,
     "clock_offset": 0.0,
     "created_dates": "iso",
+    "streamed_mp4": False,
 }
 #: ``createdDate`` forms: ISO with ``Z`` (Pictory's documented form), ISO without a zone, epoch
 #: seconds, epoch milliseconds (numbers), ``"garbled"`` (unreadable text) and ``"absent"``.
@@ -294,8 +296,8 @@ class EmulatorState:
                 raise ValueError(f"paging must be one of {', '.join(PAGINGS)} (got {value!r})")
             if name == "job_seconds_max" and value is not None:
                 _seconds(name, value)
-            if name == "list_outputs" and not isinstance(value, bool):
-                raise ValueError(f"list_outputs must be true or false (got {value!r})")
+            if name in ("list_outputs", "streamed_mp4") and not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false (got {value!r})")
             if name == "clock_offset" and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"clock_offset must be a number of seconds (got {value!r})")
             if name == "created_dates" and value not in CREATED_DATE_FORMS:
