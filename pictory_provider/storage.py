@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
+from pictory_provider.api import without_query
 from pictory_provider.exceptions import PictoryDownloadError
 
 __all__ = [
@@ -282,11 +283,16 @@ def store_file(
         size = _download(url, buffer, max_bytes=max_bytes, timeout=timeout, download_timeout=download_timeout)
         problem = check(buffer, size)
         if problem:
-            raise PictoryDownloadError(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
+            raise _download_error(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
         buffer.seek(0)
         stored = _write(buffer, destination, noun)
     log.info("Stored the Pictory %s of job %s (%d bytes) at %s", noun, job_id, size, stored)
     return stored
+
+
+def _download_error(message: str) -> PictoryDownloadError:
+    """A download error whose text shows URLs without their query (a signed URL's token)."""
+    return PictoryDownloadError(without_query(message))
 
 
 def _no_credentials() -> Any:
@@ -318,7 +324,7 @@ def _download(
         for _hop in range(MAX_REDIRECTS + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 via = "" if url == first else f" (redirected from {first})"
-                raise PictoryDownloadError(f"Refusing to download from a non-http(s) URL: {url!r}{via}")
+                raise _download_error(f"Refusing to download from a non-http(s) URL: {url!r}{via}")
             try:
                 with session.get(
                     url,
@@ -332,18 +338,18 @@ def _download(
                         url = urljoin(url, response.headers["Location"])
                         continue
                     if response.status_code != 200:
-                        raise PictoryDownloadError(f"Downloading {url} failed: HTTP {response.status_code}")
+                        raise _download_error(f"Downloading {url} failed: HTTP {response.status_code}")
                     return read_body(response, deadline, max_bytes, buffer)
             except ResponseTooLarge:
-                raise PictoryDownloadError(f"The file at {url} is larger than the {max_bytes}-byte limit") from None
+                raise _download_error(f"The file at {url} is larger than the {max_bytes}-byte limit") from None
             except ResponseDeadlineExceeded:
-                raise PictoryDownloadError(
+                raise _download_error(
                     f"Downloading {url} did not finish within {download_timeout:g} s (download_timeout); "
                     "nothing was stored"
                 ) from None
             except requests.RequestException as exc:
-                raise PictoryDownloadError(f"Downloading {url} failed: {describe_exception(exc)}") from None
-    raise PictoryDownloadError(f"Downloading {first} failed: more than {MAX_REDIRECTS} redirects")
+                raise _download_error(f"Downloading {url} failed: {describe_exception(exc)}") from None
+    raise _download_error(f"Downloading {first} failed: more than {MAX_REDIRECTS} redirects")
 
 
 def _write(buffer: IO[bytes], destination: str, noun: str) -> str:

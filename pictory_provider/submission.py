@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pictory_provider.api import JOBS_PATH
+from pictory_provider.api import JOBS_PATH, without_query
 from pictory_provider.exceptions import (
     PictoryAuthError,
     PictoryConfigError,
@@ -137,7 +137,7 @@ def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
     for name, value in body.items():
         if name == "webhook":
             continue  # may carry a token in its query
-        text = str(value)
+        text = without_query(str(value))
         parts.append(f"{name}={text[:60] + '...' if len(text) > 60 else text!r}")
     return f"POST {kind.path} ({', '.join(parts)})"
 

@@ -447,3 +447,32 @@ def test_a_404_in_the_triggerer_fails_the_task_without_retrying(pictory_conn):
     assert event["status"] == "error" and event["error_code"] == "PictoryNotFoundError"
     with pytest.raises(PictoryWaitError, match="HTTP 404"):
         complete_from_event(make_context(), event, TimeoutError)
+
+
+# -- item 8: a signed URL's token stays out of logs and errors ------------------------------------
+
+SIGNED = "?X-Amz-Signature=s3cr3t-token&X-Amz-Expires=300"
+
+
+def test_download_errors_show_urls_without_their_query(pictory_conn, tmp_path, caplog):
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.storage import store_image
+
+    missing = f"{pictory_conn.base_url}/files/7c2a4f0e-0000-4000-8000-000000000000.png{SIGNED}"
+    with caplog.at_level(logging.INFO), pytest.raises(PictoryDownloadError) as failed:  # task logs: INFO
+        store_image(missing, f"{tmp_path}/", job_id="7c2a4f0e-0000-4000-8000-000000000000")
+    assert "s3cr3t-token" not in str(failed.value) and "s3cr3t-token" not in caplog.text
+    assert ".png?... failed: HTTP 404" in str(failed.value)
+    from .e2e.harness import free_port
+
+    refused = f"http://127.0.0.1:{free_port()}/files/x.png{SIGNED}"
+    with pytest.raises(PictoryDownloadError) as failed:  # the library's own text quotes the URL too
+        store_image(refused, f"{tmp_path}/", job_id="7c2a4f0e-0000-4000-8000-000000000000")
+    assert "s3cr3t-token" not in str(failed.value)
+
+
+def test_request_descriptions_show_urls_without_their_query():
+    from pictory_provider.submission import describe_request
+
+    text = describe_request(IMAGE, {"prompt": PROMPT, "referenceImageUrl": f"https://cdn.example/ref.png{SIGNED}"})
+    assert "s3cr3t-token" not in text and "https://cdn.example/ref.png?..." in text
