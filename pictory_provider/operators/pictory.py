@@ -317,6 +317,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
@@ -330,6 +331,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
             **kwargs,
@@ -381,6 +383,8 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
     :param resubmit_unclear: When an earlier try's create request may have created a job that
         Pictory's lists cannot identify, submit again anyway (may buy a second video) instead of
         failing with ``PictorySubmissionUnresolvedError`` (default False).
+    :param reconcile_timeout: After an unclear create, how long (seconds, default 600) the next try
+        waits for running jobs that could be that request's own (deferred when ``deferrable``).
     :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
         (the model's per-second price times the duration) exceeds this many AI credits.
     :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
@@ -421,6 +425,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
@@ -434,6 +439,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
             **kwargs,
