@@ -463,3 +463,40 @@ def test_job_sensor_defers_with_a_trigger_that_needs_no_url(pictory_conn):
         PictoryJobSensor(task_id="wait", job_id=preview_id, hook_params=FAST).execute(make_context())
     assert deferred.value.trigger.serialize()[1]["require_url"] is False
     assert ANY_JOB.requires_url is False
+
+
+# -- stored subtitles, quota, signed upload -------------------------------------------------------
+
+
+def test_subtitle_checks_and_companion_names():
+    import io
+
+    from pictory_provider.storage import check_srt, check_vtt, with_extension
+
+    srt = b"1\r\n00:00:00,000 --> 00:00:02,000\r\nHello\r\n"
+    assert check_srt(io.BytesIO(srt), len(srt)) is None
+    assert "not SubRip" in check_srt(io.BytesIO(b"<html>oops</html>"), 17)
+    assert "not UTF-8" in check_srt(io.BytesIO(b"\xff\xfe\xfa"), 3)
+    assert check_vtt(io.BytesIO(b"WEBVTT\n\n"), 8) is None
+    assert "no WEBVTT header" in check_vtt(io.BytesIO(b"1\n00:00"), 7)
+    assert with_extension("s3://bucket/videos/", "srt") == "s3://bucket/videos/"
+    assert with_extension("s3://bucket/videos/launch.mp4", "vtt") == "s3://bucket/videos/launch.vtt"
+    assert with_extension("/data/launch", "srt") == "/data/launch.srt"
+
+
+def test_check_quota_reads_the_quota_before_and_after_a_render(pictory_conn):
+    result = operator(deferrable=False, check_quota=True).execute(make_context())
+    assert result["url"].endswith(".mp4")
+    assert pictory_conn.stats()["requests"]["quota"] == 2 and pictory_conn.stats()["posts"] == 1
+
+
+def test_the_signed_upload_refuses_any_other_credential(pictory_conn):
+    body = PictoryHook(**FAST)._call(
+        "POST", "/pictoryapis/v1/media/generateurl", "upload url", {"fileName": "a.png", "contentType": "image/png"}
+    )
+    signed = body["data"]["signedUrl"]
+    headers = {"Content-Type": "image/png"}
+    refused = requests.put(signed, data=b"x", headers=headers | {"Authorization": "pictai_x"}, timeout=10)
+    assert refused.status_code == 400
+    assert requests.put(signed, data=b"x", headers={"Content-Type": "image/jpeg"}, timeout=10).status_code == 403
+    assert requests.put(signed, data=b"x", headers=headers, timeout=10).status_code == 200
