@@ -500,3 +500,20 @@ def test_the_signed_upload_refuses_any_other_credential(pictory_conn):
     assert refused.status_code == 400
     assert requests.put(signed, data=b"x", headers={"Content-Type": "image/jpeg"}, timeout=10).status_code == 403
     assert requests.put(signed, data=b"x", headers=headers, timeout=10).status_code == 200
+
+
+def test_job_sensor_deferred_path_completes_a_preview_without_a_url(pictory_conn):
+    pictory_conn.set_job_seconds(0.3)
+    preview_id = PictoryHook(**FAST).create_storyboard_preview(board())
+    sensor = PictoryJobSensor(task_id="wait", job_id=preview_id, hook_params=FAST, poke_interval=0.1)
+    ctx = make_context()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(ctx)
+
+    async def first_event():
+        async for event in deferred.value.trigger.run():
+            return event.payload
+
+    event = asyncio.run(asyncio.wait_for(first_event(), 20))
+    assert (event["status"], event["url"], event["job_kind"]) == ("success", None, None)
+    assert sensor.execute_complete(ctx, event)["job_id"] == preview_id and ctx["ti"].xcom == {}
