@@ -114,7 +114,7 @@ def fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
 
 
 def _legacy_fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
-    """The fingerprint of versions before 0.9 (the whole body, webhook included), still honoured."""
+    """The fingerprint older versions stored (the whole body, webhook included), still honoured."""
     return hashlib.sha256(_canonical({"path": kind.path, "body": body})).hexdigest()
 
 
