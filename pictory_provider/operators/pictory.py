@@ -36,6 +36,10 @@ __all__ = [
 
 #: The status the operator gives a stored job Pictory answers 404 for (treated like ``cleaned``).
 NOT_FOUND_STATUS = "not-found"
+#: Shortest deferred reconciliation wait (seconds). A trigger that fires within a second or two can beat
+#: the scheduler to the deferring worker's exit, and Airflow then fails the resumed task (an Airflow
+#: race, seen with 1 s waits on a busy machine); reconciliation is rare, so it waits a little longer.
+MIN_DEFERRED_RECONCILE_WAIT = 5.0
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60
@@ -147,6 +151,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         hook = self.hook
         while (wait := self._guard.prepare(hook.list_page, hook.job_data, deadline=reconcile_deadline)) is not None:
             if self.deferrable:
+                wait = max(wait, MIN_DEFERRED_RECONCILE_WAIT)
                 self.defer(
                     trigger=_sleep_trigger(wait),
                     method_name="execute_after_reconcile_wait",
