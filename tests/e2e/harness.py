@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 #: Examples on a time schedule: in this deployment (DAGs start unpaused) they would run at once and buy
-#: jobs under every test; `airflow dags test` runs them (tests/test_render_dag_runs.py).
+#: jobs under every test; `airflow dags test` runs them (tests/test_video_dag_runs.py).
 SCHEDULED_EXAMPLES = ("example_pictory_blog_to_video.py",)
 
 
