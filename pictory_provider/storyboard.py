@@ -20,6 +20,9 @@ from pictory_provider.exceptions import PictoryValidationError
 
 __all__ = [
     "ASPECT_RATIOS",
+    "LOOKUP_PATHS",
+    "MEDIA_UPLOAD_PATH",
+    "MUSIC_SEARCH_PATH",
     "PREVIEW_PATH",
     "RENDER_PATH",
     "RENDER_PREVIEW_PATH",
@@ -29,6 +32,8 @@ __all__ = [
     "StoryboardRequest",
     "build_preview_render_request",
     "build_render_request",
+    "parse_items",
+    "parse_signed_upload",
     "storyboard_errors",
     "storyboard_warnings",
     "strip_unknown",

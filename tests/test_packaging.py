@@ -37,6 +37,7 @@ VERSION = pictory_provider.__version__
 PUBLIC_MODULES = (
     "pictory_provider.api",
     "pictory_provider.kinds",
+    "pictory_provider.storyboard",
     "pictory_provider.credits",
     "pictory_provider.submission",
     "pictory_provider.links",
@@ -46,7 +47,9 @@ PUBLIC_MODULES = (
     "pictory_provider.hooks.pictory",
     "pictory_provider.hooks.connection",
     "pictory_provider.hooks.transport",
+    "pictory_provider.hooks.lookups",
     "pictory_provider.operators.pictory",
+    "pictory_provider.operators.render",
     "pictory_provider.sensors.pictory",
     "pictory_provider.triggers.pictory",
     "pictory_provider.emulator",

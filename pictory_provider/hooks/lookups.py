@@ -23,6 +23,8 @@ from pictory_provider.storyboard import (
 if TYPE_CHECKING:
     from pictory_provider.hooks.transport import PictoryTransport
 
+__all__ = ["UPLOAD_ATTEMPTS", "PictoryLookupsMixin"]
+
 log = logging.getLogger(__name__)
 
 #: Attempts of the ``PUT`` to a signed upload URL (it overwrites one object, so it is safe to repeat).

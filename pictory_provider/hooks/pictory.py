@@ -64,6 +64,7 @@ __all__ = [
     "PictoryJob",
     "base_url_from_host",
     "describe_exception",
+    "log_render_progress",
     "raise_for_failed_job",
 ]
 
