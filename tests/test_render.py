@@ -517,3 +517,13 @@ def test_job_sensor_deferred_path_completes_a_preview_without_a_url(pictory_conn
     event = asyncio.run(asyncio.wait_for(first_event(), 20))
     assert (event["status"], event["url"], event["job_kind"]) == ("success", None, None)
     assert sensor.execute_complete(ctx, event)["job_id"] == preview_id and ctx["ti"].xcom == {}
+
+
+@pytest.mark.parametrize("render", [json.dumps, repr])
+def test_a_storyboard_template_rendered_to_text_is_read(pictory_conn, render):
+    """``storyboard="{{ ti.xcom_pull(...) }}"`` renders a dict as text (its repr); JSON text works too."""
+    result = operator(deferrable=False, storyboard=render(board())).execute(make_context())
+    assert pictory_conn._state._jobs[result["job_id"]].storyboard["videoName"] == "release-notes"
+    with pytest.raises(PictoryValidationError, match="neither JSON nor a dict literal"):
+        operator(storyboard="{{ not rendered").execute(make_context())
+    assert pictory_conn.stats()["posts"] == 1

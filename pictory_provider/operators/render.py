@@ -117,13 +117,24 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         if self.kind is PREVIEW_RENDER:
             return {"preview_job_id": self.preview_job_id, "webhook": self.webhook}
         storyboard = self.storyboard
-        if isinstance(storyboard, str):  # a template that rendered to JSON text
-            import json
-
-            try:
-                storyboard = json.loads(storyboard)
-            except ValueError:
-                raise PictoryValidationError(
-                    f"storyboard rendered to text that is not JSON: {storyboard[:80]!r}"
-                ) from None
+        if isinstance(storyboard, str):  # a template that rendered to text: JSON, or a dict's repr (XCom)
+            storyboard = _parse_storyboard_text(storyboard)
         return {"storyboard": storyboard, "webhook": self.webhook}
+
+
+def _parse_storyboard_text(text: str) -> Any:
+    """A storyboard from rendered template text: JSON, or the Python literal Jinja renders a dict as."""
+    import ast
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise PictoryValidationError(
+            f"storyboard rendered to text that is neither JSON nor a dict literal: {text[:80]!r}; "
+            "nothing was sent to Pictory"
+        ) from None
