@@ -527,3 +527,21 @@ def test_a_storyboard_template_rendered_to_text_is_read(pictory_conn, render):
     with pytest.raises(PictoryValidationError, match="neither JSON nor a dict literal"):
         operator(storyboard="{{ not rendered").execute(make_context())
     assert pictory_conn.stats()["posts"] == 1
+
+
+def test_no_key_or_upload_signature_in_logs_or_errors(pictory_conn, tmp_path, caplog):
+    from .conftest import API_KEY
+
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(b"not a real video")
+    hook = PictoryHook(**FAST)
+    with caplog.at_level(logging.DEBUG):
+        hook.upload_media(str(source))
+        job_id = hook.render_video(board(webhook="https://hooks.example.com/x?token=t0ps3cret"))
+        hook.wait_for_job(job_id, poll_interval=0.05, timeout=20)
+        pictory_conn.add_fault("status", route="upload", status=500)
+        with pytest.raises(PictoryTransientError) as raised:
+            hook.upload_media(str(source))
+    assert API_KEY not in caplog.text and API_KEY not in str(raised.value) and API_KEY not in repr(hook)
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("pictory_provider"))
+    assert "Uploaded clip.mp4" in ours and "X-Signature" not in ours and "t0ps3cret" not in ours
