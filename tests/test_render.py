@@ -276,8 +276,13 @@ def test_faults_apply_to_the_new_routes(pictory_conn):
     assert pictory_conn.stats()["requests"]["lookup"] == 2
     pictory_conn.add_fault("status", route="upload", status=400)
     with pytest.raises(PictoryValidationError):
-        hook.upload_media(__file__)
-    assert pictory_conn.stats()["faults_applied"] == 2
+        hook.upload_media(__file__, content_type="text/x-python")
+    pictory_conn.add_fault("status", route="upload", status=503)  # a signed URL buys nothing: retried
+    pictory_conn.add_fault("status", route="signed_upload", status=503)  # the PUT overwrites: retried
+    assert hook.upload_media(__file__, content_type="text/x-python").endswith("/test_render.py")
+    pictory_conn.add_fault("status", route="lookup", status=502)
+    assert hook.search_music("upbeat")[0]["id"] == "track-2"  # a search POST is retried too
+    assert pictory_conn.stats()["faults_applied"] == 5
 
 
 # -- lookups and upload ----------------------------------------------------------------------------
@@ -539,7 +544,7 @@ def test_no_key_or_upload_signature_in_logs_or_errors(pictory_conn, tmp_path, ca
         hook.upload_media(str(source))
         job_id = hook.render_video(board(webhook="https://hooks.example.com/x?token=t0ps3cret"))
         hook.wait_for_job(job_id, poll_interval=0.05, timeout=20)
-        pictory_conn.add_fault("status", route="upload", status=500)
+        pictory_conn.add_fault("status", route="upload", status=500, count=5)
         with pytest.raises(PictoryTransientError) as raised:
             hook.upload_media(str(source))
     assert API_KEY not in caplog.text and API_KEY not in str(raised.value) and API_KEY not in repr(hook)

@@ -36,7 +36,15 @@ class PictoryLookupsMixin:
 
     transport: PictoryTransport
 
-    def _call(self, method: str, path: str, what: str, payload: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> Any:
         raise NotImplementedError
 
     def _lookup(self, name: str) -> list[dict[str, Any]]:
@@ -72,7 +80,8 @@ class PictoryLookupsMixin:
         """Search the music library (``POST /v1/music/search``; filters such as ``mood=["Happy"]``,
         ``pageSize=20``); a track's ``audioUrl`` goes into ``backgroundMusic.musicUrl``."""
         body = {"query": query, **filters} if query is not None else dict(filters)
-        return parse_items(self._call("POST", MUSIC_SEARCH_PATH, "the music search", body), "the music search")
+        answer = self._call("POST", MUSIC_SEARCH_PATH, "the music search", body, idempotent=True)  # buys nothing
+        return parse_items(answer, "the music search")
 
     def upload_media(self, path: Any, *, content_type: str | None = None, file_name: str | None = None) -> str:
         """Upload a local file or any ``ObjectStoragePath`` (``s3://``, ``gs://``, ...) and return its
@@ -94,7 +103,9 @@ class PictoryLookupsMixin:
             raise PictoryValidationError(f"Cannot tell the content type of {name!r}: pass content_type=")
         if not source.is_file():
             raise PictoryValidationError(f"upload_media: {path} is not a readable file")
-        body = self._call("POST", MEDIA_UPLOAD_PATH, "the upload URL request", {"fileName": name, "contentType": kind})
+        request = {"fileName": name, "contentType": kind}
+        # a signed URL costs nothing: retried like a GET (an unused one just expires)
+        body = self._call("POST", MEDIA_UPLOAD_PATH, "the upload URL request", request, idempotent=True)
         signed, url = parse_signed_upload(body)
         timeout = (self.transport.connect_timeout, max(self.transport.read_timeout, 300.0))
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):

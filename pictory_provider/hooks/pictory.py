@@ -175,8 +175,16 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
 
     # -- synchronous path ---------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, what: str, payload: dict[str, Any] | None = None) -> Any:
-        return self.transport.call(self.get_credentials(), method, path, what, payload)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> Any:
+        return self.transport.call(self.get_credentials(), method, path, what, payload, idempotent=idempotent)
 
     def generate_image(
         self,

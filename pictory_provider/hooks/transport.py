@@ -356,10 +356,18 @@ class PictoryTransport:
         self.last_pictory_time = (pictory, time.time())
 
     def call(
-        self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None = None
+        self,
+        creds: PictoryCredentials,
+        method: str,
+        path: str,
+        what: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send one request and return its JSON body; GETs are retried, a POST only when never received."""
-        idempotent = method == "GET"
+        """Send one request and return its JSON body; GETs are retried, a POST only when never received
+        (``idempotent=True``: a POST that buys nothing, such as a search, is retried like a GET)."""
+        idempotent = method == "GET" if idempotent is None else idempotent
         retrying = tenacity.Retrying(**self._retry_policy(what, idempotent=idempotent))
         try:
             return retrying(self._send, creds, method, path, what, payload)
