@@ -16,7 +16,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from pictory_provider.exceptions import PictoryValidationError
+from pictory_provider.api import validate_job_id
+from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -386,8 +387,6 @@ def build_render_request(storyboard: Mapping[str, Any], *, webhook: str | None =
 
 def build_preview_render_request(preview_job_id: str, *, webhook: str | None = None) -> dict[str, Any]:
     """``{"previewJobId": ..., "webhook": ...}``: the id goes into the ``PUT`` path, the rest is the body."""
-    from pictory_provider.api import validate_job_id
-
     body: dict[str, Any] = {"previewJobId": validate_job_id(preview_job_id)}
     if webhook is not None:
         if not _is_http_url(webhook) or len(webhook) > WEBHOOK_MAX_LENGTH:
@@ -420,8 +419,6 @@ LIST_KEYS = ("data", "tracks", "items", "results")
 def parse_items(body: object, what: str) -> list[dict[str, Any]]:
     """The items of a lookup answer: a bare list, ``{"data": [...]}``, ``{"tracks": [...]}`` (or
     ``items``/``results``; a ``data`` object holding one of those is read too)."""
-    from pictory_provider.exceptions import PictoryAPIError
-
     found: object = body
     for _ in range(2):
         if isinstance(found, dict):
@@ -433,8 +430,6 @@ def parse_items(body: object, what: str) -> list[dict[str, Any]]:
 
 def parse_signed_upload(body: object) -> tuple[str, str]:
     """``(signedUrl, url)`` from a ``generateurl`` answer, or :class:`PictoryAPIError`."""
-    from pictory_provider.exceptions import PictoryAPIError
-
     data = body.get("data") if isinstance(body, dict) else None
     signed = data.get("signedUrl") if isinstance(data, dict) else None
     url = data.get("url") if isinstance(data, dict) else None
