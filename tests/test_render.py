@@ -361,6 +361,10 @@ def test_render_waits_synchronously_and_stores_mp4_and_subtitles(pictory_conn, t
     summary = mp4_summary(Path(result["video_path"]).read_bytes())
     assert (summary["width"], summary["height"], summary["seconds"]) == (1280, 720, 4)
     assert "Version 2 is out." in Path(result["srt_path"]).read_text()
+    share = requests.get(ctx["ti"].xcom["share_url"], timeout=10)  # every URL the emulator gives resolves
+    assert share.status_code == 200 and result["url"] in share.text
+    assert requests.get(ctx["ti"].xcom["txt_url"], timeout=10).text.startswith("Version 2 is out.")
+    assert requests.get(ctx["ti"].xcom["thumbnail_url"], timeout=10).headers["Content-Type"] == "image/jpeg"
     assert Path(result["vtt_path"]).read_text().startswith("WEBVTT")
 
 

@@ -156,6 +156,15 @@ async def put_signed_upload(request: web.Request) -> web.StreamResponse:
     return web.Response(status=403, text=problem) if problem else web.Response(status=200)
 
 
+async def get_share_page(request: web.Request) -> web.StreamResponse:
+    """A render's ``videoShareURL``: a small page playing the MP4 (Pictory's share page stands in)."""
+    job_id = _job_id(request)
+    if job_id is None or request.app[STATE_KEY].subtitles(job_id, "txt") is None:  # a completed render
+        return web.json_response({"message": "Not Found"}, status=404)
+    video = f"{_origin(request)}{FILES_PREFIX}{job_id}.mp4"
+    return web.Response(text=f'<!doctype html><video controls src="{video}"></video>', content_type="text/html")
+
+
 async def get_uploaded_file(request: web.Request) -> web.StreamResponse:
     found = request.app[STATE_KEY].uploaded(request.match_info["key"])
     if found is None:
@@ -167,6 +176,7 @@ def add_storyboard_routes(router: web.UrlDispatcher) -> None:
     """Lookups, music search, upload (generate URL, signed PUT, the stored file) and subtitle files."""
     router.add_get(FILES_PREFIX + "{job_id:[0-9a-f-]{36}}.{extension:(?:srt|vtt|txt)}", get_subtitle_file)
     router.add_get(FILES_PREFIX + "uploads/{key:[0-9a-f]{32}/[^/]+}", get_uploaded_file)
+    router.add_get("/share/{job_id}", get_share_page)
     for name, path in storyboard.LOOKUP_PATHS.items():
         router.add_get(path, LOOKUP_HANDLERS[name], allow_head=False)
     router.add_post(storyboard.MUSIC_SEARCH_PATH, search_music)
@@ -178,6 +188,7 @@ def add_storyboard_routes(router: web.UrlDispatcher) -> None:
 STORYBOARD_ROUTES: dict[Handler, str] = {
     get_subtitle_file: "file",
     get_uploaded_file: "file",
+    get_share_page: "file",
     search_music: "lookup",
     generate_upload_url: "upload",
     put_signed_upload: "signed_upload",
