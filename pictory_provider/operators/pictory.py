@@ -21,6 +21,7 @@ from pictory_provider.exceptions import PictoryJobTimeoutError
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
+from pictory_provider.storage import check_output_path
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
@@ -107,6 +108,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
+        check_output_path(self.output_path, self.kind.extension)  # storable there? known before paying
         self._estimate = estimate_credits(self.kind.name, body.get("model"), body.get("duration"))
         self._guard = guard_for(self, context, self.kind, body)
         self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
