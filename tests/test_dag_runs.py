@@ -192,6 +192,12 @@ def test_asset_event_extra_reaches_the_metadata_db_and_the_consumer(home, emulat
     assert consumer.describe_banner(extra) == (
         f"Pictory job {job_id}: 1280x720 image, 0.6 AI credits, at {tmp_path}/{job_id}.png"
     )
+    # docs/example-dags.md: `dags test` started no consumer run, and one by hand sees no triggering event
+    assert home.query("SELECT COUNT(*) FROM dag_run WHERE dag_id = ?", "example_pictory_asset_consumer") == [(0,)]
+    result, output = run(home, emulator, "example_pictory_asset_consumer")
+    assert result.returncode == 0, output[-4000:]
+    assert home.xcom("example_pictory_asset_consumer")[("announce", -1, "return_value")] == []
+    assert "Pictory job" not in output
 
 
 def test_the_error_scan_sees_airflows_error_lines() -> None:
