@@ -139,8 +139,8 @@ LOCAL_SCHEMES = ("", "file", "local")
 SCHEME_PACKAGES = {
     "s3": "apache-airflow-providers-amazon[s3fs]",
     "s3a": "apache-airflow-providers-amazon[s3fs]",
-    "gs": "apache-airflow-providers-google",
-    "gcs": "apache-airflow-providers-google",
+    "gs": "apache-airflow-providers-google and gcsfs",
+    "gcs": "apache-airflow-providers-google and gcsfs",
     "abfs": "apache-airflow-providers-microsoft-azure",
     "abfss": "apache-airflow-providers-microsoft-azure",
     "adl": "apache-airflow-providers-microsoft-azure",
