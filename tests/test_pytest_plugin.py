@@ -206,3 +206,37 @@ def test_plugin_changes_only_airflows_default_dags_folder(
     if cfg is not None:
         (tmp_path / "airflow.cfg").write_text("[core]\n" + cfg.format(home=tmp_path) + "\n", encoding="utf-8")
     assert _airflow_default_dags_folder() is expected
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        ([], None, "dags"),
+        (["tests"], None, "dags"),  # no ini file: pytest makes tests/ the rootdir
+        (["tests"], "[pytest]\npictory_dags_folder = src/flows\n", "src/flows"),
+        ([], "[pytest]\npictory_dags_folder =\n", None),  # turned off
+    ],
+)
+def test_plugin_finds_the_projects_dags_folder(tmp_path: Path, args: list[str], ini: str | None, expected: str | None):
+    """Which folder a session gets (a pytest subprocess that only reads the environment: no Airflow)."""
+    for folder in ("dags", "src/flows", "tests"):
+        (tmp_path / folder).mkdir(parents=True)
+    if ini is not None:
+        (tmp_path / "pytest.ini").write_text(ini, encoding="utf-8")
+    (tmp_path / "tests" / "test_env.py").write_text(
+        "import os\n\ndef test_env():\n    print('DAGS=' + os.environ.get('AIRFLOW__CORE__DAGS_FOLDER', ''))\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "PYTEST_", "AIRFLOW_HOME"))}
+    env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")  # fresh: no airflow.cfg yet
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    (line,) = [line for line in result.stdout.splitlines() if "DAGS=" in line]
+    assert line.split("DAGS=", 1)[1] == (str(tmp_path / expected) if expected else "")

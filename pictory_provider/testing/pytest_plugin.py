@@ -10,7 +10,8 @@ Registered through the ``pytest11`` entry point, so with the provider installed 
   previous value comes back afterwards) and returns the connection id, ``"pictory_default"``.
 
 ``dag.test()`` on Airflow 3 runs only DAGs found in the configured DAGs folder. When the project has a
-``dags/`` folder (ini option ``pictory_dags_folder``, relative to the rootdir; empty turns this off)
+``dags/`` folder (ini option ``pictory_dags_folder``, relative to the rootdir or else to the directory
+pytest was started in; empty turns this off)
 and Airflow's DAGs folder is still its default (``$AIRFLOW_HOME/dags``, not set by
 ``AIRFLOW__CORE__DAGS_FOLDER``), the plugin points ``AIRFLOW__CORE__DAGS_FOLDER`` at the project's
 folder for the session, so ``airflow db migrate`` then ``pytest`` works on a fresh ``AIRFLOW_HOME``.
@@ -94,8 +95,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     name = str(early_config.getini(DAGS_FOLDER_INI) or "").strip()
     if not name or not _airflow_default_dags_folder():
         return
-    folder = (early_config.rootpath / name).resolve()
-    if not folder.is_dir():
+    # `pytest tests/` without an ini file makes tests/ the rootdir: look where pytest was started too
+    places = (early_config.rootpath, early_config.invocation_params.dir)
+    folder = next((path.resolve() for place in places if (path := place / name).is_dir()), None)
+    if folder is None:
         return
     os.environ[DAGS_FOLDER_ENV] = str(folder)
     early_config.stash[_SET_DAGS_FOLDER] = str(folder)
