@@ -213,10 +213,12 @@ def _has_filesystem(scheme: str) -> bool | None:
 def _filesystem_problem(output_path: str, scheme: str) -> str | None:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    if _has_filesystem(scheme) is False:
-        package = SCHEME_PACKAGES.get(scheme)
+    registered = _has_filesystem(scheme)
+    package = SCHEME_PACKAGES.get(scheme)
+    missing = f"needs a filesystem for {scheme}:// that Airflow does not have here: install {package} on workers"
+    if registered is False:
         if package:
-            return f"needs a filesystem for {scheme}:// that Airflow does not have here: install {package} on workers"
+            return missing
         return (
             f"has an unknown storage scheme {scheme!r}: Airflow has no filesystem for it here (a local path or "
             "file:// always works; a storage provider adds its scheme, e.g. s3:// with "
@@ -226,6 +228,10 @@ def _filesystem_problem(output_path: str, scheme: str) -> str | None:
         ObjectStoragePath(output_path).fs  # noqa: B018 - loads the scheme's filesystem (its package)
     except ImportError as exc:
         return f"needs a package that is not installed for {scheme}://: {exc}"
+    except ValueError as exc:
+        if registered is None and package:  # an Airflow that cannot say which schemes it has
+            return missing
+        return f"cannot be opened: ValueError: {exc}"
     except Exception as exc:
         return f"cannot be opened: {type(exc).__name__}: {exc}"
     return None
