@@ -10,11 +10,11 @@ Registered through the ``pytest11`` entry point, so with the provider installed 
   previous value comes back afterwards) and returns the connection id, ``"pictory_default"``.
 
 ``dag.test()`` on Airflow 3 runs only DAGs found in the configured DAGs folder. When the project has a
-``dags/`` folder (ini option ``pictory_dags_folder``, relative to the rootdir or else to the directory
-pytest was started in; empty turns this off)
-and Airflow's DAGs folder is still its default (``$AIRFLOW_HOME/dags``, not set by
-``AIRFLOW__CORE__DAGS_FOLDER``), the plugin points ``AIRFLOW__CORE__DAGS_FOLDER`` at the project's
-folder for the session, so ``airflow db migrate`` then ``pytest`` works on a fresh ``AIRFLOW_HOME``.
+``dags/`` folder (ini option ``pictory_dags_folder``, looked up in the rootdir, then in the directory
+pytest was started in; empty turns this off) and Airflow's DAGs folder is still its default
+(``$AIRFLOW_HOME/dags``, no ``AIRFLOW__CORE__DAGS_FOLDER``), the plugin points
+``AIRFLOW__CORE__DAGS_FOLDER`` at the project's folder for the session, so ``airflow db migrate`` then
+``pytest`` works on a fresh ``AIRFLOW_HOME``.
 
 Loaded by every pytest run in an environment that has the provider, so this module imports only
 pytest; the emulator (aiohttp) is imported when a test first asks for it.
@@ -66,8 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         DAGS_FOLDER_INI,
-        help="The project's DAGs folder, relative to the rootdir (default: dags); Airflow's DAGs folder is "
-        "pointed at it when it is still Airflow's default. Empty: leave Airflow's setting alone.",
+        help="The project's DAGs folder, in the rootdir or where pytest started (default: dags); Airflow's "
+        "DAGs folder is pointed at it when it is still Airflow's default. Empty: leave Airflow's setting alone.",
         default="dags",
     )
 
