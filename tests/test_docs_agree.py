@@ -111,6 +111,15 @@ def test_readme_fault_injection_example_retries_the_status_polls(tmp_path: Path)
     assert result.stdout.strip().splitlines()[-1] == "completed 2"  # what the comment on its last line says
     assert "failed (attempt 2 of 5): HTTP 500" in result.stdout + result.stderr  # the hook retried, logged it
 
+    # "Without `route=`, a fault hits the next request of any kind: here the create, which is never retried"
+    without_route = example.replace('route="job", ', "")
+    result = subprocess.run(
+        [sys.executable, "-c", without_route], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "PictorySubmissionUnclearError" in result.stderr
+    assert "so it was not retried to avoid a duplicate paid job" in result.stderr
+
 
 # -- 7. install: the constraints-pinned line first; the [test] extra from the wheel -------------------
 
