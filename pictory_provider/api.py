@@ -42,6 +42,7 @@ __all__ = [
     "parse_duration",
     "parse_job",
     "validate_job_id",
+    "without_query",
     "video_credits",
     "video_request_errors",
 ]
