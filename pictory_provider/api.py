@@ -42,9 +42,9 @@ __all__ = [
     "parse_duration",
     "parse_job",
     "validate_job_id",
-    "without_query",
     "video_credits",
     "video_request_errors",
+    "without_query",
 ]
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"
