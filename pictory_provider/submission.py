@@ -37,6 +37,7 @@ from pictory_provider.api import JOBS_PATH, without_query
 from pictory_provider.exceptions import (
     PictoryAuthError,
     PictoryConfigError,
+    PictoryError,
     PictoryNotFoundError,
     PictorySubmissionAmbiguousError,
     PictorySubmissionUnclearError,
@@ -234,7 +235,7 @@ class SubmissionGuard:
     def _window(self, record: Mapping[str, Any]) -> Window | None:
         fence = record.get("fence")
         if not isinstance(fence, dict):
-            return None  # recorded by a version without fences
+            return None  # the jobs list could not be read before the request, or an older version's record
         start = fence.get("pictory_time")
         if not isinstance(start, int | float):
             return Window(fence.get("job_id"), None, None)
@@ -253,7 +254,12 @@ class SubmissionGuard:
     ) -> float | None:
         window = self._window(record)
         if window is None:
-            self._unresolved(store, record, None, "the record of it was written by an older version")
+            why = (
+                "the jobs list could not be read just before the request"
+                if "fence" in record
+                else "the record of it was written by an older version"
+            )
+            self._unresolved(store, record, None, why)
             return None
         self.logger.warning(
             "An earlier try sent %s at %s and never learnt whether Pictory created the job: looking for it "
@@ -351,15 +357,25 @@ class SubmissionGuard:
         if store is None:
             return post()
         request = describe_request(self.kind, self.body)
-        fence = read_fence() if read_fence is not None else None  # a failure here bought nothing
+        fence = None
+        if read_fence is not None:
+            try:
+                fence = read_fence()
+            except PictoryError as exc:  # nothing bought yet; an unclear create will then not be placed
+                self.logger.warning(
+                    "Could not read the jobs list before %s (%s): if this create ends unclear, the next try "
+                    "cannot tell which job is its own and fails with PictorySubmissionUnresolvedError instead "
+                    "of guessing",
+                    request,
+                    exc,
+                )
         sent = self.clock()
         record: dict[str, Any] = self._made_for() | {
             "path": self.kind.path,
             "sent_at": _iso(sent),
             "request": request,
         }
-        if fence is not None:
-            record["fence"] = {"job_id": fence.newest_job_id, "pictory_time": fence.pictory_time}
+        record["fence"] = None if fence is None else {"job_id": fence.newest_job_id, "pictory_time": fence.pictory_time}
         store.set(self.in_flight_key, record)
         try:
             job_id = post()

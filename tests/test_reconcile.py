@@ -476,3 +476,21 @@ def test_request_descriptions_show_urls_without_their_query():
 
     text = describe_request(IMAGE, {"prompt": PROMPT, "referenceImageUrl": f"https://cdn.example/ref.png{SIGNED}"})
     assert "s3cr3t-token" not in text and "https://cdn.example/ref.png?..." in text
+
+
+@needs_store
+def test_an_unreadable_jobs_list_does_not_block_the_purchase_and_an_unclear_create_is_not_guessed(pictory_conn):
+    """The fence read fails (a jobs list page over the 8 MiB cap): the image is still bought; had that
+    create ended unclear, the retry fails clearly instead of guessing."""
+    pictory_conn.set_job_seconds(0)
+    pictory_conn.add_fault("huge", route="list", size=9 * 1024 * 1024)
+    store = TaskStateStore()
+    assert operator().execute(make_context(store))["job_id"] == store.values[JOB_KEY]
+    assert pictory_conn.stats()["posts"] == 1
+    store = TaskStateStore()
+    pictory_conn.add_fault("huge", route="list", size=9 * 1024 * 1024)
+    unclear_try(pictory_conn, store)
+    assert store.values[IN_FLIGHT_KEY]["fence"] is None
+    with pytest.raises(PictorySubmissionUnresolvedError, match="could not be read just before the request"):
+        operator().execute(make_context(store))
+    assert pictory_conn.stats()["posts"] == 2
