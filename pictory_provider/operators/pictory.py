@@ -39,8 +39,9 @@ __all__ = [
 NOT_FOUND_STATUS = "not-found"
 #: Shortest deferred reconciliation wait (seconds). A trigger that fires within a second or two can beat
 #: the scheduler to the deferring worker's exit, and Airflow then fails the resumed task (an Airflow
-#: race, seen with 1 s waits on a busy machine); reconciliation is rare, so it waits a little longer.
-MIN_DEFERRED_RECONCILE_WAIT = 5.0
+#: race, seen with 1 s and 5 s waits on a busy machine); reconciliation is rare, so it waits as long as
+#: Pictory's recommended poll interval.
+MIN_DEFERRED_RECONCILE_WAIT = 10.0
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60
