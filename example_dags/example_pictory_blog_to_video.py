@@ -90,6 +90,7 @@ def example_pictory_blog_to_video():
 
     @task
     def spend_report(results: list[dict]) -> dict:
+        results = results[:]  # one request; iterating would end on an "XCom not found" ERROR line
         credits = round(sum(result["ai_credits_used"] or 0 for result in results), 4)
         for result in results:
             print(f"{result['video_path']} ({result['duration']} s, subtitles {result['srt_path']})")
