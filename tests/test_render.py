@@ -452,11 +452,22 @@ def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
     hook = PictoryHook(**FAST)
     preview_id = hook.create_storyboard_preview(board())
     image_id = hook.generate_image("A lighthouse at dawn")
+    video_id = hook.generate_video("Waves roll onto the beach")
     (other_id,) = pictory_conn.add_other_jobs(1)
     time.sleep(0.6)
+    video_keys = {
+        "video_url",
+        "duration",
+        "width",
+        "height",
+        "ai_credits_used",
+        "thumbnail_url",
+        "last_frame_image_url",
+    }
     for job_id, kind, keys in (
         (preview_id, None, set()),
         (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),
+        (video_id, "video", video_keys),
         (other_id, "transcription", set()),
     ):
         ctx = make_context()
