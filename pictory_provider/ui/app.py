@@ -36,7 +36,16 @@ from pictory_provider.kinds import JOB_KINDS
 from pictory_provider.ui import gallery, pages
 from pictory_provider.ui.plugin import TASK_ROUTE
 
-__all__ = ["DEFAULT_DAYS", "MAX_ROWS", "SHOWN", "create_app"]
+__all__ = [
+    "DEFAULT_DAYS",
+    "MAX_ROWS",
+    "SHOWN",
+    "create_app",
+    "load_outputs",
+    "local_file",
+    "readable_xcom_dags",
+    "with_requests",
+]
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ Airflow component loads plugins, so this module stays light: the FastAPI app
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowPlugin
 
-__all__ = ["GALLERY_ROUTE", "TASK_ROUTE", "URL_PREFIX", "PictoryPlugin", "supported"]
+__all__ = ["GALLERY_ROUTE", "TASK_ROUTE", "URL_PREFIX", "PictoryPlugin", "supported", "ui_base_path"]
 
 #: Where the api-server mounts the app.
 URL_PREFIX = "/pictory"
@@ -36,13 +37,12 @@ _ICON = (
 
 def supported(version: str | None = None) -> bool:
     """Whether this Airflow (default: the installed one) has plugin external views (3.1 or later)."""
-    from packaging.version import Version
-
     if version is None:
         from airflow import __version__
 
         version = str(__version__)
-    return Version(Version(version).base_version) >= Version("3.1")
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return found is not None and (int(found[1]), int(found[2])) >= (3, 1)
 
 
 def ui_base_path() -> str:

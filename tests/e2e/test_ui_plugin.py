@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.conftest import API_KEY
+
 from .harness import OUTSIDER
 from .test_real_airflow import CHROMIUM, CHROMIUM_ARGS, log_in
 
@@ -85,6 +87,22 @@ def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
     assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_quota_is_read_server_side_for_users_who_may_read_the_connection(cluster, e2e_emulator):
+    e2e_emulator.reset()
+    status, page = cluster.fetch("/pictory/?conn_id=pictory_default")
+    assert status == 200
+    assert b'<p id="quota"><span class="credits">' in page and b"AI credits left" in page
+    assert API_KEY.encode() not in page
+    assert e2e_emulator.stats()["requests"].get("quota") == 1  # the api-server asked Pictory
+    # a viewer may not read connections: no quota, no connection list, no request to Pictory
+    e2e_emulator.reset()
+    status, page = cluster.fetch("/pictory/?conn_id=pictory_default", user=OUTSIDER)
+    assert status == 200
+    assert b"You may not read the connection &#x27;pictory_default&#x27;." in page
+    assert b'<option value="pictory_default"' not in page
+    assert e2e_emulator.stats()["requests"].get("quota", 0) == 0
+
+
 def screenshot(page, name: str, tmp_path: Path) -> None:
     shot = tmp_path / name
     page.screenshot(path=str(shot))
@@ -134,6 +152,9 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
             card.wait_for(timeout=60_000)
             assert "0.6 AI credits" in card.inner_text()
             assert gallery.locator("#spend-by-dag").inner_text().count(SHARED) == 1
+            # choosing a connection shows its quota (read by the api-server; the key stays there)
+            gallery.locator("select[name=conn_id]").select_option("pictory_default")
+            assert "AI credits left" in gallery.locator("#quota").inner_text(timeout=60_000)
             page.wait_for_function(
                 "() => { const f = document.querySelector('iframe[title=Pictory]');"
                 " const imgs = f && f.contentDocument ? [...f.contentDocument.querySelectorAll('.card img')] : [];"
