@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -53,6 +55,10 @@ def test_unauthenticated_requests_are_refused(cluster):
         status, body = cluster.fetch(path, auth=False)
         assert status == 401, (path, status, body[:200])
         assert b"Not authenticated" in body
+    forged = urllib.request.Request(f"{cluster.base}/pictory/", headers={"Authorization": "Bearer not-a-jwt"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=30)
+    assert refused.value.code == 403
 
 
 def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
@@ -68,6 +74,12 @@ def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
     assert {o["job_id"] for o in seen["outputs"]} == {jobs[(SHARED, "generate_image")], jobs[(SHARED, "animate_image")]}
     assert {row["dag_id"] for row in seen["spend"]["by_dag"]} == {SHARED}
     assert seen["spend"]["total"] == 8.6  # 0.6 (flux-schnell) + 8 (5 s of pixverse5.5)
+
+    videos = json.loads(cluster.fetch("/pictory/api/outputs?kind=video", user=OUTSIDER)[1])["outputs"]
+    assert [o["job_id"] for o in videos] == [jobs[(SHARED, "animate_image")]]
+    later = json.loads(cluster.fetch("/pictory/api/outputs?since=2999-01-01", user=OUTSIDER)[1])
+    assert (later["outputs"], later["spend"]["total"]) == ([], 0)
+    assert cluster.fetch("/pictory/api/outputs?since=yesterday", user=OUTSIDER)[0] == 400
 
     status, page = cluster.fetch("/pictory/", user=OUTSIDER)
     assert status == 200
