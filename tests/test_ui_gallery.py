@@ -296,3 +296,33 @@ def test_request_summary_prefers_the_prompt_then_a_render_name():
     assert gallery.request_summary({"prompt": "p", "model": "m", "output_path": "/x"}) == ("p", [("model", "m")])
     assert gallery.request_summary({"video_name": "Weekly recap", "prompt": ""})[0] == "Weekly recap"
     assert gallery.request_summary({}) == (None, [])
+
+
+def test_only_sensors_return_values_are_read():
+    rows = [
+        *published("d", "operator", image_values()),
+        *published("d", "submit", {"job_id": SENSOR_JOB}),
+        *published("d", "sensor", {k: v for k, v in image_values(SENSOR_JOB).items() if k != "job_id"}),
+        *published("d", "other", {"ai_credits_used": 1}),
+        *published("d", "video_sensor", {"video_url": "https://x/v.mp4"}, map_index=2),
+    ]
+    assert gallery.tasks_without_job_id(rows) == {
+        TaskKey("d", "run1", "sensor", -1),
+        TaskKey("d", "run1", "video_sensor", 2),
+    }
+    assert "return_value" not in gallery.xcom_keys()
+
+
+def test_pages_allow_only_their_own_script():
+    import base64
+    import hashlib
+    import re
+
+    page = pages.task_page(TaskKey("d", "r", "t", -1), None, None, stored_href=None)
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    policy = pages.HEADERS["Content-Security-Policy"]
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "frame-ancestors 'self'" in policy and "default-src 'none'" in policy
+    assert pages.HEADERS["Referrer-Policy"] == "same-origin"

@@ -109,10 +109,8 @@ def _decode(value: Any) -> Any:
     return XComModel.deserialize_value(SimpleNamespace(value=value))
 
 
-def _window(since: date | None, until: date | None) -> tuple[datetime, datetime]:
-    start = datetime.combine(since, time(), tzinfo=UTC) if since else datetime.min.replace(tzinfo=UTC)
-    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC) if until else datetime.max.replace(tzinfo=UTC)
-    return start, end
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
 
 
 def load_outputs(
@@ -123,22 +121,16 @@ def load_outputs(
     until: date | None = None,
     task: gallery.TaskKey | None = None,
 ) -> list[gallery.Output]:
-    """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids``, with their rendered requests."""
+    """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids`` between two UTC dates, or of
+    one task instance (``task``; the other tasks of its run are read for the submitter of a sensor's job)."""
     from airflow.models.asset import AssetEvent
-    from airflow.models.xcom import XComModel
+    from airflow.models.xcom import XComModel as X
 
     if not dag_ids:
         return []
-    start, end = _window(since, until)
-    xcom = select(
-        XComModel.dag_id,
-        XComModel.run_id,
-        XComModel.task_id,
-        XComModel.map_index,
-        XComModel.key,
-        XComModel.value,
-        XComModel.timestamp,
-    ).where(XComModel.key.in_(gallery.xcom_keys()), XComModel.dag_id.in_(dag_ids))
+    xcom = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
+        X.key.in_(gallery.xcom_keys()), X.dag_id.in_(dag_ids)
+    )
     events = select(
         AssetEvent.source_dag_id,
         AssetEvent.source_run_id,
@@ -147,20 +139,31 @@ def load_outputs(
         AssetEvent.extra,
         AssetEvent.timestamp,
     ).where(AssetEvent.source_dag_id.in_(dag_ids))
-    if task is not None:  # one task instance (and the run's other tasks: the submitter of a sensor's job)
-        xcom = xcom.where(XComModel.run_id == task.run_id)
+    if task is not None:
+        xcom = xcom.where(X.run_id == task.run_id)
         events = events.where(
             AssetEvent.source_run_id == task.run_id,
             AssetEvent.source_task_id == task.task_id,
             AssetEvent.source_map_index == task.map_index,
         )
-    else:
-        xcom = xcom.where(XComModel.timestamp >= start, XComModel.timestamp < end)
-        events = events.where(AssetEvent.timestamp >= start, AssetEvent.timestamp < end)
+    if task is None and since is not None:
+        start = datetime.combine(since, time(), tzinfo=UTC)
+        xcom, events = xcom.where(X.timestamp >= start), events.where(AssetEvent.timestamp >= start)
+    if task is None and until is not None:
+        end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
+        xcom, events = xcom.where(X.timestamp < end), events.where(AssetEvent.timestamp < end)
     xcom_rows = [
         gallery.XComRow(d, r, t, m, k, _decode(v), ts)
-        for d, r, t, m, k, v, ts in session.execute(xcom.order_by(XComModel.timestamp.desc()).limit(MAX_ROWS))
+        for d, r, t, m, k, v, ts in session.execute(xcom.order_by(X.timestamp.desc()).limit(MAX_ROWS))
     ]
+    # Sensors publish no job_id key: the job id is in their return value (read for them only).
+    for chunk in _chunks(sorted(gallery.tasks_without_job_id(xcom_rows))):
+        returned = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
+            X.key == "return_value", tuple_(X.dag_id, X.run_id, X.task_id, X.map_index).in_(chunk)
+        )
+        xcom_rows += [
+            gallery.XComRow(d, r, t, m, k, _decode(v), ts) for d, r, t, m, k, v, ts in session.execute(returned)
+        ]
     event_rows = [
         gallery.AssetEventRow(d, r, t, -1 if m is None else m, e, ts)
         for d, r, t, m, e, ts in session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS))
@@ -169,9 +172,7 @@ def load_outputs(
     outputs = gallery.merge_outputs(
         gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
     )
-    if task is not None:
-        outputs = [output for output in outputs if output.task == task]
-    return outputs
+    return outputs if task is None else [output for output in outputs if output.task == task]
 
 
 def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
@@ -322,7 +323,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             plugin_route=TASK_ROUTE,
             shown=SHOWN,
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers=pages.HEADERS)
 
     @app.get("/api/outputs")
     def outputs_json(
@@ -383,7 +384,8 @@ def create_app(ui_base: str = "") -> FastAPI:
         task, output = task_output(user, session, dag_id, run_id, task_id, map_index)
         stored = output is not None and local_file(output.stored_path, _extension(output)) is not None
         src = None if output is None else (file_href(task) if stored else output.url)
-        return HTMLResponse(pages.task_page(task, output, src, stored_href=file_href(task) if stored else None))
+        page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
+        return HTMLResponse(page, headers=pages.HEADERS)
 
     @app.get("/file")
     def stored_file(
@@ -399,6 +401,8 @@ def create_app(ui_base: str = "") -> FastAPI:
         path = None if output is None else local_file(output.stored_path, _extension(output))
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
-        return FileResponse(path, media_type=MEDIA_TYPES.get(_extension(output), "application/octet-stream"))
+        media_type = MEDIA_TYPES.get(_extension(output), "application/octet-stream")
+        headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff"}
+        return FileResponse(path, media_type=media_type, headers=headers)
 
     return app

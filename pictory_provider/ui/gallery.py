@@ -42,6 +42,7 @@ __all__ = [
     "request_summary",
     "safe_url",
     "spend",
+    "tasks_without_job_id",
     "xcom_keys",
 ]
 
@@ -134,12 +135,28 @@ def safe_url(value: object) -> str | None:
 
 
 def xcom_keys(kinds: Mapping[str, JobKind] = JOB_KINDS) -> set[str]:
-    """Every XCom key the UI reads: the job id, the return value and each kind's named keys."""
-    keys = {"job_id", "return_value"}
+    """The named XCom keys the UI reads: the job id and each kind's keys (the return value is read
+    only for :func:`tasks_without_job_id`)."""
+    keys = {"job_id"}
     for kind in kinds.values():
         keys.update(kind.xcom_keys.values())
         keys.add(kind.path_key)
     return keys
+
+
+def tasks_without_job_id(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = JOB_KINDS) -> set[TaskKey]:
+    """Task instances that published an output URL but no ``job_id`` key (sensors): their return value
+    carries the job id, so only theirs is read."""
+    url_keys = {kind.url_key for kind in kinds.values()}
+    with_url: set[TaskKey] = set()
+    with_job: set[TaskKey] = set()
+    for row in rows:
+        task = TaskKey(row.dag_id, row.run_id, row.task_id, row.map_index)
+        if row.key in url_keys:
+            with_url.add(task)
+        elif row.key == "job_id":
+            with_job.add(task)
+    return with_url - with_job
 
 
 def _best_kind(values: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> JobKind | None:

@@ -6,6 +6,8 @@ Every value from Airflow's records is escaped; URLs reach ``src``/``href`` only 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -14,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from pictory_provider.ui.gallery import Output, Spend, TaskKey, request_summary, safe_url
 
-__all__ = ["Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
+__all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
 
 _STYLE = """
 :root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --card: rgba(127,127,127,.07); }
@@ -41,6 +43,20 @@ _SCRIPT = (
     "document.querySelectorAll('form.filters select').forEach("
     "function (s) { s.addEventListener('change', function () { s.form.submit(); }); });"
 )
+#: Headers of every page: only the page's own script runs (by hash), media from http(s), forms to the
+#: plugin itself, framed only by Airflow's UI (same origin), and no Airflow URL in the Referer that
+#: image requests send to Pictory's CDN.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
+        "style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'; "
+        "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "private, no-store",
+}
 
 
 @dataclass(frozen=True)

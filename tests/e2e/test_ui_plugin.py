@@ -83,6 +83,9 @@ def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
 
     status, page = cluster.fetch("/pictory/", user=OUTSIDER)
     assert status == 200
+    request = urllib.request.Request(f"{cluster.base}/pictory/", headers={"Authorization": f"Bearer {cluster.token()}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
     assert jobs[(SHARED, "generate_image")].encode() in page
     assert private_job.encode() not in page and PRIVATE.encode() not in page and b"private sketch" not in page
 
@@ -167,10 +170,11 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
             # choosing a connection shows its quota (read by the api-server; the key stays there)
             gallery.locator("select[name=conn_id]").select_option("pictory_default")
             assert "AI credits left" in gallery.locator("#quota").inner_text(timeout=60_000)
-            page.wait_for_function(
+            page.wait_for_function(  # the cards in view have loaded (the others load lazily)
                 "() => { const f = document.querySelector('iframe[title=Pictory]');"
                 " const imgs = f && f.contentDocument ? [...f.contentDocument.querySelectorAll('.card img')] : [];"
-                " return imgs.length > 0 && imgs.every(i => i.complete); }",
+                " const seen = imgs.filter(i => i.getBoundingClientRect().top < f.clientHeight);"
+                " return seen.length > 0 && seen.every(i => i.complete); }",
                 timeout=30_000,
             )
             screenshot(page, "ui-gallery.png", tmp_path)
