@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
-from fastapi import FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Query, status
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_DAYS",
     "MAX_ROWS",
     "SHOWN",
+    "Gathered",
     "create_app",
     "load_outputs",
     "local_file",
@@ -177,8 +179,6 @@ def load_outputs(
 
 def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
     """The outputs with their request's rendered template fields (prompt, model, ...) attached."""
-    from dataclasses import replace
-
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
 
     keys = {output.request_task for output in outputs if output.request_task is not None}
@@ -236,10 +236,58 @@ def _parse_date(value: str, name: str) -> date | None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{name} must be a date like 2026-01-31") from None
 
 
-def _task_key(dag_id: str, run_id: str, task_id: str, map_index: str) -> gallery.TaskKey:
+@dataclass(frozen=True)
+class Gathered:
+    """The outputs a gallery query finds in the DAGs the user may read, and which DAGs those are."""
+
+    outputs: list[gallery.Output]
+    readable: set[str]
+    filters: pages.Filters
+
+
+def _gallery_outputs(
+    user: UserDep,
+    session: SessionDep,
+    dag_id: str = "",
+    kind: str = "",
+    since: str = "",
+    until: str = "",
+) -> Gathered:
+    """The outputs of the DAGs whose XCom the user may read, filtered (default: the last DEFAULT_DAYS)."""
+    first, last = _parse_date(since, "since"), _parse_date(until, "until")
+    if not (first or last):
+        first = datetime.now(UTC).date() - timedelta(days=DEFAULT_DAYS - 1)
+    permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+    if dag_id:
+        permitted &= {dag_id}
+    outputs = load_outputs(session, permitted, since=first, until=last)
+    readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
+    outputs = [output for output in outputs if output.task.dag_id in readable]
+    filters = pages.Filters(dag_id, kind, since, until)
+    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters)
+
+
+GalleryDep = Annotated[Gathered, Depends(_gallery_outputs)]
+
+
+def _task_output(
+    user: UserDep,
+    session: SessionDep,
+    dag_id: Annotated[str, Query(min_length=1)],
+    run_id: Annotated[str, Query(min_length=1)],
+    task_id: Annotated[str, Query(min_length=1)],
+    map_index: str = "-1",
+) -> tuple[gallery.TaskKey, gallery.Output | None]:
+    """The task instance the query names and its output; 403 unless the user may read the DAG's XCom."""
     # The UI leaves {MAP_INDEX} unreplaced on an unmapped task's page.
-    index = int(map_index) if map_index.lstrip("-").isdigit() else -1
-    return gallery.TaskKey(dag_id, run_id, task_id, index)
+    task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if map_index.lstrip("-").isdigit() else -1)
+    if not readable_xcom_dags(user, {dag_id}, session):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
+    found = with_requests(session, load_outputs(session, {dag_id}, task=task)[:1])
+    return task, found[0] if found else None
+
+
+TaskOutputDep = Annotated[tuple[gallery.TaskKey, gallery.Output | None], Depends(_task_output)]
 
 
 def _quota_view(user: Any, session: Session, conn_id: str) -> pages.QuotaView:
@@ -284,38 +332,15 @@ def create_app(ui_base: str = "") -> FastAPI:
             return file_href(output.task)
         return output.url
 
-    def gather(
-        user: Any, session: Session, dag_id: str, kind: str, since: str, until: str
-    ) -> tuple[list[gallery.Output], set[str]]:
-        first, last = _parse_date(since, "since"), _parse_date(until, "until")
-        if not (first or last):
-            first = datetime.now(UTC).date() - timedelta(days=DEFAULT_DAYS - 1)
-        permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
-        if dag_id:
-            permitted &= {dag_id}
-        outputs = load_outputs(session, permitted, since=first, until=last)
-        readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
-        outputs = [output for output in outputs if output.task.dag_id in readable]
-        return gallery.filter_outputs(outputs, kind=kind or None), readable
-
     @app.get("/", response_class=HTMLResponse)
-    def gallery_view(
-        user: UserDep,
-        session: SessionDep,
-        dag_id: str = "",
-        kind: str = "",
-        since: str = "",
-        until: str = "",
-        conn_id: str = "",
-    ) -> HTMLResponse:
+    def gallery_view(user: UserDep, session: SessionDep, found: GalleryDep, conn_id: str = "") -> HTMLResponse:
         """The Pictory page: gallery, spend by day and DAG, quota of a chosen connection."""
-        outputs, readable = gather(user, session, dag_id, kind, since, until)
-        shown = with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:]
+        outputs, filters = found.outputs, found.filters
         html = pages.gallery_page(
-            shown,
+            with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:],
             gallery.spend(outputs),
-            filters=pages.Filters(dag_id, kind, since, until, conn_id),
-            dag_ids=sorted(readable | ({dag_id} if dag_id else set())),
+            filters=replace(filters, conn_id=conn_id),
+            dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
             kinds=list(JOB_KINDS),
             quota=_quota_view(user, session, conn_id),
             media_src={output.job_id: media_src(output) for output in outputs[:SHOWN]},
@@ -326,16 +351,9 @@ def create_app(ui_base: str = "") -> FastAPI:
         return HTMLResponse(html, headers=pages.HEADERS)
 
     @app.get("/api/outputs")
-    def outputs_json(
-        user: UserDep,
-        session: SessionDep,
-        dag_id: str = "",
-        kind: str = "",
-        since: str = "",
-        until: str = "",
-    ) -> dict[str, Any]:
+    def outputs_json(found: GalleryDep) -> dict[str, Any]:
         """The same outputs and spend as JSON (what the page shows, for scripts and tests)."""
-        outputs, _ = gather(user, session, dag_id, kind, since, until)
+        outputs = found.outputs
         summary = gallery.spend(outputs)
         return {
             "outputs": [
@@ -362,42 +380,19 @@ def create_app(ui_base: str = "") -> FastAPI:
             },
         }
 
-    def task_output(
-        user: Any, session: Session, dag_id: str, run_id: str, task_id: str, map_index: str
-    ) -> tuple[gallery.TaskKey, gallery.Output | None]:
-        task = _task_key(dag_id, run_id, task_id, map_index)
-        if not readable_xcom_dags(user, {dag_id}, session):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
-        found = with_requests(session, load_outputs(session, {dag_id}, task=task)[:1])
-        return task, found[0] if found else None
-
     @app.get("/task", response_class=HTMLResponse)
-    def task_view(
-        user: UserDep,
-        session: SessionDep,
-        dag_id: Annotated[str, Query(min_length=1)],
-        run_id: Annotated[str, Query(min_length=1)],
-        task_id: Annotated[str, Query(min_length=1)],
-        map_index: str = "-1",
-    ) -> HTMLResponse:
+    def task_view(found: TaskOutputDep) -> HTMLResponse:
         """A task instance's output: the image or the video player, and its facts."""
-        task, output = task_output(user, session, dag_id, run_id, task_id, map_index)
+        task, output = found
         stored = output is not None and local_file(output.stored_path, _extension(output)) is not None
         src = None if output is None else (file_href(task) if stored else output.url)
         page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
         return HTMLResponse(page, headers=pages.HEADERS)
 
     @app.get("/file")
-    def stored_file(
-        user: UserDep,
-        session: SessionDep,
-        dag_id: Annotated[str, Query(min_length=1)],
-        run_id: Annotated[str, Query(min_length=1)],
-        task_id: Annotated[str, Query(min_length=1)],
-        map_index: str = "-1",
-    ) -> FileResponse:
+    def stored_file(found: TaskOutputDep) -> FileResponse:
         """The file a task stored (``output_path``), when the api-server can read it."""
-        _, output = task_output(user, session, dag_id, run_id, task_id, map_index)
+        _, output = found
         path = None if output is None else local_file(output.stored_path, _extension(output))
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
