@@ -1,7 +1,7 @@
 """The Pictory views in the real api-server and UI: task instance tab, gallery page, spend, security.
 
-Two DAGs run once for the module (tests/e2e/dags/e2e_pictory_gallery.py): ``..._shared`` (an image and
-a video made from it) and ``..._private`` (an image). The admin sees both; the viewer "outsider" may
+Two DAGs run once for the module (tests/e2e/dags/e2e_pictory_gallery.py): ``..._shared`` (an image, a
+video made from it and two mapped images) and ``..._private`` (an image). The admin sees both; the viewer "outsider" may
 read only the shared DAG (tests/e2e/auth_manager.py) and must see nothing of the private one.
 Headless Chromium drives Airflow's own UI: the plugin's views are iframes inside it.
 """
@@ -42,6 +42,8 @@ def runs(cluster, e2e_emulator, tmp_path_factory) -> dict[str, Any]:
         (dag_id, task_id): cluster.xcom(dag_id, run_ids[dag_id], task_id, "job_id")
         for dag_id, task_id in ((SHARED, "generate_image"), (SHARED, "animate_image"), (PRIVATE, "generate_image"))
     }
+    for index in (0, 1):
+        jobs[(SHARED, "variants", index)] = cluster.xcom(SHARED, run_ids[SHARED], "variants", "job_id", index)
     return {"run_ids": run_ids, "jobs": jobs}
 
 
@@ -71,9 +73,17 @@ def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
     status, body = cluster.fetch("/pictory/api/outputs", user=OUTSIDER)
     assert status == 200
     seen = json.loads(body)
-    assert {o["job_id"] for o in seen["outputs"]} == {jobs[(SHARED, "generate_image")], jobs[(SHARED, "animate_image")]}
+    shared = {job for key, job in jobs.items() if key[0] == SHARED}
+    assert {o["job_id"] for o in seen["outputs"]} == shared
     assert {row["dag_id"] for row in seen["spend"]["by_dag"]} == {SHARED}
-    assert seen["spend"]["total"] == 8.6  # 0.6 (flux-schnell) + 8 (5 s of pixverse5.5)
+    assert seen["spend"]["total"] == 9.8  # 3 x 0.6 (flux-schnell) + 8 (5 s of pixverse5.5)
+    mapped = {(o["task_id"], o["map_index"]): o["job_id"] for o in seen["outputs"] if o["task_id"] == "variants"}
+    assert mapped == {("variants", 0): jobs[(SHARED, "variants", 0)], ("variants", 1): jobs[(SHARED, "variants", 1)]}
+    # a mapped task's tab: the output of that map index
+    query = urlencode({"dag_id": SHARED, "run_id": run_ids[SHARED], "task_id": "variants", "map_index": 1})
+    status, page = cluster.fetch(f"/pictory/task?{query}", user=OUTSIDER)
+    assert status == 200 and jobs[(SHARED, "variants", 1)].encode() in page and b"at night, neon" in page
+    assert jobs[(SHARED, "variants", 0)].encode() not in page
 
     videos = json.loads(cluster.fetch("/pictory/api/outputs?kind=video", user=OUTSIDER)[1])["outputs"]
     assert [o["job_id"] for o in videos] == [jobs[(SHARED, "animate_image")]]
@@ -103,19 +113,21 @@ def test_each_user_sees_only_the_dags_they_may_read(cluster, runs):
 
 
 def test_quota_is_read_server_side_for_users_who_may_read_the_connection(cluster, e2e_emulator):
-    e2e_emulator.reset()
+    def quota_requests() -> int:
+        return int(e2e_emulator.stats()["requests"].get("quota", 0))
+
+    before = quota_requests()  # no reset: the outputs' thumbnails stay served for the browser test
     status, page = cluster.fetch("/pictory/?conn_id=pictory_default")
     assert status == 200
     assert b'<p id="quota"><span class="credits">' in page and b"AI credits left" in page
     assert API_KEY.encode() not in page
-    assert e2e_emulator.stats()["requests"].get("quota") == 1  # the api-server asked Pictory
+    assert quota_requests() == before + 1  # the api-server asked Pictory
     # a viewer may not read connections: no quota, no connection list, no request to Pictory
-    e2e_emulator.reset()
     status, page = cluster.fetch("/pictory/?conn_id=pictory_default", user=OUTSIDER)
     assert status == 200
     assert b"You may not read the connection &#x27;pictory_default&#x27;." in page
     assert b'<option value="pictory_default"' not in page
-    assert e2e_emulator.stats()["requests"].get("quota", 0) == 0
+    assert quota_requests() == before + 1
 
 
 def screenshot(page, name: str, tmp_path: Path) -> None:
@@ -158,7 +170,13 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
 
             # The video task's tab: a player
             page.goto(f"{cluster.base}/dags/{SHARED}/runs/{run_id}/tasks/animate_image/plugin/pictory-output")
-            page.frame_locator("iframe[title=Pictory]").locator(".output video").wait_for(timeout=60_000)
+            video = page.frame_locator("iframe[title=Pictory]").locator(".output video")
+            video.wait_for(timeout=60_000)
+            video.evaluate(  # the player reads the stored MP4 through the plugin: 5 s of video
+                "v => new Promise((ok, fail) => v.readyState >= 1 ? ok() :"
+                " (v.onloadedmetadata = ok, v.onerror = () => fail(String(v.error && v.error.message))))"
+            )
+            assert round(video.evaluate("v => v.duration")) == 5
 
             # The "Pictory" page in the navigation: the gallery lists the image with its credits
             page.goto(f"{cluster.base}/plugin/pictory")

@@ -30,6 +30,9 @@ def e2e_pictory_gallery_shared():
         **WAIT,
     )
     image >> video
+    PictoryGenerateImageOperator.partial(
+        task_id="variants", model="flux-schnell", output_path="{{ params.output_path }}", **WAIT
+    ).expand(prompt=["A lighthouse at noon, ink", "A lighthouse at night, neon"])
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["e2e"], params=PARAMS)
