@@ -18,6 +18,7 @@ Airflow's API modules.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -280,7 +281,7 @@ def _task_output(
 ) -> tuple[gallery.TaskKey, gallery.Output | None]:
     """The task instance the query names and its output; 403 unless the user may read the DAG's XCom."""
     # The UI leaves {MAP_INDEX} unreplaced on an unmapped task's page.
-    task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if map_index.lstrip("-").isdigit() else -1)
+    task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if re.fullmatch(r"-?\d{1,9}", map_index) else -1)
     if not readable_xcom_dags(user, {dag_id}, session):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
     found = with_requests(session, load_outputs(session, {dag_id}, task=task)[:1])

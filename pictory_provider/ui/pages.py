@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from pictory_provider.kinds import JOB_KINDS
 from pictory_provider.ui.gallery import Output, Spend, TaskKey, request_summary, safe_url
 
 __all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
@@ -57,6 +58,10 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "private, no-store",
 }
+
+
+#: File extensions shown in a video player (any other output is shown as an image).
+VIDEO_EXTENSIONS = ("mp4", "webm", "mov")
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,9 @@ def _media(output: Output, src: str | None, *, big: bool = False) -> str:
     if src is None:
         return '<p class="empty">No viewable URL was recorded.</p>'
     alt = escape(output.title or output.job_id)
-    if src.lower().split("?")[0].endswith((".mp4", ".webm", ".mov")) or output.kind != "image":
+    kind = JOB_KINDS.get(output.kind)
+    extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
+    if extension in VIDEO_EXTENSIONS:
         poster = safe_url(output.fields.get("thumbnail_url"))
         track = safe_url(output.fields.get("vtt_url"))
         return (
