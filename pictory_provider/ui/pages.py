@@ -35,7 +35,10 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-alig
 td.num, th.num { text-align: right; }
 .bar { display: inline-block; height: 8px; background: #6366f1; border-radius: 2px; }
 .panels { display: flex; flex-wrap: wrap; gap: 32px; }
+.detail { display: flex; flex-wrap: wrap; gap: 16px 24px; align-items: flex-start; }
+.output { flex: 1 1 420px; max-width: 760px; }
 .output img, .output video { max-width: 100%; max-height: 70vh; border-radius: 6px; }
+.detail dl { flex: 1 1 300px; margin: 0; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; } dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 .empty { color: var(--muted); } .error { color: #b91c1c; }
@@ -60,6 +63,8 @@ HEADERS = {
 }
 
 
+#: Labels of request fields whose name does not read well capitalized.
+LABELS = {"pictory_conn_id": "Connection"}
 #: File extensions shown in a video player (any other output is shown as an image).
 VIDEO_EXTENSIONS = ("mp4", "webm", "mov")
 
@@ -257,7 +262,7 @@ def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_h
         return _page("Pictory", body)
     title, details = request_summary(output.request)
     rows: list[tuple[str, str]] = [("Job id", escape(output.job_id)), ("Kind", escape(output.kind))]
-    rows += [(name.replace("_", " ").capitalize(), escape(value)) for name, value in details]
+    rows += [(LABELS.get(name, name.replace("_", " ").capitalize()), escape(value)) for name, value in details]
     fields = output.fields
     if fields.get("width") and fields.get("height"):
         rows.append(("Size", f"{escape(str(fields['width']))} &times; {escape(str(fields['height']))}"))
@@ -280,10 +285,10 @@ def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_h
     body = (
         "<h1>Pictory</h1>"
         + (f'<p id="title">{escape(title)}</p>' if title else "")
-        + f'<div class="output">{_media(output, src, big=True)}</div>'
+        + f'<div class="detail"><div class="output">{_media(output, src, big=True)}</div>'
         + "<dl>"
         + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
-        + "</dl>"
+        + "</dl></div>"
     )
     return _page("Pictory", body)
 

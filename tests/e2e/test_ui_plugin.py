@@ -148,7 +148,7 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
             log_in(page, cluster)
 
             # The task instance's "Pictory" tab: the image, inline, at its real size
