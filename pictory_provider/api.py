@@ -44,6 +44,7 @@ __all__ = [
     "validate_job_id",
     "video_credits",
     "video_request_errors",
+    "without_query",
 ]
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"

@@ -25,11 +25,13 @@ from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 from pictory_provider.api import without_query
+from pictory_provider.destination import check_output_path
 from pictory_provider.exceptions import PictoryDownloadError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_mp4",
+    "check_output_path",
     "check_png",
     "destination_for",
     "download_timeout_setting",
@@ -89,7 +91,7 @@ def _boxes(body: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes, int, 
         offset += box_size
 
 
-def media_end(body: IO[bytes], moov: tuple[int, int]) -> int | None:
+def _media_end(body: IO[bytes], moov: tuple[int, int]) -> int | None:
     """The byte just past the last sample of any track (from ``stco``/``co64``, ``stsc``, ``stsz``), or
     None when the sample tables cannot be read."""
     last = 0
@@ -181,7 +183,7 @@ def check_mp4(body: IO[bytes], size: int) -> str | None:
     if missing:
         return f"the MP4 has no {' or '.join(missing)} box"
     if to_end:
-        end = media_end(body, moov) if moov else None
+        end = _media_end(body, moov) if moov else None
         if end is None:
             return "its last box runs 'to the end of the file' and its sample tables cannot vouch for the length"
         if end > size:

@@ -43,6 +43,7 @@ PUBLIC_MODULES = (
     "pictory_provider.events",
     "pictory_provider.exceptions",
     "pictory_provider.storage",
+    "pictory_provider.destination",
     "pictory_provider.hooks.pictory",
     "pictory_provider.hooks.connection",
     "pictory_provider.hooks.transport",

@@ -21,6 +21,7 @@ from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundE
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
+from pictory_provider.storage import check_output_path
 from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ __all__ = [
 NOT_FOUND_STATUS = "not-found"
 #: Shortest deferred reconciliation wait (seconds). A trigger that fires within a second or two can beat
 #: the scheduler to the deferring worker's exit, and Airflow then fails the resumed task (an Airflow
-#: race, seen with 1 s waits on a busy machine); reconciliation is rare, so it waits a little longer.
-MIN_DEFERRED_RECONCILE_WAIT = 5.0
+#: race, seen with 1 s and 5 s waits on a busy machine); reconciliation is rare, so it waits as long as
+#: Pictory's recommended poll interval.
+MIN_DEFERRED_RECONCILE_WAIT = 10.0
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60
@@ -137,6 +139,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
+        check_output_path(self.output_path, self.kind.extension)  # storable there? known before paying
         self._estimate = estimate_credits(self.kind.name, body.get("model"), body.get("duration"))
         self._guard = guard_for(self, context, self.kind, body)
         if reconcile_deadline is None:
