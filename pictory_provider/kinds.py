@@ -256,5 +256,6 @@ ANY_JOB = JobKind(
     requires_url=False,
 )
 
-#: Kinds by name (``job_kind`` of a parsed job names one of the first three).
-JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO, RENDER, PREVIEW, PREVIEW_RENDER)}
+#: The kinds whose outputs a task publishes, by name (``job_kind`` of a parsed job names one of them).
+#: :data:`PREVIEW` has no output; :data:`PREVIEW_RENDER` publishes exactly what :data:`RENDER` does.
+JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO, RENDER)}
