@@ -62,7 +62,8 @@ Kinds:
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
 ``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.configure_list(...)``
-shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``, ``list_outputs``,
+shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``,
+``list_outputs`` True | False | "url" (summary items: status and url only),
 ``job_seconds_max``), ``emu.add_other_jobs(n, ...)`` adds jobs of other types with bulky data, ``emu.reset()`` forgets
 jobs, faults and counters, ``emu.stats()`` returns a snapshot::
 

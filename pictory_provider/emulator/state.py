@@ -24,8 +24,9 @@ from pictory_provider.emulator.jobs import (
 
 PAGE_SIZE = 100
 #: ``GET /jobs`` settings (``configure_list``): page size, paging, other jobs created before each page
-#: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed image items without their
-#: outputs (``list_outputs: False``, so clients must read the job itself).
+#: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed items without their
+#: outputs (``list_outputs: False``: status only, so clients must read the job itself) or summary items
+#: (``list_outputs: "url"``: status and url only, no width/height/aiCreditsUsed/video fields).
 #: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
 LIST_DEFAULTS: dict[str, Any] = {
     "page_size": PAGE_SIZE,
@@ -271,8 +272,8 @@ class EmulatorState:
                 raise ValueError(f"paging must be one of {', '.join(PAGINGS)} (got {value!r})")
             if name == "job_seconds_max" and value is not None:
                 _seconds(name, value)
-            if name == "list_outputs" and not isinstance(value, bool):
-                raise ValueError(f"list_outputs must be true or false (got {value!r})")
+            if name == "list_outputs" and not isinstance(value, bool) and value != "url":
+                raise ValueError(f'list_outputs must be true, false or "url" (got {value!r})')
         with self.lock:
             self.list_config.update(settings)
             return dict(self.list_config)
@@ -350,8 +351,9 @@ class EmulatorState:
                     else:
                         assert status is not None
                         payload = job.payload(status)
-                        if not config["list_outputs"]:
-                            payload["data"] = {"status": payload["data"]["status"]}
+                        if config["list_outputs"] is not True:  # False: status only; "url": a summary
+                            kept = ("status", "url") if config["list_outputs"] == "url" else ("status",)
+                            payload["data"] = {k: v for k, v in payload["data"].items() if k in kept}
                     items.append({"success": payload["success"], "data": {**payload["data"], "jobId": job.id}})
             if not more:
                 return items, None

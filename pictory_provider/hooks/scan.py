@@ -8,7 +8,8 @@ an opaque ``nextPageKey``) instead of one ``GET /jobs/{id}`` each; see ``docs/pe
 
 Every page goes through the key's rate cap and 429 pause like any other request. A job the walk
 does not find (older than the page budget, skipped because the list shifted while it was read) or a
-completed item without its outputs is read with its own ``GET /jobs/{id}``, so nothing is lost. A
+completed item without every output its kind publishes (a summary item with ``status`` and ``url``
+only) is read with its own ``GET /jobs/{id}``, so nothing is lost and both paths fire the same events. A
 failing list (5xx, timeout, junk) is retried with backoff and never fails a trigger by itself: its
 triggers hear "no news" and wait, and after ``max_attempts`` failures in a row they fall back to their
 own GETs (with their own failure budget) until the list answers again. A 401/403/404 from the list
@@ -26,12 +27,13 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from pictory_provider.api import JOBS_PATH
+from pictory_provider.api import JOB_DATA_KEYS, JOBS_PATH
 from pictory_provider.exceptions import PictoryError, PictoryNotFoundError, PictoryTransientError
 from pictory_provider.hooks.connection import PictoryCredentials
 from pictory_provider.hooks.transport import DeadlineReached, PictoryTransport, RetryableError
+from pictory_provider.kinds import JOB_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,27 @@ def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_result(outcome)
 
 
+def _published_keys(data: dict[str, Any]) -> set[str]:
+    """The ``data`` keys a completed job of this item's kind carries (the trigger does not know the
+    kind): the result fields every kind publishes, plus those of each kind the item shows signs of
+    (one of its own fields, or its file type in ``url``)."""
+    kinds = list(JOB_KINDS.values())
+    common = set.intersection(*(set(kind.result_fields) for kind in kinds))
+    fields = set(common)
+    url = data.get("url")
+    path = urlsplit(url).path if isinstance(url, str) else ""
+    for kind in kinds:
+        own = set(kind.result_fields) - common
+        if path.endswith("." + kind.extension) or any(data.get(JOB_DATA_KEYS[name]) is not None for name in own):
+            fields |= own
+    return {JOB_DATA_KEYS[name] for name in fields}
+
+
 def _lacks_outputs(data: dict[str, Any]) -> bool:
-    """A completed item whose outputs the list left out: the job's own GET has them."""
-    return data.get("status") == "completed" and not data.get("url")
+    """A completed item without a field its kind publishes (no ``url``, or a summary item without
+    ``width``/``height``/``aiCreditsUsed``, or a video's ``duration``/thumbnail): its own GET has them,
+    so both paths give the same event. Only completed items: a job is read this way at most once."""
+    return data.get("status") == "completed" and any(data.get(key) is None for key in _published_keys(data))
 
 
 @dataclass(eq=False)
