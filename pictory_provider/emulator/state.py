@@ -11,7 +11,7 @@ from typing import Any
 
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator.account import CreditAccount
-from pictory_provider.emulator.faults import API_ROUTES, Fault, _seconds
+from pictory_provider.emulator.faults import API_ROUTES, Fault, KeyRateLimit, _seconds
 from pictory_provider.emulator.jobs import (
     PAGINGS,
     Job,
@@ -41,8 +41,16 @@ REQUEST_LOG_LIMIT = 10_000
 class EmulatorState:
     """Jobs, faults and counters shared by the server thread and the controlling thread."""
 
-    def __init__(self, job_seconds: float = 2.0, api_keys: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        job_seconds: float = 2.0,
+        api_keys: Iterable[str] | None = None,
+        rate_limit: float | None = None,
+        rate_limit_burst: float | None = None,
+    ) -> None:
         self.lock = threading.Lock()
+        self.rate_limit = KeyRateLimit(rate_limit, rate_limit_burst)
+        self._initial_rate_limit = (self.rate_limit.rate, rate_limit_burst)
         self._job_seconds = _seconds("job_seconds", job_seconds)
         if isinstance(api_keys, str):
             api_keys = [api_keys]
@@ -74,6 +82,7 @@ class EmulatorState:
             self._requests = dict.fromkeys(API_ROUTES, 0)
             self._responses.clear()
             self._posts = self._jobs_created = self._faults_applied = 0
+            self.rate_limit.configure(*self._initial_rate_limit)
             self._connections.clear()
             self._webhooks.clear()
             self._request_log.clear()
@@ -137,8 +146,17 @@ class EmulatorState:
             return False
         return self._api_keys is None or header in self._api_keys
 
-    def begin_request(self, route: str, peer: str | None, is_post: bool) -> tuple[int, Fault | None]:
-        """Count an API request and take (decrement) the first matching fault, if any."""
+    def set_rate_limit(self, rate: float | None, burst: float | None = None) -> dict[str, float | None]:
+        """Limit every API key to ``rate`` requests per second (``None``/0: off); see :class:`KeyRateLimit`."""
+        with self.lock:
+            self.rate_limit.configure(rate, burst)
+            return self.rate_limit.settings()
+
+    def begin_request(
+        self, route: str, peer: str | None, is_post: bool, key: str | None = None
+    ) -> tuple[int, Fault | None]:
+        """Count an API request; a request over its key's rate limit gets a ``rate_limit`` fault,
+        any other takes (decrements) the first matching queued fault, if any."""
         with self.lock:
             generation = self._generation
             self._requests[route] += 1
@@ -146,6 +164,9 @@ class EmulatorState:
                 self._posts += 1
             if peer is not None:
                 self._connections.add(peer)
+            wait = None if route == "file" else self.rate_limit.take(key, time.monotonic())
+            if wait is not None:
+                return generation, Fault("rate_limit", route, 1, retry_after=max(1.0, wait))
             for index, fault in enumerate(self._faults):
                 if fault.kind != "fail_job" and fault.route in ("any", route):
                     fault.remaining -= 1
@@ -164,6 +185,7 @@ class EmulatorState:
         status: int | None,
         started: float,
         auth: str = "none",
+        query: str = "",
     ) -> None:
         with self.lock:
             if generation != self._generation:
@@ -171,7 +193,15 @@ class EmulatorState:
             if status is not None:
                 self._responses[str(status)] = self._responses.get(str(status), 0) + 1
             self._request_log.append(
-                {"method": method, "path": path, "route": route, "status": status, "time": started, "auth": auth}
+                {
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "route": route,
+                    "status": status,
+                    "time": started,
+                    "auth": auth,
+                }
             )
             if len(self._request_log) > REQUEST_LOG_LIMIT:
                 del self._request_log[: len(self._request_log) - REQUEST_LOG_LIMIT]

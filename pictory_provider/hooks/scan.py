@@ -6,7 +6,9 @@ URL and key digest, whatever the connection id) in one event loop registers its 
 the triggers due in one tick share one walk of ``GET /pictoryapis/v1/jobs`` (newest first, paged by
 an opaque ``nextPageKey``) instead of one ``GET /jobs/{id}`` each; see ``docs/performance.md``.
 
-Every page goes through the key's rate cap and 429 pause like any other request. A job the walk
+Every page goes through the key's adaptive rate and 429 pause like any other request; a page
+answered 429 is asked again after the pause, so a throttled walk resumes where it was (it never
+starts over, and never counts as a failure) and reaches the oldest jobs like the newest. A job the walk
 does not find (older than the page budget, skipped because the list shifted while it was read) or a
 completed item without every output its kind publishes (a summary item with ``status`` and ``url``
 only) is read with its own ``GET /jobs/{id}``, so nothing is lost and both paths fire the same events. A
@@ -41,8 +43,8 @@ __all__ = ["SCAN_MIN_JOBS", "SCAN_PAGE_BUDGET", "StatusScan", "scan_registration
 
 #: In ``auto`` mode, a key uses the list once this many of its jobs wait in one triggerer, and goes
 #: back to per-job GETs below half of it; below it, per-job GETs cost less (see the crossover in
-#: ``docs/performance.md``). A walk also stops paging
-#: once fewer unseen jobs than this remain: their own GETs are cheaper than more pages.
+#: ``docs/performance.md``). A walk also stops paging once fewer unseen jobs than this remain and
+#: their own GETs are fewer requests than the pages still to read (estimated from earlier walks).
 SCAN_MIN_JOBS = 20
 #: Most pages one walk reads; jobs not seen by then are read with their own GET.
 SCAN_PAGE_BUDGET = 100
@@ -111,6 +113,7 @@ class StatusScan:
         self.page_budget = SCAN_PAGE_BUDGET
         self.min_jobs = SCAN_MIN_JOBS
         self.registered: dict[str, int] = {}  # job id -> number of triggers waiting for it
+        self._depth: dict[str, int] = {}  # job id -> the page of the list it was last seen on
         self._waiters: dict[str, list[_Waiter]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Future[Any] | None = None
@@ -131,6 +134,7 @@ class StatusScan:
             self.registered[job_id] = left
         else:
             self.registered.pop(job_id, None)
+            self._depth.pop(job_id, None)
         if not self.registered and self._runner is not None:
             self._runner.cancel()  # the last trigger left: stop scanning at once
             self._runner = None
@@ -297,13 +301,29 @@ class StatusScan:
                 if not isinstance(job_id, str) or job_id not in wanted:
                     continue  # another job type, a job nobody waits for now, or junk
                 wanted.discard(job_id)  # first sighting wins: a shifted page may show it again
+                self._depth[job_id] = pages
                 if _lacks_outputs(data):  # type: ignore[arg-type]
                     answer(job_id, _FETCH)
                 else:
                     answer(job_id, {"job_id": job_id, "success": item.get("success"), "data": data})
             key = body.get("nextPageKey")
-            if not isinstance(key, str) or not key or len(wanted) < self.min_jobs:
+            if not isinstance(key, str) or not key or self._gets_cheaper(wanted, pages):
                 break  # the end of the list, or the rest is cheaper with their own GETs
+
+    def _gets_cheaper(self, wanted: set[str], pages: int) -> bool:
+        """Whether the unseen jobs cost fewer requests read one by one than the pages still to read.
+
+        Only when fewer than ``min_jobs`` remain. The pages still to read are estimated from where
+        the last walks saw those jobs (a job not seen yet counts as far away); a walk two pages past
+        that without finding them reads them one by one.
+        """
+        if not wanted or len(wanted) >= self.min_jobs:
+            return not wanted
+        depths = [self._depth.get(job_id) for job_id in wanted]
+        if None in depths:
+            return True
+        still = max(d for d in depths if d is not None) - pages
+        return still < -1 or len(wanted) <= still
 
 
 def _next_tick(now: float, interval: float) -> float:
