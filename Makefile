@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo docs bench dist clean
+.PHONY: venv lint test demo docs bench dist clean test-ha
 
 # uv installs from the same constraints as pip would, in seconds instead of minutes.
 UV_VERSION := 0.13.9
@@ -42,6 +42,18 @@ docs: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
+
+# `make test-ha`: a release check, not in CI (it takes minutes): Airflow's HA setup for real. PostgreSQL
+# (Debian's package, installed when missing), a scheduler and two triggerers, a sensor mapped over 60
+# jobs of one key, one triggerer killed with SIGKILL mid-wait (tests/e2e/test_ha.py). The latest
+# result is in docs/reliability.md.
+PSYCOPG := psycopg[binary]==3.3.6
+
+test-ha: venv
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null; }
+	$(UV) pip install -q --python $(BIN)/python "$(PSYCOPG)"
+	PICTORY_TEST_HA=1 $(BIN)/python -m pytest -q -p no:xdist -s tests/e2e/test_ha.py
 
 # The sdist and wheel into dist/, checked like PyPI would (`twine check --strict`); the contents are
 # tested by tests/test_packaging.py.

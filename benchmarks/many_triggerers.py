@@ -84,10 +84,10 @@ def worker(base_url: str, poll: float) -> None:
     logging.basicConfig(level=logging.WARNING)
     import pictory_provider.triggers.pictory  # noqa: F401  (imports Airflow before the clock starts)
 
-    print("ready", flush=True)
+    print("PICTORY-READY", flush=True)
     job_ids = json.loads(sys.stdin.readline())
     result = asyncio.run(worker_run(job_ids, poll))
-    print(json.dumps(result), flush=True)
+    print("PICTORY-RESULT " + json.dumps(result), flush=True)
 
 
 # -- the coordinator ---------------------------------------------------------------------------
@@ -139,6 +139,15 @@ def create_jobs(base: str, n: int) -> list[str]:
         ]
 
 
+def read_line(proc: subprocess.Popen[str], prefix: str) -> str:
+    """The first line of the process's stdout that starts with ``prefix`` (other output is skipped)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(prefix):
+            return line.strip()
+    raise RuntimeError(f"a triggerer process exited without {prefix.strip()!r} (exit code {proc.wait()})")
+
+
 def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))]
 
@@ -160,9 +169,7 @@ def run_case(k: int, m: int, limit: float, poll: float, source: Path | None = No
         ]
         try:
             for proc in workers:
-                assert proc.stdout is not None
-                if proc.stdout.readline().strip() != "ready":
-                    raise RuntimeError("a triggerer process did not start")
+                read_line(proc, "PICTORY-READY")
             job_ids = create_jobs(base, k * m)
             if limit:
                 admin(base, "config", {"rate_limit": limit})
@@ -174,12 +181,14 @@ def run_case(k: int, m: int, limit: float, poll: float, source: Path | None = No
                 proc.stdin.flush()
             results = []
             for proc in workers:
-                assert proc.stdout is not None
-                results.append(json.loads(proc.stdout.readline()))
+                results.append(json.loads(read_line(proc, "PICTORY-RESULT ")[len("PICTORY-RESULT ") :]))
             wall = time.time() - started
             after = admin(base, "stats")
             records = {job_id: admin(base, f"jobs/{job_id}") for job_id in job_ids}
             request_log = [r for r in admin(base, "requests")["requests"] if r["time"] >= started]
+            if os.environ.get("PICTORY_BENCH_DUMP"):  # the raw request log and job records, for a closer look
+                dump = {"started": started, "requests": request_log, "records": records, "received": results}
+                Path(os.environ["PICTORY_BENCH_DUMP"]).write_text(json.dumps(dump))
         finally:
             for proc in workers:
                 with contextlib.suppress(Exception):

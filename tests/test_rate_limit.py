@@ -19,7 +19,7 @@ from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.hooks import ratelimit
 from pictory_provider.hooks import scan as scan_module
 from pictory_provider.hooks.connection import PictoryCredentials
-from pictory_provider.hooks.ratelimit import BETA, MIN_RATE, RECOVERY_SECONDS, AdaptiveRate
+from pictory_provider.hooks.ratelimit import BETA, MIN_RATE, RECOVERY_REQUESTS, AdaptiveRate
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 from .conftest import API_KEY, conn_json
@@ -93,11 +93,14 @@ def test_a_429_cuts_to_beta_times_what_got_through_once_per_congestion_event():
     assert not rate.answered(sent_at=5.05, now=5.2, throttled=True)
     assert rate.rate(5.2) == pytest.approx(BETA * 2.0, rel=0.05)
     assert (rate.throttles, rate.cuts) == (2, 1)
-    # CUBIC: back at the rate of the 429 after RECOVERY_SECONDS, flat there, then probing above
-    assert rate.rate(5.1 + RECOVERY_SECONDS) == pytest.approx(2.0)
-    assert rate.rate(5.1 + RECOVERY_SECONDS + 3) < 2.1
-    assert rate.rate(5.1 + 2 * RECOVERY_SECONDS) == pytest.approx(2.0 * (2 - BETA))
-    assert rate.rate(5.1 + 10 * RECOVERY_SECONDS) == 20  # never above the ceiling
+    # CUBIC: back at the rate of the 429 after about RECOVERY_REQUESTS requests at it (15 s at 2/s),
+    # flat there, then probing above
+    recovery = RECOVERY_REQUESTS / 2.0
+    assert rate.recovery == recovery
+    assert rate.rate(5.1 + recovery) == pytest.approx(2.0)
+    assert rate.rate(5.1 + recovery + 3) < 2.1
+    assert rate.rate(5.1 + 2 * recovery) == pytest.approx(2.0 * (2 - BETA))
+    assert rate.rate(5.1 + 10 * recovery) == 20  # never above the ceiling
 
 
 def test_no_ceiling_means_unpaced_until_the_first_429_and_adaptive_after():
@@ -125,7 +128,9 @@ def test_a_walk_prefers_pages_when_they_are_fewer_requests(monkeypatch):
     assert scan._gets_cheaper({"j1"}, pages=3)  # 1 GET beats 2 pages
     assert not scan._gets_cheaper({"j1"}, pages=5)  # where it was seen last: one more page
     assert scan._gets_cheaper({"j1"}, pages=7)  # two pages past where it was: read it alone
-    assert scan._gets_cheaper(wanted | {"never-seen"}, pages=1)  # a job not seen yet: as before
+    assert not scan._gets_cheaper(wanted | {"never-seen"}, pages=1)  # not seen yet: guessed on the next page
+    assert scan._depth["never-seen"] == 2
+    assert scan._gets_cheaper({"never-seen"}, pages=4)  # two pages past the guess: read it alone
     assert not scan._gets_cheaper({f"x{i}" for i in range(scan.min_jobs)}, pages=1)
 
 

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import logging
 import math
+import random
 import weakref
 
 from pictory_provider.hooks.connection import PictoryCredentials
@@ -26,6 +27,7 @@ __all__ = [
     "BETA",
     "MAX_IN_FLIGHT_PER_KEY",
     "MIN_RATE",
+    "RECOVERY_REQUESTS",
     "RECOVERY_SECONDS",
     "AdaptiveRate",
     "DeadlineReached",
@@ -38,15 +40,16 @@ __all__ = [
 MAX_IN_FLIGHT_PER_KEY = 16
 #: After a 429 the key's rate drops to this share of the rate it was getting through.
 BETA = 0.7
-#: Seconds after a 429 at which the rate is back where it was (then it probes above, slowly at first).
-RECOVERY_SECONDS = 10.0
+#: After a 429 the rate is back where it was once about this many requests could have been sent at
+#: it (then it probes above, slowly at first): at 1 request/s that is 30 s, at 10/s 5 s. So a key
+#: probes its limit about once per this many requests, whatever its rate: few 429s at low rates.
+RECOVERY_REQUESTS = 30.0
+#: Bounds of that recovery time, in seconds.
+RECOVERY_SECONDS = (5.0, 60.0)
 #: The adaptive rate never goes below this (requests per second); ``Retry-After`` still pauses longer.
 MIN_RATE = 0.2
 #: Seconds of answers over which the rate getting through is measured.
 THROUGHPUT_WINDOW = 5.0
-#: CUBIC's scale, relative to the rate of the last 429: ``rate(t) = w_max * (1 + SCALE * (t - K)**3)``
-#: is ``BETA * w_max`` at the 429 (t = 0) and ``w_max`` at ``K`` = :data:`RECOVERY_SECONDS`.
-_SCALE = (1 - BETA) / RECOVERY_SECONDS**3
 
 
 class DeadlineReached(Exception):
@@ -63,6 +66,7 @@ class AdaptiveRate:
     def __init__(self, ceiling: float) -> None:
         self.ceiling = ceiling if ceiling > 0 else math.inf
         self.w_max: float | None = None  # the rate getting through at the last 429; None: never throttled
+        self.recovery = RECOVERY_SECONDS[0]  # CUBIC's K: seconds from a cut back to w_max
         self.cut_at = -math.inf  # loop time of the last cut
         self.throttles = 0  # 429s answered (counted for logs and tests)
         self.cuts = 0  # of which cut the rate (one per congestion event)
@@ -74,8 +78,9 @@ class AdaptiveRate:
         """Requests per second allowed at loop time ``now`` (``inf``: not paced)."""
         if self.w_max is None:
             return self.ceiling
-        since = now - self.cut_at - RECOVERY_SECONDS
-        return min(self.ceiling, max(MIN_RATE, self.w_max * (1 + _SCALE * since**3)))
+        # CUBIC, relative to w_max: BETA * w_max at the cut, w_max after K seconds, then above
+        since = now - self.cut_at - self.recovery
+        return min(self.ceiling, max(MIN_RATE, self.w_max * (1 + (1 - BETA) * (since / self.recovery) ** 3)))
 
     def _per_second(self, times: collections.deque[float], now: float) -> float:
         while times and times[0] < now - THROUGHPUT_WINDOW:
@@ -108,6 +113,7 @@ class AdaptiveRate:
         if not getting_through:  # nothing got through lately: what was sent is the only measure
             getting_through = self._per_second(self._sent, now)
         self.w_max = max(MIN_RATE, min(self.rate(now), getting_through))
+        self.recovery = min(max(RECOVERY_REQUESTS / self.w_max, RECOVERY_SECONDS[0]), RECOVERY_SECONDS[1])
         self.cut_at = now
         self.cuts += 1
         return True
@@ -171,8 +177,8 @@ class RequestPacer:
         """Record the answer to a request sent at ``sent_at`` (a turn's time); a 429 pauses the key
         for ``pause`` seconds (its ``Retry-After``) and may lower the rate."""
         now = asyncio.get_running_loop().time()
-        if throttled:
-            self.pause(pause)
+        if throttled:  # plus up to one turn of jitter: triggerers that heard 429 together do not return together
+            self.pause(pause + random.uniform(0.0, min(1.0, self.interval(now))))
         if self.adaptive.answered(sent_at, now, throttled):
             log.warning(
                 "Pictory answered 429 Too Many Requests%s: this triggerer now sends this API key at most "

@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 from pictory_provider.api import JOB_DATA_KEYS, JOBS_PATH
 from pictory_provider.exceptions import PictoryError, PictoryNotFoundError, PictoryTransientError
 from pictory_provider.hooks.connection import PictoryCredentials
+from pictory_provider.hooks.ratelimit import pacer_for
 from pictory_provider.hooks.transport import DeadlineReached, PictoryTransport, RetryableError
 from pictory_provider.kinds import JOB_KINDS
 
@@ -145,8 +146,13 @@ class StatusScan:
             return False
         if mode == "list":
             return True
-        # auto: switch to the list at min_jobs, back to GETs below half of it (no flapping at the edge)
-        self._listing = len(self.registered) >= (self.min_jobs // 2 if self._listing else self.min_jobs)
+        # auto: switch to the list at min_jobs, back to GETs below half of it (no flapping at the edge);
+        # while Pictory throttles the key, stay on the list as long as a walk is fewer requests
+        waiting = len(self.registered)
+        throttled = pacer_for(self.creds).adaptive.w_max is not None
+        pages = max(self._depth.values(), default=waiting)  # the pages a walk reads (from earlier walks)
+        keep = self._listing and throttled and waiting > pages
+        self._listing = keep or waiting >= (self.min_jobs // 2 if self._listing else self.min_jobs)
         return self._listing
 
     # -- polling ------------------------------------------------------------------------------
@@ -169,6 +175,10 @@ class StatusScan:
         :raises DeadlineReached: ``end_time`` (epoch seconds) came first.
         :raises PictoryError: from the job's own GET, as on the per-job path.
         """
+        if mode == "auto" and last_status is None and not self.uses_list(mode):
+            # a first reading: let the triggers that start together register before choosing the mode,
+            # or the first few of a burst of hundreds would each send a GET
+            await asyncio.sleep(BATCH_WINDOW)
         if self.uses_list(mode):
             loop = asyncio.get_running_loop()
             now = loop.time()
@@ -314,15 +324,14 @@ class StatusScan:
         """Whether the unseen jobs cost fewer requests read one by one than the pages still to read.
 
         Only when fewer than ``min_jobs`` remain. The pages still to read are estimated from where
-        the last walks saw those jobs (a job not seen yet counts as far away); a walk two pages past
-        that without finding them reads them one by one.
+        the last walks saw those jobs (a job not seen yet is guessed on the next page); a walk two
+        pages past that without finding them reads them one by one.
         """
         if not wanted or len(wanted) >= self.min_jobs:
             return not wanted
-        depths = [self._depth.get(job_id) for job_id in wanted]
-        if None in depths:
-            return True
-        still = max(d for d in depths if d is not None) - pages
+        for job_id in wanted:  # not seen by any walk yet: guess the next page (corrected when it shows)
+            self._depth.setdefault(job_id, pages + 1)
+        still = max(self._depth[job_id] for job_id in wanted) - pages
         return still < -1 or len(wanted) <= still
 
 
