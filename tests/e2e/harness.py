@@ -41,7 +41,13 @@ class AirflowCluster:
     """Start, drive and stop a real Airflow deployment (see the module docstring)."""
 
     def __init__(
-        self, pictory_base_url: str, api_key: str, *, database_url: str | None = None, triggerers: int = 1
+        self,
+        pictory_base_url: str,
+        api_key: str,
+        *,
+        database_url: str | None = None,
+        triggerers: int = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="pictory-e2e-home-"))
         self.dags = self.home / "dags"
@@ -68,6 +74,7 @@ class AirflowCluster:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
+        self.env.update(env or {})
         self.database_url = database_url  # None: SQLite in AIRFLOW_HOME; else PostgreSQL (psycopg 3)
         if database_url:
             self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url
