@@ -5,9 +5,10 @@ triggerers send with the same key. So the connection extra ``max_requests_per_se
 per triggerer process, and the rate under it adapts to what Pictory accepts, as the AWS SDKs'
 "adaptive" retry mode does: a 429 cuts the key's rate to :data:`BETA` times the rate it was getting
 through (answers other than 429 per second lately; the rate it was sending at when nothing got
-through), and the rate then climbs back CUBIC-style (fast at first, flat near the rate of the last
-429, then probing above it), so several triggerers that share a key settle near the account's limit
-without talking to each other. ``Retry-After`` pauses the key; a 429 is never a failure.
+through; at most the current rate), and the rate then climbs back CUBIC-style (fast at first, flat
+near :data:`HEADROOM` times that rate, then probing above it), so several triggerers that share a
+key settle near the account's limit without talking to each other. ``Retry-After`` pauses the key;
+a 429 is never a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BETA",
+    "HEADROOM",
     "MAX_IN_FLIGHT_PER_KEY",
     "MIN_RATE",
     "RECOVERY_REQUESTS",
@@ -48,6 +50,9 @@ RECOVERY_REQUESTS = 30.0
 RECOVERY_SECONDS = (5.0, 60.0)
 #: The adaptive rate never goes below this (requests per second); ``Retry-After`` still pauses longer.
 MIN_RATE = 0.2
+#: After a 429 the rate climbs back to this share of the rate that was getting through (then probes
+#: above): room for the other triggerers of the key, which all climb back at once.
+HEADROOM = (1 + BETA) / 2
 #: Seconds of answers over which the rate getting through is measured.
 THROUGHPUT_WINDOW = 5.0
 
@@ -65,8 +70,9 @@ class AdaptiveRate:
 
     def __init__(self, ceiling: float) -> None:
         self.ceiling = ceiling if ceiling > 0 else math.inf
-        self.w_max: float | None = None  # the rate getting through at the last 429; None: never throttled
+        self.w_max: float | None = None  # the rate to climb back to after the last 429; None: never throttled
         self.recovery = RECOVERY_SECONDS[0]  # CUBIC's K: seconds from a cut back to w_max
+        self.start = 0.0  # the rate right after the last cut
         self.cut_at = -math.inf  # loop time of the last cut
         self.throttles = 0  # 429s answered (counted for logs and tests)
         self.cuts = 0  # of which cut the rate (one per congestion event)
@@ -78,9 +84,9 @@ class AdaptiveRate:
         """Requests per second allowed at loop time ``now`` (``inf``: not paced)."""
         if self.w_max is None:
             return self.ceiling
-        # CUBIC, relative to w_max: BETA * w_max at the cut, w_max after K seconds, then above
-        since = now - self.cut_at - self.recovery
-        return min(self.ceiling, max(MIN_RATE, self.w_max * (1 + (1 - BETA) * (since / self.recovery) ** 3)))
+        # CUBIC: ``start`` at the cut, ``w_max`` after K seconds (flat around it), then above
+        since = (now - self.cut_at - self.recovery) / self.recovery
+        return min(self.ceiling, max(MIN_RATE, self.w_max + (self.w_max - self.start) * since**3))
 
     def _per_second(self, times: collections.deque[float], now: float) -> float:
         while times and times[0] < now - THROUGHPUT_WINDOW:
@@ -112,7 +118,11 @@ class AdaptiveRate:
         getting_through = self.throughput(now)
         if not getting_through:  # nothing got through lately: what was sent is the only measure
             getting_through = self._per_second(self._sent, now)
-        self.w_max = max(MIN_RATE, min(self.rate(now), getting_through))
+        through = max(MIN_RATE, min(self.rate(now), getting_through))
+        self.start = BETA * through  # the rate right after the cut
+        # the rate to climb back to: a little under what got through, leaving room for the others
+        # sharing the key (CUBIC's "fast convergence")
+        self.w_max = HEADROOM * through
         self.recovery = min(max(RECOVERY_REQUESTS / self.w_max, RECOVERY_SECONDS[0]), RECOVERY_SECONDS[1])
         self.cut_at = now
         self.cuts += 1
@@ -177,9 +187,10 @@ class RequestPacer:
         """Record the answer to a request sent at ``sent_at`` (a turn's time); a 429 pauses the key
         for ``pause`` seconds (its ``Retry-After``) and may lower the rate."""
         now = asyncio.get_running_loop().time()
+        cut = self.adaptive.answered(sent_at, now, throttled)
         if throttled:  # plus up to one turn of jitter: triggerers that heard 429 together do not return together
             self.pause(pause + random.uniform(0.0, min(1.0, self.interval(now))))
-        if self.adaptive.answered(sent_at, now, throttled):
+        if cut:
             log.warning(
                 "Pictory answered 429 Too Many Requests%s: this triggerer now sends this API key at most "
                 "%.2f requests/s (it got %.2f/s through; ceiling %s), pausing %.1f s",

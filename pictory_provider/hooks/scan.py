@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -111,6 +112,9 @@ class StatusScan:
     def __init__(self, creds: PictoryCredentials, transport: PictoryTransport) -> None:
         self.creds = creds
         self.transport = transport
+        #: Where this scan's tick grid lies in the interval (a fraction): random, so the triggerers of a
+        #: key (separate processes, one clock) do not all walk the list at the same moments.
+        self.phase = random.random()
         self.page_budget = SCAN_PAGE_BUDGET
         self.min_jobs = SCAN_MIN_JOBS
         self.registered: dict[str, int] = {}  # job id -> number of triggers waiting for it
@@ -182,7 +186,7 @@ class StatusScan:
         if self.uses_list(mode):
             loop = asyncio.get_running_loop()
             now = loop.time()
-            due = now if last_status is None else _next_tick(now, poll_interval)
+            due = now if last_status is None else _next_tick(now, poll_interval, self.phase)
             waiter = _Waiter(job_id, last_status, poll_interval, due)
             self._waiters.setdefault(job_id, []).append(waiter)
             if self._runner is None:
@@ -255,7 +259,7 @@ class StatusScan:
                 if outcome is _FETCH or outcome["data"].get("status") != waiter.last_status:
                     _resolve(waiter.future, outcome)
                 else:  # unchanged: look again at its next tick, without waking the trigger
-                    waiter.due = _next_tick(loop.time(), waiter.poll_interval)
+                    waiter.due = _next_tick(loop.time(), waiter.poll_interval, self.phase)
 
         self.stats["scans"] += 1
         try:
@@ -335,9 +339,11 @@ class StatusScan:
         return still < -1 or len(wanted) <= still
 
 
-def _next_tick(now: float, interval: float) -> float:
-    """The next tick of the shared grid of ``interval`` seconds (so one walk serves every trigger)."""
-    return (math.floor(now / interval) + 1) * interval
+def _next_tick(now: float, interval: float, phase: float = 0.0) -> float:
+    """The next tick of the shared grid of ``interval`` seconds (so one walk serves every trigger),
+    shifted by ``phase`` (a fraction of the interval)."""
+    offset = phase * interval
+    return (math.floor((now - offset) / interval) + 1) * interval + offset
 
 
 _SCANS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], StatusScan]] = (
