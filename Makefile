@@ -34,8 +34,10 @@ lint: venv
 test: lint
 	$(BIN)/python $(PYTEST) -n $(TEST_WORKERS)
 
+# `make demo DAG=example_pictory_image_to_video` runs another DAG of example_dags/ the same way.
+DAG ?= example_pictory_image
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DAG)
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site

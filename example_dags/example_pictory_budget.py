@@ -42,6 +42,7 @@ def example_pictory_budget():
     def compare_with_ledger(results, dag_run=None) -> dict:
         from pictory_provider.hooks.pictory import PictoryHook
 
+        results = results[:]  # one request; iterating would end on an "XCom not found" ERROR line
         spent = round(sum(result["ai_credits_used"] for result in results), 4)
         started = pendulum.instance(dag_run.start_date)
         now = pendulum.now("UTC")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "validate_job_id",
     "video_credits",
     "video_request_errors",
+    "without_query",
 ]
 
 DEFAULT_BASE_URL = "https://api.pictory.ai"
@@ -356,6 +358,15 @@ def parse_duration(value: object) -> float | None:
     if not isinstance(value, (int, float)) or value != value or value < 0:
         return None
     return int(value) if float(value).is_integer() else float(value)
+
+
+_URL_QUERY = re.compile(r"((?:https?://|url: /)[^\s?#'\"<>]*)\?[^\s#'\"<>)]*")
+
+
+def without_query(text: str) -> str:
+    """``text`` with the query of every URL in it replaced by ``?...``: a signed URL's token must not
+    outlive the file in task logs and error messages (XCom and asset events keep the full URL)."""
+    return _URL_QUERY.sub(r"\1?...", text)
 
 
 def validate_job_id(job_id: object) -> str:

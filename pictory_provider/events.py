@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pictory_provider import lineage
 from pictory_provider.credits import failed_job_error
-from pictory_provider.exceptions import PictoryError, PictoryEventError
+from pictory_provider.exceptions import PictoryError, PictoryEventError, PictoryWaitError
 from pictory_provider.kinds import IMAGE, JobKind
 
 if TYPE_CHECKING:
@@ -44,6 +44,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, ERROR, TIMEOUT = "success", "failed", "error", "timeout"
+#: ``error_code`` of an ``error`` event whose cause another try would meet again (the exception's
+#: class name, set by the trigger): the task then fails without retrying (:class:`PictoryWaitError`).
+DETERMINISTIC_ERRORS = frozenset(
+    {"PictoryAuthError", "PictoryNotFoundError", "PictoryConfigError", "PictoryValidationError"}
+)
 EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
 #: Every event carries exactly these keys (JSON primitives only). The last three are video results
 #: (``None`` for images).
@@ -162,5 +167,6 @@ def complete_from_event(
     if status == TIMEOUT:
         raise timeout_error(f"Pictory job {job_id} did not finish in time: {message}")
     if status == ERROR:
-        raise PictoryError(f"Waiting for Pictory job {job_id} failed: {message}")
+        error = PictoryWaitError if checked.get("error_code") in DETERMINISTIC_ERRORS else PictoryError
+        raise error(f"Waiting for Pictory job {job_id} failed: {message}")
     return complete(context, kind.result(job_id, checked), output_path, kind)

@@ -1,5 +1,10 @@
 """Errors raised by the Pictory provider.
 
+Errors that the same task would meet again on every try (bad input, a refused key, a job id Pictory
+does not know, a missing connection, a spend guard, a failed job, an ambiguous submission) are also
+``AirflowFailException``: the task fails at once instead of using up its retries. Transient ones
+(:class:`PictoryTransientError`, timeouts, a submission not known yet) keep Airflow's retries.
+
 Every message is built from status codes, Pictory's own error fields and our own text; none of them
 ever contains the API key (HTTP library errors are never ``repr()``-ed, their reprs carry headers).
 """
@@ -22,10 +27,12 @@ __all__ = [
     "PictoryJobFailedError",
     "PictoryJobTimeoutError",
     "PictoryNotFoundError",
+    "PictorySubmissionAmbiguousError",
     "PictorySubmissionUnclearError",
     "PictorySubmissionUnresolvedError",
     "PictoryTransientError",
     "PictoryValidationError",
+    "PictoryWaitError",
 ]
 
 
@@ -33,12 +40,12 @@ class PictoryError(Exception):
     """Base class of every error this provider raises."""
 
 
-class PictoryConfigError(PictoryError):
-    """The Airflow connection is missing or unusable (no API key, bad base URL, ...)."""
+class PictoryConfigError(PictoryError, AirflowFailException):
+    """The Airflow connection is missing or unusable (no API key, bad base URL, ...). Not retried."""
 
 
-class PictoryValidationError(PictoryError, ValueError):
-    """A request was rejected, locally before sending or by Pictory with HTTP 400.
+class PictoryValidationError(PictoryError, ValueError, AirflowFailException):
+    """A request was rejected, locally before sending or by Pictory with HTTP 400. Not retried.
 
     ``fields`` is Pictory's ``fields`` list (``[{"name": ..., "errors": ...}]``) or, for a local
     check, a one-element list naming the offending field.
@@ -57,12 +64,12 @@ class PictoryAPIError(PictoryError):
         self.status = status
 
 
-class PictoryAuthError(PictoryAPIError):
-    """HTTP 401/403: the API key is missing, invalid, or the request was blocked."""
+class PictoryAuthError(PictoryAPIError, AirflowFailException):
+    """HTTP 401/403: the API key is missing, invalid, or the request was blocked. Not retried."""
 
 
-class PictoryNotFoundError(PictoryAPIError):
-    """HTTP 404: no job with this id exists for this API key."""
+class PictoryNotFoundError(PictoryAPIError, AirflowFailException):
+    """HTTP 404: no job with this id exists for this API key. Not retried."""
 
 
 class PictoryTransientError(PictoryAPIError):
@@ -105,7 +112,18 @@ class PictorySubmissionUnclearError(PictoryTransientError):
 
 class PictorySubmissionUnresolvedError(PictoryError):
     """A retry could not tell from Pictory's lists whether an earlier, unclear submission created a job,
-    so it did not submit again (pass ``resubmit_unclear=True`` to the operator to submit anyway)."""
+    so it did not submit again (pass ``resubmit_unclear=True`` to the operator to submit anyway).
+    Retried by Airflow: jobs still running may tell later."""
+
+
+class PictorySubmissionAmbiguousError(PictorySubmissionUnresolvedError, AirflowFailException):
+    """Two or more jobs of the same request were created in the unclear submission's window: the lists
+    can never tell which is the task's own, so the task fails without retrying."""
+
+
+class PictoryWaitError(PictoryError, AirflowFailException):
+    """Waiting in the triggerer ended with an error that another try would meet again (a refused key,
+    a job id Pictory does not know, a missing connection). Not retried."""
 
 
 class PictoryBudgetError(PictoryError, AirflowFailException):

@@ -38,7 +38,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-pictory",
         "name": "Pictory",
-        "description": "Generate images with Pictory's AI Studio API from Airflow DAGs, with deferrable waits.",
+        "description": (
+            "Generate images and videos with Pictory's AI Studio API from Airflow DAGs, with deferrable waits."
+        ),
         "versions": [__version__],
         "integrations": [
             {

@@ -19,16 +19,19 @@ import shutil
 import struct
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
+from pictory_provider.api import without_query
+from pictory_provider.destination import check_output_path
 from pictory_provider.exceptions import PictoryDownloadError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_mp4",
+    "check_output_path",
     "check_png",
     "destination_for",
     "download_timeout_setting",
@@ -71,29 +74,107 @@ def check_png(body: IO[bytes], size: int) -> str | None:
     return f"the PNG is incomplete (no IEND chunk in its {size} bytes): the download was cut short"
 
 
+def _boxes(body: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """The boxes between ``start`` and ``end``: (type, payload offset, box end); stops at a bad header."""
+    offset = start
+    while offset + 8 <= end:
+        body.seek(offset)
+        header = body.read(16)
+        box_size, box_type, payload = int.from_bytes(header[:4], "big"), header[4:8], offset + 8
+        if box_size == 1 and len(header) == 16:
+            box_size, payload = int.from_bytes(header[8:16], "big"), offset + 16
+        elif box_size == 0:
+            box_size = end - offset
+        if box_size < payload - offset or offset + box_size > end:
+            return
+        yield box_type, payload, offset + box_size
+        offset += box_size
+
+
+def _media_end(body: IO[bytes], moov: tuple[int, int]) -> int | None:
+    """The byte just past the last sample of any track (from ``stco``/``co64``, ``stsc``, ``stsz``), or
+    None when the sample tables cannot be read."""
+    last = 0
+    stbls: list[tuple[int, int]] = []
+    for kind, payload, end in _boxes(body, *moov):
+        if kind == b"trak":
+            for k2, p2, e2 in _boxes(body, payload, end):
+                if k2 == b"mdia":
+                    for k3, p3, e3 in _boxes(body, p2, e2):
+                        if k3 == b"minf":
+                            stbls += [(p4, e4) for k4, p4, e4 in _boxes(body, p3, e3) if k4 == b"stbl"]
+    if not stbls:
+        return None
+    for start, end in stbls:
+        tables = {kind: (payload, box_end) for kind, payload, box_end in _boxes(body, start, end)}
+        offsets = _numbers(body, tables.get(b"stco"), 4) or _numbers(body, tables.get(b"co64"), 8)
+        sizes_box, chunks_box = tables.get(b"stsz"), tables.get(b"stsc")
+        if offsets is None or sizes_box is None or chunks_box is None:
+            return None
+        body.seek(sizes_box[0] + 4)
+        uniform = int.from_bytes(body.read(4), "big")
+        sizes = None if uniform else _numbers(body, (sizes_box[0] + 4, sizes_box[1]), 4)
+        runs = _numbers(body, chunks_box, 12)
+        if runs is None or (sizes is None and not uniform):
+            return None
+        sample = 0
+        for index, chunk_offset in enumerate(offsets, start=1):
+            per_chunk = next((count for first, count in reversed(runs) if first <= index), 0)
+            chunk = uniform * per_chunk if uniform else sum((sizes or [])[sample : sample + per_chunk])
+            sample += per_chunk
+            last = max(last, chunk_offset + chunk)
+    return last
+
+
+def _numbers(body: IO[bytes], box: tuple[int, int] | None, width: int) -> list[Any] | None:
+    """A full box's table after its entry count: ``width`` 4 or 8 (numbers) or 12 (``stsc`` runs:
+    (first chunk, samples per chunk)). None when absent or cut short."""
+    if box is None:
+        return None
+    payload, end = box
+    body.seek(payload + 4)
+    count = int.from_bytes(body.read(4), "big")
+    if count * width > end - payload - 8:
+        return None
+    raw = body.read(count * width)
+    if width == 12:
+        return [
+            (int.from_bytes(raw[i : i + 4], "big"), int.from_bytes(raw[i + 4 : i + 8], "big"))
+            for i in range(0, len(raw), 12)
+        ]
+    return [int.from_bytes(raw[i : i + width], "big") for i in range(0, len(raw), width)]
+
+
 def check_mp4(body: IO[bytes], size: int) -> str | None:
     """What is wrong with the MP4 in ``body`` (``size`` bytes), or None if it is whole.
 
     An ISO base media file starts with its ``ftyp`` box; its top-level boxes must add up to exactly
-    ``size`` bytes and hold ``moov`` and ``mdat``, so a body cut short anywhere is caught.
+    ``size`` bytes and hold ``moov`` and ``mdat``, so a body cut short anywhere is caught. A last box
+    of size 0 ("to the end of the file", written by streaming muxers) says nothing about the length,
+    so then the sample tables (``stco``/``co64``, ``stsc``, ``stsz``) must end within the file.
     """
     body.seek(0)
     head = body.read(8)
     if len(head) < 8 or head[4:8] != b"ftyp" or int.from_bytes(head[:4], "big") < 16:
         return "it is not an MP4 (no ftyp box)"
     offset, seen = 0, set()
+    moov: tuple[int, int] | None = None
+    to_end = False
     while offset < size:
         body.seek(offset)
         header = body.read(16)
         if len(header) < 8:
             break
         box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+        payload = offset + 8
         if box_size == 1 and len(header) == 16:
-            box_size = int.from_bytes(header[8:16], "big")
+            box_size, payload = int.from_bytes(header[8:16], "big"), offset + 16
         elif box_size == 0:
-            box_size = size - offset
+            box_size, to_end = size - offset, True
         if box_size < 8:
             return f"the MP4 has a malformed {box_type!r} box at byte {offset}"
+        if box_type == b"moov" and not to_end:
+            moov = (payload, offset + box_size)
         seen.add(box_type)
         offset += box_size
     if offset != size:
@@ -101,6 +182,15 @@ def check_mp4(body: IO[bytes], size: int) -> str | None:
     missing = [name for name in ("moov", "mdat") if name.encode() not in seen]
     if missing:
         return f"the MP4 has no {' or '.join(missing)} box"
+    if to_end:
+        end = _media_end(body, moov) if moov else None
+        if end is None:
+            return "its last box runs 'to the end of the file' and its sample tables cannot vouch for the length"
+        if end > size:
+            return (
+                f"the MP4 is incomplete (its samples need {end} bytes, {size} arrived; the last box runs 'to the "
+                "end of the file', so only the sample tables tell): the download was cut short"
+            )
     return None
 
 
@@ -195,11 +285,16 @@ def store_file(
         size = _download(url, buffer, max_bytes=max_bytes, timeout=timeout, download_timeout=download_timeout)
         problem = check(buffer, size)
         if problem:
-            raise PictoryDownloadError(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
+            raise _download_error(f"The {noun} downloaded from {url} is unusable: {problem}; nothing was stored")
         buffer.seek(0)
         stored = _write(buffer, destination, noun)
     log.info("Stored the Pictory %s of job %s (%d bytes) at %s", noun, job_id, size, stored)
     return stored
+
+
+def _download_error(message: str) -> PictoryDownloadError:
+    """A download error whose text shows URLs without their query (a signed URL's token)."""
+    return PictoryDownloadError(without_query(message))
 
 
 def _no_credentials() -> Any:
@@ -231,7 +326,7 @@ def _download(
         for _hop in range(MAX_REDIRECTS + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 via = "" if url == first else f" (redirected from {first})"
-                raise PictoryDownloadError(f"Refusing to download from a non-http(s) URL: {url!r}{via}")
+                raise _download_error(f"Refusing to download from a non-http(s) URL: {url!r}{via}")
             try:
                 with session.get(
                     url,
@@ -245,18 +340,18 @@ def _download(
                         url = urljoin(url, response.headers["Location"])
                         continue
                     if response.status_code != 200:
-                        raise PictoryDownloadError(f"Downloading {url} failed: HTTP {response.status_code}")
+                        raise _download_error(f"Downloading {url} failed: HTTP {response.status_code}")
                     return read_body(response, deadline, max_bytes, buffer)
             except ResponseTooLarge:
-                raise PictoryDownloadError(f"The file at {url} is larger than the {max_bytes}-byte limit") from None
+                raise _download_error(f"The file at {url} is larger than the {max_bytes}-byte limit") from None
             except ResponseDeadlineExceeded:
-                raise PictoryDownloadError(
+                raise _download_error(
                     f"Downloading {url} did not finish within {download_timeout:g} s (download_timeout); "
                     "nothing was stored"
                 ) from None
             except requests.RequestException as exc:
-                raise PictoryDownloadError(f"Downloading {url} failed: {describe_exception(exc)}") from None
-    raise PictoryDownloadError(f"Downloading {first} failed: more than {MAX_REDIRECTS} redirects")
+                raise _download_error(f"Downloading {url} failed: {describe_exception(exc)}") from None
+    raise _download_error(f"Downloading {first} failed: more than {MAX_REDIRECTS} redirects")
 
 
 def _write(buffer: IO[bytes], destination: str, noun: str) -> str:

@@ -5,26 +5,20 @@ index, so they survive retries and clearing):
 
 - ``<job_id_key>`` (the operator's ``external_id_key``): the job id, written **before** anything else
   (XCom) as soon as Pictory answers.
-- ``<job_id_key>_request``: the fingerprint of the rendered request that made that job. A try whose
-  request renders the same reuses the job (no second purchase); a changed request submits anew.
-- ``<job_id_key>_in_flight``: written just **before** the create request: its fingerprint, path and
-  time. It is removed once the job id is stored, or when the request certainly created nothing. A
-  try that finds it without a job id knows an earlier try may have created a job it never learnt
-  about (a read timeout, a reset, a crash), and *reconciles*: it looks for that job in Pictory's
-  lists and adopts it. When the lists cannot tell, the try fails with
-  :class:`~pictory_provider.exceptions.PictorySubmissionUnresolvedError` instead of buying again,
-  unless the user opted in (``resubmit_unclear=True``).
-
-Reconciliation, generic over the job kind (:class:`~pictory_provider.kinds.JobKind`: its list path and the request
-fields a list item repeats): items of the kind's list (newest first) created since the record's time minus
-:data:`CLOCK_SKEW` that repeat the request are the candidates; each candidate's ``url`` leads to the
-jobs list item with the same ``data.url``, whose ``jobId`` is adopted. The first older item is the
-*anchor*: jobs listed before it in the jobs list are newer than the record. Jobs there that are
-still running cannot be tied to a request (the jobs list has no prompt), so reconciliation waits
-for them, bounded; exactly one candidate is adopted; several are ambiguous; none, with no unknown
-job newer than the anchor, proves that the earlier request created nothing, so a new one is sent.
-
-Pure apart from the callables passed in (store, list reader, post, clock), so it is tested directly.
+- ``<job_id_key>_request``: what the job was made for: the fingerprint of the request's *output
+  fields* (the kind's ``match_fields`` with Pictory's defaults; never ``webhook``, so a webhook
+  templated per try is the same request) and a digest per field, so a changed request names the
+  field that changed. A try whose request has the same fingerprint reuses the job (no second
+  purchase); a changed one submits anew.
+- ``<job_id_key>_in_flight``: written just **before** the create request: the fingerprint, the
+  request (key-free), and the *fence* (the newest job of ``GET /jobs`` and Pictory's clock, read just
+  before sending; see :mod:`pictory_provider.reconcile`). After an unclear failure it also holds how
+  long the request was out. It is removed once the job id is stored, or when the request certainly
+  created nothing. A try that finds it without a job id *reconciles*: it adopts the one job the
+  request can have created, waits (bounded by ``reconcile_timeout``) while a job that could be it is
+  still running, sends the request again when the lists prove it created nothing, and otherwise
+  fails with :class:`~pictory_provider.exceptions.PictorySubmissionUnresolvedError` instead of
+  buying again, unless the user opted in (``resubmit_unclear=True``).
 """
 
 from __future__ import annotations
@@ -32,42 +26,53 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pictory_provider.api import JOBS_PATH, JobStatus
+from pictory_provider.api import JOBS_PATH, without_query
 from pictory_provider.exceptions import (
     PictoryAuthError,
     PictoryConfigError,
+    PictoryError,
     PictoryNotFoundError,
+    PictorySubmissionAmbiguousError,
     PictorySubmissionUnclearError,
     PictorySubmissionUnresolvedError,
     PictoryTransientError,
     PictoryValidationError,
 )
 from pictory_provider.kinds import JobKind
+from pictory_provider.reconcile import (
+    Evidence,
+    JobData,
+    ListPage,
+    Verdict,
+    Window,
+    matches_request,
+    read_evidence,
+)
 
 __all__ = [
-    "Scan",
+    "DEFAULT_RECONCILE_TIMEOUT",
+    "Fence",
     "SubmissionGuard",
     "TaskStateStore",
+    "changed_fields",
     "describe_request",
     "fingerprint",
     "guard_for",
     "matches_request",
-    "scan",
+    "output_fields",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Seconds by which Pictory's clock may be behind the worker's: list items created up to this long
-#: before the in-flight record still count as candidates.
-CLOCK_SKEW = 120.0
-#: List pages read per list and scan (100 items each at Pictory); beyond that the lists cannot tell.
-MAX_PAGES = 20
+#: Seconds a retry waits, at most, for running jobs that could be its unclear request's own.
+DEFAULT_RECONCILE_TIMEOUT = 600.0
 #: Errors after which the create request certainly created nothing (refused before any job existed).
 NOT_CREATED = (PictoryValidationError, PictoryAuthError, PictoryConfigError, PictoryNotFoundError)
 
@@ -82,14 +87,49 @@ class TaskStateStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-#: Reads one page of a list endpoint: ``(path, next_page_key) -> {"items": [...], "nextPageKey": ...}``.
-ListPage = Callable[[str, "str | None"], Mapping[str, Any]]
+@dataclass(frozen=True)
+class Fence:
+    """Where Pictory's jobs list stood just before a create request: its newest job (``None``: empty),
+    Pictory's clock from the answer's ``Date`` header (epoch seconds; ``None`` without one) and the
+    worker's clock when the answer arrived."""
+
+    newest_job_id: str | None
+    pictory_time: float | None
+    local_time: float
+
+
+def output_fields(kind: JobKind, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request fields that define the output (the kind's match fields, Pictory's defaults applied)."""
+    defaults = kind.request_defaults(body)
+    return {name: body.get(name, defaults.get(name)) for name in kind.match_fields}
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of the create path and the rendered request body."""
-    canonical = json.dumps({"path": kind.path, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the create path and the request's output fields (not ``webhook``: it does not change
+    what is made, and is often templated per try)."""
+    return hashlib.sha256(_canonical({"path": kind.path, "fields": output_fields(kind, body)})).hexdigest()
+
+
+def _legacy_fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
+    """The fingerprint older versions stored (the whole body, webhook included), still honoured."""
+    return hashlib.sha256(_canonical({"path": kind.path, "body": body})).hexdigest()
+
+
+def _field_digests(kind: JobKind, body: Mapping[str, Any]) -> dict[str, str]:
+    fields = output_fields(kind, body)
+    return {name: hashlib.sha256(_canonical(value)).hexdigest()[:16] for name, value in fields.items()}
+
+
+def changed_fields(before: object, kind: JobKind, body: Mapping[str, Any]) -> list[str]:
+    """The output fields whose digest differs from a stored record's (``[]`` when it cannot tell)."""
+    if not isinstance(before, dict) or not isinstance(before.get("fields"), dict):
+        return []
+    now = _field_digests(kind, body)
+    return sorted(name for name in now.keys() | before["fields"].keys() if now.get(name) != before["fields"].get(name))
 
 
 def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
@@ -98,101 +138,13 @@ def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
     for name, value in body.items():
         if name == "webhook":
             continue  # may carry a token in its query
-        text = str(value)
+        text = without_query(str(value))
         parts.append(f"{name}={text[:60] + '...' if len(text) > 60 else text!r}")
     return f"POST {kind.path} ({', '.join(parts)})"
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def matches_request(kind: JobKind, body: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
-    """Whether a list item repeats every matched field of the request (defaults applied)."""
-    defaults = kind.request_defaults(body)
-    for name in kind.match_fields:
-        expected = body.get(name, defaults.get(name))
-        if item.get(name) != expected:
-            return False
-    return True
-
-
-@dataclass
-class Scan:
-    """One pass over the kind's list and the jobs list."""
-
-    matches: list[dict[str, Any]] = field(default_factory=list)
-    job_ids: dict[str, str] = field(default_factory=dict)  # candidate url -> jobId
-    running: list[str] = field(default_factory=list)  # unknown jobs newer than the anchor, in progress
-    unexplained: list[str] = field(default_factory=list)  # newer unknown jobs that ended (failed, ...)
-    complete: bool = True  # both lists were read far enough to prove what they show
-
-    def candidates(self) -> list[str]:
-        return [self.job_ids[item["url"]] for item in self.matches if item.get("url") in self.job_ids]
-
-
-def scan(kind: JobKind, body: Mapping[str, Any], since: datetime, list_page: ListPage) -> Scan:
-    """Read the kind's list down to ``since`` and the jobs list down to the anchor (see module doc)."""
-    result = Scan()
-    newer_urls: set[str] = set()
-    anchor: str | None = None
-    key: str | None = None
-    reached = False
-    for _ in range(MAX_PAGES):
-        page = list_page(kind.path, key)
-        for item in page.get("items") or []:
-            if not isinstance(item, dict):
-                continue
-            created = _parse_time(item.get("createdDate"))
-            if created is not None and created < since:
-                anchor, reached = item.get("url") if isinstance(item.get("url"), str) else None, True
-                break
-            if matches_request(kind, body, item):
-                result.matches.append(item)
-            elif isinstance(item.get("url"), str):
-                newer_urls.add(item["url"])
-        key = page.get("nextPageKey")
-        if reached or not key:
-            break
-    else:
-        result.complete = False
-    match_urls = {item.get("url") for item in result.matches}
-    seen: set[str] = set()
-    key, reached = None, False
-    for _ in range(MAX_PAGES):
-        page = list_page(JOBS_PATH, key)
-        for item in page.get("items") or []:
-            data = item.get("data") if isinstance(item, dict) else None
-            if not isinstance(data, dict) or not isinstance(data.get("jobId"), str) or data["jobId"] in seen:
-                continue  # de-duplicate: the list shifts while it is paged
-            job_id, url = data["jobId"], data.get("url")
-            seen.add(job_id)
-            if anchor is not None and url == anchor:
-                reached = True
-                break
-            status = JobStatus.parse(data.get("status"))
-            if url in match_urls:
-                result.job_ids[str(url)] = job_id
-            elif status in (JobStatus.IN_PROGRESS, JobStatus.UNKNOWN):
-                result.running.append(job_id)
-            elif url not in newer_urls:
-                result.unexplained.append(f"{job_id} ({status.value})")
-        key = page.get("nextPageKey")
-        if reached or not key:
-            break
-    else:
-        result.complete = False
-    return result
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -208,10 +160,9 @@ class SubmissionGuard:
     body: Mapping[str, Any]
     job_id_key: str
     resubmit_unclear: bool = False
-    wait_timeout: float = 3600.0
+    reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT
     poll_interval: float = 10.0
     clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
     logger: Any = log
 
     def __post_init__(self) -> None:
@@ -219,16 +170,36 @@ class SubmissionGuard:
         self.request_key = f"{self.job_id_key}_request"
         self.in_flight_key = f"{self.job_id_key}_in_flight"
 
+    def _made_for(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "fields": _field_digests(self.kind, self.body)}
+
+    def _same_request(self, made_by: object) -> bool:
+        if made_by is None:
+            return True  # recorded by versions that kept no fingerprint
+        if isinstance(made_by, dict):
+            return made_by.get("fingerprint") == self.fingerprint
+        return made_by in (self.fingerprint, _legacy_fingerprint(self.kind, self.body))
+
+    def _changes(self, made_by: object) -> str:
+        names = changed_fields(made_by, self.kind, self.body)
+        return f"changed: {', '.join(names)}" if names else "the record does not say which field changed"
+
     # -- before the resume decision ----------------------------------------------------------------
 
-    def prepare(self, list_page: ListPage) -> None:
-        """Make the stored job id the one for this request: keep it, drop it, or adopt a lost one."""
+    def prepare(
+        self, list_page: ListPage, job_data: JobData | None = None, *, deadline: float | None = None
+    ) -> float | None:
+        """Make the stored job id the one for this request: keep it, drop it, or adopt a lost one.
+
+        Returns ``None`` when decided, or the seconds to wait before calling again (jobs that could be
+        the unclear request's own are still running and ``deadline``, epoch seconds, is not reached).
+        """
         store = self.store
         if store is None:
-            return
+            return None
         job_id, made_by = store.get(self.job_id_key), store.get(self.request_key)
         if job_id:
-            if made_by in (None, self.fingerprint):
+            if self._same_request(made_by):
                 self.logger.info(
                     "Reusing Pictory job %s: it was submitted for this same request (fingerprint %s), so no "
                     "second %s is bought",
@@ -238,125 +209,174 @@ class SubmissionGuard:
                 )
                 if store.get(self.in_flight_key):
                     store.delete(self.in_flight_key)
-                return
+                return None
             self.logger.info(
-                "The request changed since Pictory job %s was submitted (fingerprint %s, now %s): submitting "
-                "a new job for %s",
+                "The request changed since Pictory job %s was submitted (%s): submitting a new job for %s",
                 job_id,
-                str(made_by)[:12],
-                self.fingerprint[:12],
+                self._changes(made_by),
                 describe_request(self.kind, self.body),
             )
             store.delete(self.job_id_key)
             store.delete(self.request_key)
         record = store.get(self.in_flight_key)
         if not record:
-            return
-        if not isinstance(record, dict) or record.get("fingerprint") != self.fingerprint:
+            return None
+        if not isinstance(record, dict) or not self._same_request(record):
             self.logger.warning(
                 "An earlier try's submission (%s) ended without an answer and may have created a Pictory job; "
-                "the request has changed since, so it is not looked for: submitting the new request",
+                "the request has changed since (%s), so it is not looked for: submitting the new request",
                 record.get("request") if isinstance(record, dict) else record,
+                self._changes(record),
             )
             store.delete(self.in_flight_key)
-            return
-        self._reconcile(store, record, list_page)
+            return None
+        return self._reconcile(store, record, list_page, job_data, deadline)
 
-    def _reconcile(self, store: TaskStateStore, record: dict[str, Any], list_page: ListPage) -> None:
-        sent_at = _parse_time(record.get("sent_at")) or datetime.fromtimestamp(self.clock(), UTC)
-        since = sent_at - timedelta(seconds=CLOCK_SKEW)
+    def _window(self, record: Mapping[str, Any]) -> Window | None:
+        fence = record.get("fence")
+        if not isinstance(fence, dict):
+            return None  # the jobs list could not be read before the request, or an older version's record
+        start = fence.get("pictory_time")
+        if not isinstance(start, int | float):
+            return Window(fence.get("job_id"), None, None)
+        elapsed = record.get("elapsed")
+        # the fence's Date header has whole seconds: the request's end is up to 1 s later
+        end = start + float(elapsed) + 1.0 if isinstance(elapsed, int | float) else None
+        return Window(fence.get("job_id"), float(start), end)
+
+    def _reconcile(
+        self,
+        store: TaskStateStore,
+        record: dict[str, Any],
+        list_page: ListPage,
+        job_data: JobData | None,
+        deadline: float | None,
+    ) -> float | None:
+        window = self._window(record)
+        if window is None:
+            why = (
+                "the jobs list could not be read just before the request"
+                if "fence" in record
+                else "the record of it was written by an older version"
+            )
+            self._unresolved(store, record, None, why)
+            return None
         self.logger.warning(
             "An earlier try sent %s at %s and never learnt whether Pictory created the job: looking for it "
-            "in GET %s and GET %s",
+            "in GET %s and GET %s (window: %s)",
             record.get("request"),
-            _iso(sent_at),
+            record.get("sent_at"),
             self.kind.path,
             JOBS_PATH,
+            window.describe(),
         )
-        deadline = self.clock() + self.wait_timeout
-        while True:
-            found = scan(self.kind, self.body, since, list_page)
-            candidates = found.candidates()
-            if len(found.matches) == 1 and len(candidates) == 1:
-                self.logger.info(
-                    "Adopted Pictory job %s: the %s the earlier try created (created %s), not buying another",
-                    candidates[0],
-                    self.kind.name,
-                    found.matches[0].get("createdDate"),
-                )
-                store.set(self.job_id_key, candidates[0])
-                store.set(self.request_key, self.fingerprint)
-                store.delete(self.in_flight_key)
-                return
-            if not found.matches and found.running and self.clock() < deadline:
-                self.logger.info(
-                    "No finished %s matches yet; waiting for %d running job(s) created since then: %s",
-                    self.kind.name,
-                    len(found.running),
-                    ", ".join(found.running[:5]),
-                )
-                self.sleep(max(0.0, min(self.poll_interval, deadline - self.clock())))
-                continue
-            break
-        if not found.matches and not found.running and not found.unexplained and found.complete:
+        evidence = read_evidence(self.kind, self.body, window, list_page, job_data)
+        verdict = evidence.verdict
+        if verdict is Verdict.ADOPT:
+            adopted, created = evidence.candidates[0]
             self.logger.info(
-                "Pictory lists no job created since %s by that request: it created nothing; submitting it now",
-                _iso(sent_at),
+                "Adopted Pictory job %s: the only %s of this request created in the request's window "
+                "(created %s; %s), not buying another",
+                adopted,
+                self.kind.name,
+                created,
+                evidence.summary(),
+            )
+            store.set(self.job_id_key, adopted)
+            store.set(self.request_key, self._made_for())
+            store.delete(self.in_flight_key)
+            return None
+        if verdict is Verdict.CREATED_NOTHING:
+            self.logger.info(
+                "Pictory lists no job that the request sent at %s can have created (%s): it created nothing; "
+                "submitting it now",
+                record.get("sent_at"),
+                evidence.summary(),
             )
             store.delete(self.in_flight_key)
-            return
-        reason = self._unresolved_reason(found)
+            return None
+        if verdict is Verdict.WAIT:
+            now = self.clock()
+            if deadline is not None and now < deadline:
+                wait = max(0.0, min(self.poll_interval, deadline - now))
+                self.logger.info(
+                    "Not known yet: %d running job(s) created since the request could be its own (%s); "
+                    "checking again in %.0f s (reconcile_timeout ends at %s)",
+                    len(evidence.running),
+                    evidence.summary(),
+                    wait,
+                    _iso(deadline),
+                )
+                return wait
+        self._unresolved(store, record, evidence, None)
+        return None
+
+    def _unresolved(
+        self, store: TaskStateStore, record: Mapping[str, Any], evidence: Evidence | None, why: str | None
+    ) -> None:
+        if evidence is None:
+            reason = why or "the lists cannot tell"
+        elif evidence.verdict is Verdict.AMBIGUOUS:
+            listed = ", ".join(f"{job} (created {created})" for job, created in evidence.candidates)
+            count = len(evidence.candidates)
+            reason = f"{count} {self.kind.name}s of that request were created in its window: {listed}"
+        elif evidence.verdict is Verdict.WAIT:
+            reason = (
+                f"{len(evidence.running)} job(s) created since then were still running after reconcile_timeout "
+                f"({self.reconcile_timeout:g} s) and could be its own: {', '.join(evidence.running[:5])}"
+            )
+        else:
+            reason = f"the lists cannot tell ({evidence.summary()})"
         if self.resubmit_unclear:
             self.logger.warning("%s; resubmit_unclear=True: submitting again (this may buy a second job)", reason)
             store.delete(self.in_flight_key)
-            return
-        raise PictorySubmissionUnresolvedError(
-            f"An earlier try sent {record.get('request')} at {_iso(sent_at)} (request fingerprint "
-            f"{self.fingerprint[:12]}) and did not learn whether Pictory created the job. {reason}, so it is "
-            f"not submitted again (that could buy a second {self.kind.name}). Look in GET {self.kind.path} "
-            f"(items created since {_iso(since)}) and GET {JOBS_PATH}; to submit anyway, set "
-            "resubmit_unclear=True on the task, or delete the task state store key "
-            f"{self.in_flight_key!r} (REST API .../taskInstances/{{task_id}}/state-store)"
+            return None
+        error = PictorySubmissionUnresolvedError
+        if evidence is not None and evidence.verdict is Verdict.AMBIGUOUS:
+            error = PictorySubmissionAmbiguousError  # a retry would see the same: fail without retrying
+        retry_hint = (
+            "a later retry looks again"
+            if error is PictorySubmissionUnresolvedError and evidence is not None and evidence.running
+            else "retrying does not change this"
         )
-
-    def _unresolved_reason(self, found: Scan) -> str:
-        if len(found.matches) > 1:
-            listed = ", ".join(
-                f"{found.job_ids.get(str(m.get('url')), m.get('id'))} ({m.get('createdDate')})" for m in found.matches
-            )
-            return f"{len(found.matches)} {self.kind.name}s match that request since then: {listed}"
-        if found.matches:
-            return f"a matching {self.kind.name} ({found.matches[0].get('url')}) has no job in the jobs list"
-        if found.running:
-            return (
-                f"{len(found.running)} job(s) created since then were still running after {self.wait_timeout:g} s "
-                f"and cannot be tied to a request: {', '.join(found.running[:5])}"
-            )
-        if found.unexplained:
-            return (
-                f"no matching {self.kind.name}, but {len(found.unexplained)} other job(s) created since then "
-                f"cannot be tied to a request: {', '.join(found.unexplained[:5])}"
-            )
-        return f"the lists are longer than {MAX_PAGES} pages since then"
+        raise error(
+            f"An earlier try sent {record.get('request')} at {record.get('sent_at')} (request fingerprint "
+            f"{self.fingerprint[:12]}) and did not learn whether Pictory created the job. {reason}, so it is "
+            f"not submitted again (that could buy a second {self.kind.name}); {retry_hint}. Look in GET "
+            f"{self.kind.path} and GET {JOBS_PATH}; to submit anyway, set resubmit_unclear=True on the task, "
+            f"or delete the task state store key {self.in_flight_key!r} (REST API "
+            ".../taskInstances/{task_id}/state-store)"
+        )
 
     # -- the create request --------------------------------------------------------------------------
 
-    def submit(self, post: Callable[[], str]) -> str:
-        """Record the submission as in flight, send it, then store the job id (before any XCom)."""
+    def submit(self, post: Callable[[], str], read_fence: Callable[[], Fence] | None = None) -> str:
+        """Read the fence, record the submission as in flight, send it, then store the job id (before
+        any XCom). Without ``read_fence`` the record has no fence and cannot be reconciled."""
         store = self.store
         if store is None:
             return post()
         request = describe_request(self.kind, self.body)
-        sent_at = datetime.fromtimestamp(self.clock(), UTC)
-        store.set(
-            self.in_flight_key,
-            {
-                "fingerprint": self.fingerprint,
-                "path": self.kind.path,
-                "sent_at": _iso(sent_at),
-                "request": request,
-            },
-        )
+        fence = None
+        if read_fence is not None:
+            try:
+                fence = read_fence()
+            except PictoryError as exc:  # nothing bought yet; an unclear create will then not be placed
+                self.logger.warning(
+                    "Could not read the jobs list before %s (%s): if this create ends unclear, the next try "
+                    "cannot tell which job is its own and fails with PictorySubmissionUnresolvedError instead "
+                    "of guessing",
+                    request,
+                    exc,
+                )
+        sent = self.clock()
+        record: dict[str, Any] = self._made_for() | {
+            "path": self.kind.path,
+            "sent_at": _iso(sent),
+            "request": request,
+        }
+        record["fence"] = None if fence is None else {"job_id": fence.newest_job_id, "pictory_time": fence.pictory_time}
+        store.set(self.in_flight_key, record)
         try:
             job_id = post()
         except NOT_CREATED:
@@ -366,6 +386,9 @@ class SubmissionGuard:
             if not isinstance(exc, PictorySubmissionUnclearError):  # never received: nothing was created
                 store.delete(self.in_flight_key)
             else:
+                if fence is not None:  # how long the request was out, measured from the fence's answer
+                    record["elapsed"] = math.ceil(max(0.0, self.clock() - fence.local_time))
+                    store.set(self.in_flight_key, record)
                 self.logger.error(
                     "%s may have created a job although no job id came back; the next try looks for it "
                     "instead of submitting again",
@@ -373,7 +396,7 @@ class SubmissionGuard:
                 )
             raise
         store.set(self.job_id_key, job_id)
-        store.set(self.request_key, self.fingerprint)
+        store.set(self.request_key, self._made_for())
         store.delete(self.in_flight_key)
         return job_id
 
@@ -387,6 +410,6 @@ def guard_for(operator: Any, context: Any, kind: JobKind, body: Mapping[str, Any
         body,
         operator.external_id_key,
         resubmit_unclear=bool(getattr(operator, "resubmit_unclear", False)),
-        wait_timeout=float(operator.timeout),
+        reconcile_timeout=float(getattr(operator, "reconcile_timeout", DEFAULT_RECONCILE_TIMEOUT)),
         poll_interval=float(operator.poll_interval),
     )

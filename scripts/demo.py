@@ -1,7 +1,9 @@
-"""`make demo`: run the example DAG with `airflow dags test` and store the generated PNG under output/.
+"""`make demo`: run an example DAG with `airflow dags test` and store what it generates under output/.
 
-Offline by default: a temporary AIRFLOW_HOME is migrated, the bundled Pictory emulator is started and
-``pictory_default`` points at it, so the sensor really defers and the trigger really polls over HTTP.
+``make demo`` runs ``example_pictory_image``; ``make demo DAG=<example DAG id>`` (``scripts/demo.py
+<dag id>``) runs another one of example_dags/ the same way. Offline by default: a temporary
+AIRFLOW_HOME is migrated, the bundled Pictory emulator is started and ``pictory_default`` points at
+it, so the tasks really defer and the trigger really polls over HTTP.
 With ``PICTORY_API_KEY`` set (and optionally ``PICTORY_BASE_URL``) the same run uses the real API.
 
 The temporary AIRFLOW_HOME is deleted at the end; only a failed run keeps it (its path is printed) so
@@ -22,7 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("PICTORY_DEMO_OUTPUT") or ROOT / "output")
-DAG_ID = "example_pictory_image"
+EXAMPLE_DAGS = ROOT / "example_dags"
+DEFAULT_DAG_ID = "example_pictory_image"
+#: What the default demo suggests next, printed as a command that runs as shown.
+NEXT_DAG_ID = "example_pictory_image_to_video"
+#: Scheduled on an asset, not run by hand: `airflow dags test` shows nothing of it (docs/example-dags.md).
+NOT_DEMOS = {"example_pictory_asset_consumer"}
 BIN = Path(sys.executable).parent
 
 
@@ -40,22 +47,70 @@ def start_emulator(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     return process, line.rsplit(" ", 1)[-1].strip()
 
 
-def read_xcom(home: Path) -> dict[str, object]:
+def demo_dag_ids() -> list[str]:
+    return sorted(path.stem for path in EXAMPLE_DAGS.glob("example_*.py") if path.stem not in NOT_DEMOS)
+
+
+def read_xcom(home: Path, dag_id: str) -> dict[tuple[str, int], dict[str, object]]:
+    """The last run's XCom, grouped by task instance: ``{(task_id, map_index): {key: value}}``."""
     with sqlite3.connect(home / "airflow.db") as db:
         (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
         ).fetchone()
         rows = db.execute(
-            "SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = ?", (DAG_ID, run_id)
+            "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ? ORDER BY timestamp",
+            (dag_id, run_id),
         ).fetchall()
-    # SQLite hands JSON numbers back as numbers and everything else as JSON text
-    return {f"{t}.{k}": json.loads(v) if isinstance(v, (str, bytes)) else v for t, k, v in rows}
+    xcom: dict[tuple[str, int], dict[str, object]] = {}
+    for task_id, map_index, key, value in rows:
+        # SQLite hands JSON numbers back as numbers and everything else as JSON text
+        xcom.setdefault((task_id, map_index), {})[key] = json.loads(value) if isinstance(value, (str, bytes)) else value
+    return xcom
 
 
-def main() -> int:
+def summary(xcom: dict[tuple[str, int], dict[str, object]], *, emulator: bool) -> list[str]:
+    """One block per finished job (its id, URL, size, credits), the total, then every stored file."""
+    lines: list[str] = []
+    files: list[str] = []
+    total = 0.0
+    jobs = 0
+    for values in xcom.values():
+        returned = values.get("return_value")
+        returned = returned if isinstance(returned, dict) else {}
+        files += [str(f) for key in ("image_path", "video_path") if (f := values.get(key) or returned.get(key))]
+        for kind in ("image", "video"):
+            url = values.get(f"{kind}_url")
+            if not url:
+                continue
+            owner = (
+                "the emulator's; it stopped with the demo"
+                if emulator
+                else "Pictory's; it expires after Pictory's retention period"
+            )
+            lines += [
+                f"job id:          {returned.get('job_id') or values.get('job_id')}",
+                f"{kind} url:       {url} ({owner})",
+                f"size:            {values.get('width')}x{values.get('height')}",
+                f"AI credits used: {values.get('ai_credits_used')}",
+            ]
+            total += float(values.get("ai_credits_used") or 0)  # type: ignore[arg-type]
+            jobs += 1
+    if jobs > 1:
+        lines.append(f"AI credits used: {round(total, 4)} in total ({jobs} jobs)")
+    for stored in dict.fromkeys(files):
+        lines.append(f"{'MP4' if stored.endswith('.mp4') else 'PNG'} written to:  {stored}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    dag_id = args[0] if args and args[0] else DEFAULT_DAG_ID
+    if dag_id not in demo_dag_ids():
+        print(f"No example DAG {dag_id!r} to demo; one of: {', '.join(demo_dag_ids())}", file=sys.stderr)
+        return 2
     home = Path(tempfile.mkdtemp(prefix="pictory-demo-airflow-home-"))
     try:
-        result = run_demo(home)
+        result = run_demo(home, dag_id)
     except BaseException:
         print(f"The demo stopped; its AIRFLOW_HOME is kept for inspection: {home}", file=sys.stderr)
         raise
@@ -66,12 +121,12 @@ def main() -> int:
     return result
 
 
-def run_demo(home: Path) -> int:
+def run_demo(home: Path, dag_id: str) -> int:
     env = dict(
         os.environ,
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(EXAMPLE_DAGS),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     print(f"AIRFLOW_HOME: {home} (temporary; migrating the metadata DB ...)", flush=True)
@@ -90,11 +145,13 @@ def run_demo(home: Path) -> int:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log_path = OUTPUT / "demo-dags-test.log"
     try:
-        conf = json.dumps({"output_path": f"{OUTPUT}/"})
-        print(f"Running: airflow dags test {DAG_ID} -c '{conf}'  (log: {log_path})", flush=True)
+        takes_output_path = '"output_path": Param(' in (EXAMPLE_DAGS / f"{dag_id}.py").read_text()
+        conf = ["-c", json.dumps({"output_path": f"{OUTPUT}/"})] if takes_output_path else []
+        shown = f" -c '{conf[1]}'" if conf else ""
+        print(f"Running: airflow dags test {dag_id}{shown}  (log: {log_path})", flush=True)
         with log_path.open("w") as log:
             result = subprocess.run(
-                [str(BIN / "airflow"), "dags", "test", DAG_ID, "-c", conf], env=env, stdout=log, stderr=log
+                [str(BIN / "airflow"), "dags", "test", dag_id, *conf], env=env, stdout=log, stderr=log
             )
     finally:
         if emulator is not None:
@@ -108,20 +165,12 @@ def run_demo(home: Path) -> int:
         print(log_path.read_text()[-4000:], file=sys.stderr)
         print(f"airflow dags test failed (exit {result.returncode}); full log: {log_path}", file=sys.stderr)
         return 1
-    xcom = read_xcom(home)
-    image = xcom["use_image.return_value"]
-    assert isinstance(image, dict)
-    url = xcom["wait_for_image.image_url"]
     print()
-    print(f"job id:          {xcom['submit.job_id']}")
-    if emulator is not None:
-        print(f"image url:       {url} (the emulator's; it stopped with the demo)")
+    print("\n".join(summary(read_xcom(home, dag_id), emulator=emulator is not None)))
+    if dag_id == DEFAULT_DAG_ID:
+        print(f"Next: animate an image into a video with `make demo DAG={NEXT_DAG_ID}`")
     else:
-        print(f"image url:       {url} (Pictory's; it expires after Pictory's retention period)")
-    print(f"size:            {xcom['wait_for_image.width']}x{xcom['wait_for_image.height']}")
-    print(f"AI credits used: {xcom['wait_for_image.ai_credits_used']}")
-    print(f"PNG written to:  {image['image_path']}")
-    print("Next: animate an image into a video with `airflow dags test example_pictory_image_to_video`")
+        print(f"Other examples: `make demo DAG=<id>`, id one of: {', '.join(demo_dag_ids())}")
     return 0
 
 

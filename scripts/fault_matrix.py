@@ -14,7 +14,9 @@ import os
 import platform
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,6 +28,7 @@ from tests.e2e.scenarios import JOB_SECONDS, SCENARIOS, Outcome, run_scenario  #
 from tests.e2e.submission_scenarios import (  # noqa: E402
     Step,
     clear_unchanged_then_changed,
+    identical_request_by_another_run,
     unclear_create_then_retry,
 )
 
@@ -53,9 +56,15 @@ def main() -> int:
             outcome = run_scenario(cluster, emulator, scenario)
             outcomes.append(outcome)
             print(f"{scenario.name}: {outcome.state} in {outcome.seconds:.1f} s, {outcome.polls} polls", flush=True)
-        steps = [unclear_create_then_retry(cluster, emulator), *clear_unchanged_then_changed(cluster, emulator)]
+        identical, _theirs = identical_request_by_another_run(cluster, emulator)
+        steps = [
+            unclear_create_then_retry(cluster, emulator),
+            identical,
+            *clear_unchanged_then_changed(cluster, emulator),
+        ]
         for step in steps:
             print(f"{step.name}: {step.state} after {step.tries} tries, {step.jobs_created} job(s) created", flush=True)
+        direct = direct_rows(emulator)
     baseline = outcomes[0].seconds
     rows = [
         f"| {o.scenario.name} | {o.state}{' (expected)' if o.state == o.scenario.expect else ' (UNEXPECTED)'} "
@@ -82,6 +91,8 @@ def main() -> int:
             "",
             *submission_section(steps),
             "",
+            *direct_section(direct),
+            "",
             f"Generated {datetime.date.today().isoformat()} on {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, by `.venv/bin/python scripts/fault_matrix.py`. The same scenarios",
             "are asserted by `tests/e2e/test_real_airflow.py::test_fault_matrix` and",
@@ -96,6 +107,7 @@ def main() -> int:
     target.write_text(page)
     print(page)
     fine = all(o.state == o.scenario.expect and o.posts == 1 for o in outcomes)
+    fine = fine and all(row.as_expected for row in direct)
     return 0 if fine and all(step.state == "success" for step in steps) else 1
 
 
@@ -103,6 +115,9 @@ def submission_section(steps: list[Step]) -> list[str]:
     """The table of the submission scenarios (Airflow >= 3.3, task state store)."""
 
     def job(index: int, step: Step) -> str:
+        if f"Adopted Pictory job {step.job_id}" in step.log and "from before the request ignored" in step.log:
+            waited = " after waiting for it to finish" if "Not known yet" in step.log else ""
+            return f"the job try 1 created, adopted{waited}; the other run's identical image ignored"
         if f"Adopted Pictory job {step.job_id}" in step.log:
             return "the job try 1 created, adopted"
         if index > 1 and step.job_id == steps[index - 1].job_id:
@@ -119,19 +134,113 @@ def submission_section(steps: list[Step]) -> list[str]:
         "Through the same deployment, the operator alone (`PictoryGenerateImageOperator`, deferrable). The",
         "first row: Pictory creates the job but answers after the task's 1 s read timeout (the emulator's",
         "`answer_late` fault), so try 1 fails without a job id; try 2 finds the job in Pictory's lists and",
-        "adopts it. The other rows: one run, then the task cleared with its prompt (a Variable) unchanged,",
-        "then cleared again after changing the Variable. *Jobs created* counts every job Pictory created",
-        "in the scenario so far.",
+        "adopts it. Its webhook is templated per try (`...?try={{ ti.try_number }}`): try 2 is still the",
+        "same request. The second row: another run bought the identical image (same prompt and model)",
+        "just before; this run's create is unclear and its own job is still running when try 2 looks, so",
+        "try 2 waits (deferred, in the triggerer) and adopts its own job, never the other run's. The other",
+        "rows: one run, then the task cleared with its prompt (a Variable) unchanged, then cleared again",
+        "after changing the Variable. *POSTs* and *Jobs created* count every create request Pictory",
+        "received and every job it created in the scenario, the other run's included.",
         "",
         "| Scenario | Task outcome | Tries | POSTs | Jobs created | Job |",
         "|---|---|---:|---:|---:|---|",
         *rows,
         "",
         "What is not covered here, and is only asserted against the emulator without a scheduler",
-        "(`tests/test_submission.py`): several identical requests since the unclear one, or an unknown",
-        "failed job since then, fail the retry with `PictorySubmissionUnresolvedError` instead of buying",
-        "again; a create request that created nothing is sent again; the job id reaches the task state",
-        "store before XCom.",
+        "(`tests/test_submission.py`, `tests/test_reconcile.py`): two identical requests in the unclear",
+        "one's window fail with `PictorySubmissionAmbiguousError`; an unknown failed job since then, or an",
+        "unreadable `createdDate`, fail the retry with `PictorySubmissionUnresolvedError` instead of buying",
+        "again; a create request that created nothing is sent again; clocks an hour apart change nothing;",
+        "the job id reaches the task state store before XCom.",
+    ]
+
+
+@dataclass
+class DirectRow:
+    name: str
+    outcome: str
+    posts: int
+    expected_posts: int
+    result: str
+    as_expected: bool
+
+
+def direct_rows(emulator: PictoryEmulator) -> list[DirectRow]:
+    """Inputs that need no scheduler to be told apart, run in this process against the same emulator."""
+    import json
+    import tempfile
+
+    from pictory_provider.exceptions import PictoryError
+    from pictory_provider.operators.pictory import PictoryGenerateImageOperator, PictoryGenerateVideoOperator
+    from tests.fakes import make_context
+
+    def conn(url: str) -> str:
+        return json.dumps({"conn_type": "pictory", "host": url, "password": API_KEY})
+
+    os.environ["AIRFLOW_CONN_PICTORY_DIRECT"] = conn(emulator.base_url)
+    os.environ["AIRFLOW_CONN_PICTORY_TLS"] = conn(emulator.base_url.replace("http://", "https://"))
+    fast = {"max_attempts": 2, "retry_min_wait": 0.1, "retry_max_wait": 0.2}
+    rows = []
+
+    def run(name: str, task: Any, expected_posts: int, expect_error: str) -> None:
+        emulator.reset()
+        emulator.set_job_seconds(0.5)
+        setup.get(name, lambda: None)()
+        try:
+            task.execute(make_context())
+            outcome, result = "success", "no error"
+        except PictoryError as exc:
+            outcome, result = f"failed ({type(exc).__name__})", str(exc).replace("|", "/")
+        posts = int(emulator.stats()["posts"])
+        ok = outcome.startswith("failed") and expect_error in result and posts == expected_posts
+        rows.append(DirectRow(name, outcome, posts, expected_posts, result, ok))
+        print(f"{name}: {outcome}, {posts} POST(s)", flush=True)
+
+    setup = {
+        "MP4 cut short, last box 'to the end of the file', no Content-Length": lambda: (
+            emulator.configure_list(streamed_mp4=True),
+            emulator.add_fault("truncate", route="file"),
+        ),
+    }
+    run(
+        "https Base URL to a plain-http server (TLS handshake fails)",
+        PictoryGenerateImageOperator(
+            task_id="tls", prompt="A TLS test image", pictory_conn_id="pictory_tls", hook_params=fast, deferrable=False
+        ),
+        0,
+        "did you mean http://",
+    )
+    run(
+        "MP4 cut short, last box 'to the end of the file', no Content-Length",
+        PictoryGenerateVideoOperator(
+            task_id="mp4",
+            prompt="A streamed video cut short",
+            pictory_conn_id="pictory_direct",
+            output_path=tempfile.mkdtemp(prefix="pictory-mp4-") + "/",
+            poll_interval=0.2,
+            deferrable=False,
+        ),
+        1,
+        "its samples need",
+    )
+    return rows
+
+
+def direct_section(rows: list[DirectRow]) -> list[str]:
+    return [
+        "## Inputs told apart without a scheduler",
+        "",
+        "Run by the same script in its own process against the same emulator (`execute()` of the operator",
+        "with Airflow's connection lookup; no task state store). *POSTs* counts the create requests",
+        "Pictory received.",
+        "",
+        "| Input | Outcome | POSTs (expected) | Result |",
+        "|---|---|---:|---|",
+        *(
+            f"| {row.name} | {row.outcome}{'' if row.as_expected else ' (UNEXPECTED)'} | {row.posts} "
+            f"({row.expected_posts}) | {row.result} |"
+            for row in rows
+        ),
     ]
 
 

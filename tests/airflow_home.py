@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,14 @@ from .compat import EXAMPLE_DAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: A log line at ERROR or CRITICAL level, as Airflow 3 (structlog: ``[error    ]``) and Airflow 2
+#: (logging: ``{file.py:12} ERROR - ...``) print them.
+ERROR_LINE = re.compile(r"\[\s*(?:error|critical)\s*\]|\b(?:ERROR|CRITICAL)\b")
+
+
+def error_lines(output: str) -> list[str]:
+    """The ERROR/CRITICAL lines of a command's output (a green run of an example DAG should have none)."""
+    return [line for line in output.splitlines() if ERROR_LINE.search(line)]
 
 
 class AirflowHome:

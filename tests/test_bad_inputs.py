@@ -7,6 +7,10 @@ to Pictory when the problem is detectable locally, and leave no file behind.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,15 +19,15 @@ import pytest
 
 from pictory_provider.exceptions import (
     PictoryConfigError,
-    PictoryDownloadError,
     PictoryEventError,
     PictoryNotFoundError,
     PictoryValidationError,
 )
-from pictory_provider.operators.pictory import PictoryGenerateImageOperator
+from pictory_provider.operators.pictory import PictoryGenerateImageOperator, PictoryGenerateVideoOperator
 from pictory_provider.sensors.pictory import PictoryImageJobSensor
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
+from .airflow_home import ROOT
 from .fakes import make_context
 
 UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
@@ -158,11 +162,36 @@ CASES = [
         "unknown status 'done'; expected one of success, failed, error, timeout",
     ),
     Case(
-        "output_path that cannot be written",
+        "output_path under a file",
         unwritable_output,
-        PictoryDownloadError,
-        "Could not write the image",
-        requests=4,
+        PictoryValidationError,
+        "not-a-folder is a file, not a folder; nothing was sent to Pictory",
+    ),
+    Case(
+        "output_path with an unknown scheme",
+        generate(output_path="s4://bucket/images/"),
+        PictoryValidationError,
+        "has an unknown storage scheme 's4'",
+    ),
+    Case(
+        "output_path on s3:// without its filesystem",
+        generate(output_path="s3://bucket/images/"),
+        PictoryValidationError,
+        "install apache-airflow-providers-amazon[s3fs] on workers",
+    ),
+    Case(
+        "output_path naming an existing folder without '/'",
+        lambda tmp_path: generate(output_path=str(tmp_path))(tmp_path),
+        PictoryValidationError,
+        "is an existing folder: end it with '/' to store <job_id>.png in it",
+    ),
+    Case(
+        "video output_path with an unknown scheme",
+        lambda tmp_path: PictoryGenerateVideoOperator(
+            task_id="t", prompt="A valid prompt", deferrable=False, output_path="ftp2://host/videos/"
+        ).execute(make_context()),
+        PictoryValidationError,
+        "has an unknown storage scheme 'ftp2'",
     ),
 ]
 
@@ -184,3 +213,44 @@ def test_bad_input(case: Case, emulator, monkeypatch, tmp_path):
     assert "pictai_bad_inputs" not in str(raised.value)
     assert sum(emulator.stats()["requests"].values()) <= case.requests
     assert {path for path in tmp_path.rglob("*") if path.suffix == ".png"} - before == set()
+
+
+#: Run as root, the operator still meets a read-only folder: the child loses the capabilities that let
+#: root write anywhere (setpriv, util-linux), so the folder's permission bits apply to it.
+DROP_ROOTS_OVERRIDE = ["--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+READ_ONLY_CHILD = """
+import sys
+from pictory_provider.operators.pictory import PictoryGenerateImageOperator
+from tests.fakes import make_context
+operator = PictoryGenerateImageOperator(task_id="t", prompt="A valid prompt", deferrable=False, output_path=sys.argv[1])
+try:
+    operator.execute(make_context())
+except Exception as exc:
+    print("RAISED", type(exc).__name__, exc)
+"""
+
+
+def test_read_only_output_folder_fails_before_any_request(emulator, tmp_path):
+    command = [sys.executable, "-c", READ_ONLY_CHILD]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: root writes into a read-only folder")
+        command = [setpriv, *DROP_ROOTS_OVERRIDE, *command]
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    connection = {"conn_type": "pictory", "host": emulator.base_url, "password": "pictai_bad_inputs"}
+    env = os.environ | {"AIRFLOW_CONN_PICTORY_DEFAULT": json.dumps(connection)}
+    try:
+        result = subprocess.run(
+            [*command, f"{folder}/images/"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        folder.chmod(0o755)
+    (raised,) = [line for line in result.stdout.splitlines() if line.startswith("RAISED ")]
+    assert raised == (
+        f"RAISED PictoryValidationError output_path '{folder}/images/' is not writable: this worker cannot "
+        f"create files in the folder {folder} (where {folder}/images would be created); nothing was sent to Pictory"
+    ), result.stderr[-3000:]
+    assert sum(emulator.stats()["requests"].values()) == 0

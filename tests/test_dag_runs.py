@@ -2,7 +2,8 @@
 
 The sensor and the operator really defer, the trigger runs (inline, as `dags test` does) and polls
 the emulator over HTTP, the tasks resume and downstream tasks read the XCom. After each run the
-output, the task logs and the metadata DB are scanned for the API key.
+output, the task logs and the metadata DB are scanned for the API key, and a green run's output for
+ERROR lines.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .airflow_home import AirflowHome
+from .airflow_home import AirflowHome, error_lines
 from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, EXAMPLE_DAGS, HAS_AIRFLOW_SDK
 from .conftest import API_KEY, conn_json
 
@@ -68,6 +69,8 @@ def run(
     output = result.stdout + result.stderr
     assert API_KEY not in without_airflow_30_comms_debug(output)
     assert home.files_containing(API_KEY) == []
+    if result.returncode == 0:  # a green run logs no ERROR line (a new user reads one as a failure)
+        assert error_lines(output) == [], output[-4000:]
     return result, output
 
 
@@ -189,3 +192,20 @@ def test_asset_event_extra_reaches_the_metadata_db_and_the_consumer(home, emulat
     assert consumer.describe_banner(extra) == (
         f"Pictory job {job_id}: 1280x720 image, 0.6 AI credits, at {tmp_path}/{job_id}.png"
     )
+    # docs/example-dags.md: `dags test` started no consumer run, and one by hand sees no triggering event
+    assert home.query("SELECT COUNT(*) FROM dag_run WHERE dag_id = ?", "example_pictory_asset_consumer") == [(0,)]
+    result, output = run(home, emulator, "example_pictory_asset_consumer")
+    assert result.returncode == 0, output[-4000:]
+    assert home.xcom("example_pictory_asset_consumer")[("announce", -1, "return_value")] == []
+    assert "Pictory job" not in output
+
+
+def test_the_error_scan_sees_airflows_error_lines() -> None:
+    """What the ERROR scan of green runs catches: the line iterating a mapped output used to log."""
+    structlog_line = (
+        "2026-12-05T01:00:23.997660Z [error    ] XCom not found                 [airflow.sdk.api.client] "
+        "dag_id=example_pictory_budget key=return_value offset=3 status_code=404 task_id=generate"
+    )
+    logging_line = "[2026-12-05T01:00:23.997+0000] {taskinstance.py:3312} ERROR - Task failed with exception"
+    quiet = "2026-12-05T01:00:23.997660Z [info     ] Task instance in success state [airflow.sdk] error_count=0"
+    assert error_lines("\n".join([structlog_line, quiet, logging_line])) == [structlog_line, logging_line]

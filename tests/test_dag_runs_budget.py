@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .airflow_home import AirflowHome
+from .airflow_home import AirflowHome, error_lines
 from .conftest import API_KEY, conn_json
 from .test_dag_runs import without_airflow_30_comms_debug
 
@@ -21,6 +21,8 @@ def run(home: AirflowHome, emulator) -> tuple[object, str]:
     output = result.stdout + result.stderr
     assert API_KEY not in without_airflow_30_comms_debug(output)  # Airflow 3.0's own DEBUG lines
     assert home.files_containing(API_KEY) == []
+    if result.returncode == 0:  # a green run logs no ERROR line
+        assert error_lines(output) == [], output[-4000:]
     return result, output
 
 

@@ -43,6 +43,7 @@ PUBLIC_MODULES = (
     "pictory_provider.events",
     "pictory_provider.exceptions",
     "pictory_provider.storage",
+    "pictory_provider.destination",
     "pictory_provider.hooks.pictory",
     "pictory_provider.hooks.connection",
     "pictory_provider.hooks.transport",
@@ -51,6 +52,10 @@ PUBLIC_MODULES = (
     "pictory_provider.triggers.pictory",
     "pictory_provider.emulator",
     "pictory_provider.testing.pytest_plugin",
+    "pictory_provider.ui.plugin",
+    "pictory_provider.ui.gallery",
+    "pictory_provider.ui.pages",
+    "pictory_provider.ui.app",
 )
 #: Helpers shared between the provider's own modules, deliberately not part of the public API.
 INTERNAL_HELPERS: dict[str, set[str]] = {}
@@ -171,6 +176,9 @@ def test_every_third_party_import_is_a_declared_requirement(metadata: Message) -
                 imported.add(node.module.split(".")[0])
     # OpenLineage is optional: pictory_provider/lineage.py imports it lazily and does nothing without it.
     optional = {"openlineage"}
+    # The UI plugin's app (pictory_provider/ui/app.py) is imported only by Airflow's api-server (>= 3.1),
+    # which depends on FastAPI and SQLAlchemy itself; the plugin module loaded everywhere imports neither.
+    optional |= {"fastapi", "sqlalchemy"}
     third_party = imported - set(sys.stdlib_module_names) - {"pictory_provider", "airflow"} - optional
     assert third_party, "the scan found no third-party import at all"
     undeclared = {
@@ -185,6 +193,7 @@ def test_entry_points(wheel: zipfile.ZipFile) -> None:
     text = wheel.read(f"{NAME}-{VERSION}.dist-info/entry_points.txt").decode()
     assert re.search(r"^\[apache_airflow_provider\]\nprovider_info = pictory_provider\.get_provider_info", text, re.M)
     assert "pictory-emulator = pictory_provider.emulator.__main__:main" in text
+    assert re.search(r"^\[airflow\.plugins\]\npictory = pictory_provider\.ui\.plugin:PictoryPlugin$", text, re.M)
     assert re.search(r"^\[pytest11\]\npictory = pictory_provider\.testing\.pytest_plugin$", text, re.M)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.request
 
 import pytest
@@ -117,11 +116,9 @@ def test_retry_after_an_unclear_create_adopts_the_job_it_created(pictory_conn, c
 @needs_store
 def test_reconciliation_skips_older_identical_images_and_other_prompts(pictory_conn, monkeypatch):
     """An identical image from before the try (an earlier run) is not adopted; neither is another prompt."""
-    monkeypatch.setattr(submission, "CLOCK_SKEW", 0.0)
     pictory_conn.set_job_seconds(0)
     hook = PictoryHook()
     older = hook.generate_image(PROMPT, model="flux-schnell")
-    time.sleep(1.2)  # the in-flight record's time is kept to the second
     store = TaskStateStore()
     unclear_first_try_jobs = pictory_conn.stats()["jobs_created"]
     pictory_conn.add_fault(**LATE)
@@ -145,7 +142,7 @@ def test_two_matching_jobs_fail_clearly_instead_of_buying_a_third(pictory_conn):
         operator().execute(make_context(store))
     message = str(failed.value)
     assert f"POST {IMAGES_PATH}" in message and "A lighthouse at dawn" in message  # what was sent
-    assert "2 images match that request" in message
+    assert "2 images of that request were created in its window" in message
     assert "GET /pictoryapis/v1/jobs" in message and "resubmit_unclear=True" in message  # where to look
     assert pictory_conn.stats()["posts"] == 2
     assert IN_FLIGHT_KEY in store.values  # the next try still knows
@@ -241,7 +238,7 @@ def test_cleared_task_reuses_the_job_for_the_same_request_and_submits_a_changed_
     assert changed["job_id"] != first["job_id"]
     assert pictory_conn.job(changed["job_id"])["prompt"] == "A lighthouse at dusk"
     assert pictory_conn.stats()["posts"] == 2
-    assert store.values[REQUEST_KEY] == fingerprint(
+    assert store.values[REQUEST_KEY]["fingerprint"] == fingerprint(
         IMAGE_JOB, {"prompt": "A lighthouse at dusk", "model": "flux-schnell"}
     )
 
@@ -260,7 +257,7 @@ def test_any_rendered_field_is_part_of_the_request(pictory_conn):
 
 
 def test_fingerprint_is_canonical_and_covers_the_path():
-    body = {"prompt": PROMPT, "model": "flux-schnell"}
+    body = {"prompt": PROMPT, "model": "veo3.1"}
     assert fingerprint(IMAGE_JOB, body) == fingerprint(IMAGE_JOB, dict(reversed(body.items())))
     assert fingerprint(VIDEO, body) != fingerprint(IMAGE_JOB, body)
 
@@ -279,15 +276,17 @@ def test_reconciliation_is_generic_over_the_job_kind():
     kind = VIDEO
     body = {"prompt": "A drone shot over the sea", "model": "veo3.1"}
     store = TaskStateStore()
-    store.set("video_job_id_in_flight", {"fingerprint": fingerprint(kind, body), "sent_at": "2026-01-01T12:00:00Z"})
+    fence = {"job_id": "job-old", "pictory_time": 1767268800.0}  # 2026-01-01T12:00:00Z
+    record = {"fingerprint": fingerprint(kind, body), "sent_at": "2026-01-01T12:00:00Z", "fence": fence, "elapsed": 31}
+    store.set("video_job_id_in_flight", record)
     url = "https://cdn.example/videos/mine.mp4"
     pages = {
         videos: {
             "items": [
                 {
-                    "id": "20260101120105001",
+                    "id": "20260101120040001",
                     "url": url,
-                    "createdDate": "2026-01-01T12:01:05Z",
+                    "createdDate": "2026-01-01T12:00:40Z",
                     **body,
                     "aspectRatio": "16:9",
                     "duration": "4s",
@@ -309,4 +308,6 @@ def test_reconciliation_is_generic_over_the_job_kind():
     }
     guard = SubmissionGuard(store, kind, body, "video_job_id")
     guard.prepare(lambda path, key: pages[path])
-    assert store.values == {"video_job_id": "job-mine", "video_job_id_request": fingerprint(kind, body)}
+    assert store.values["video_job_id"] == "job-mine"
+    assert store.values["video_job_id_request"]["fingerprint"] == fingerprint(kind, body)
+    assert "video_job_id_in_flight" not in store.values

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from pictory_provider.emulator.media import FPS, encode_jpeg, encode_mp4, job_jpeg, job_mp4
+from pictory_provider.emulator.media import FPS, encode_jpeg, encode_mp4, job_jpeg, job_mp4, streamed
 from pictory_provider.exceptions import PictoryDownloadError
 from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.storage import check_mp4, check_png, store_image
@@ -220,3 +220,33 @@ def test_store_refuses_a_non_mp4_body_and_leaves_nothing(pictory_conn, tmp_path)
     with pytest.raises(PictoryDownloadError, match="not a PNG"):  # and a video is not an image
         store_image(job["url"], f"{tmp_path}/", job_id=job["job_id"])
     assert list(tmp_path.iterdir()) == []
+
+
+# -- issue #19 item 6: a last box "to the end of the file" ----------------------------------------
+
+
+def test_a_streamed_mp4_is_checked_against_its_sample_tables():
+    whole = streamed(job_mp4("0b7c9a8e-1111-4222-8333-444455556666", 320, 180, 2))
+    assert int.from_bytes(whole[848:852], "big") == 0 and whole[852:856] == b"mdat"  # mdat runs to the end of the file
+    assert check_mp4(io.BytesIO(whole), len(whole)) is None
+    for cut in (len(whole) - 1, len(whole) // 2, 900):
+        problem = check_mp4(io.BytesIO(whole[:cut]), cut) or ""
+        assert f"its samples need {len(whole)} bytes, {cut} arrived" in problem
+
+
+def test_a_streamed_mp4_without_sample_tables_is_refused():
+    mp4 = job_mp4("0b7c9a8e-1111-4222-8333-444455556666", 320, 180, 2)
+    blind = streamed(mp4.replace(b"stco", b"xxxx"))
+    assert "cannot vouch for the length" in (check_mp4(io.BytesIO(blind), len(blind)) or "")
+
+
+def test_a_streamed_mp4_cut_short_in_transfer_is_not_stored(pictory_conn, tmp_path):
+    """Close-delimited (no Content-Length) and cut in half: only the sample tables can tell."""
+    pictory_conn.configure_list(streamed_mp4=True)
+    job = completed_video(pictory_conn)
+    stored = store_image(job["url"], f"{tmp_path}/whole/", job_id=job["job_id"], kind="mp4")
+    assert stored.endswith(".mp4")
+    pictory_conn.add_fault("truncate", route="file")
+    with pytest.raises(PictoryDownloadError, match="its samples need"):
+        store_image(job["url"], f"{tmp_path}/cut/", job_id=job["job_id"], kind="mp4")
+    assert not (tmp_path / "cut").exists() or list((tmp_path / "cut").iterdir()) == []

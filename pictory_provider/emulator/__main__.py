@@ -16,7 +16,7 @@ from pictory_provider.emulator.state import EmulatorState
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pictory-emulator", description="Serve a local emulator of the Pictory AI Studio image API."
+        prog="pictory-emulator", description="Serve a local emulator of the Pictory AI Studio API (images and videos)."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8931, help="port to bind, 0 for any free port (default: 8931)")

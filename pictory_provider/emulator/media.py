@@ -335,6 +335,16 @@ def job_mp4(job_id: str, width: int, height: int, seconds: int) -> bytes:
     return encode_mp4(width, height, seconds, *job_colours(job_id))
 
 
+def streamed(mp4: bytes) -> bytes:
+    """The same MP4 as a streaming muxer writes it: its last top-level box (``mdat``) has size 0,
+    "to the end of the file", so the file's length is not in its boxes."""
+    offset, last = 0, 0
+    while offset < len(mp4):
+        last = offset
+        offset += int.from_bytes(mp4[offset : offset + 4], "big")
+    return mp4[:last] + bytes(4) + mp4[last + 4 :]
+
+
 @functools.lru_cache(maxsize=32)
 def _first_frame_jpeg(width: int, height: int, top: RGB, bottom: RGB) -> bytes:
     return encode_jpeg(width, height, _bands(top, bottom, -(-height // 8)))

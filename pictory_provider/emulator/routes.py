@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import Any
 
 import aiohttp
@@ -182,7 +183,10 @@ async def get_video_file(request: web.Request) -> web.StreamResponse:
     if job_id is None or found is None or suffix not in VIDEO_MEDIA:
         return web.json_response({"message": "Not Found"}, status=404)
     content_type, render = VIDEO_MEDIA[suffix]
-    return web.Response(body=render(job_id, *found), content_type=content_type)
+    body = render(job_id, *found)
+    if suffix == ".mp4" and request.app[STATE_KEY].list_config["streamed_mp4"]:
+        body = media.streamed(body)
+    return web.Response(body=body, content_type=content_type)
 
 
 ROUTE_OF_HANDLER: dict[Handler, str] = {
@@ -260,6 +264,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     state.finish_request(
         generation, request.method, request.path, route, response.status, started, auth, request.query_string
     )
+    offset = state.list_config["clock_offset"]
+    if offset and route != "file" and not response.prepared:
+        response.headers["Date"] = formatdate(time.time() + offset, usegmt=True)  # Pictory's clock
     return response
 
 

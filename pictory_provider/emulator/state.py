@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from pictory_provider.api import JobStatus
@@ -28,13 +29,37 @@ PAGE_SIZE = 100
 #: outputs (``list_outputs: False``: status only, so clients must read the job itself) or summary items
 #: (``list_outputs: "url"``: status and url only, no width/height/aiCreditsUsed/video fields).
 #: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
+#: ``clock_offset``: seconds Pictory's clock is ahead of this host's (negative: behind), in the
+#: ``createdDate`` of list items and the ``Date`` header. ``created_dates``: the form of ``createdDate``
+#: in the outputs lists (see :data:`CREATED_DATE_FORMS`). ``streamed_mp4``: MP4s as a streaming muxer
+#: writes them (the last box has size 0, "to the end of the file").
 LIST_DEFAULTS: dict[str, Any] = {
     "page_size": PAGE_SIZE,
     "paging": "key",
     "arrivals_per_page": 0,
     "list_outputs": True,
     "job_seconds_max": None,
+    "clock_offset": 0.0,
+    "created_dates": "iso",
+    "streamed_mp4": False,
 }
+#: ``createdDate`` forms: ISO with ``Z`` (Pictory's documented form), ISO without a zone, epoch
+#: seconds, epoch milliseconds (numbers), ``"garbled"`` (unreadable text) and ``"absent"``.
+CREATED_DATE_FORMS = ("iso", "iso-naive", "epoch-s", "epoch-ms", "garbled", "absent")
+
+
+def created_date(moment: float, form: str) -> Any:
+    """A ``createdDate`` value of ``moment`` (epoch seconds) in one of :data:`CREATED_DATE_FORMS`."""
+    iso = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+    return {
+        "iso": iso.replace("+00:00", "Z"),
+        "iso-naive": iso.replace("+00:00", ""),
+        "epoch-s": int(moment),
+        "epoch-ms": int(moment * 1000),
+        "garbled": "yesterday-ish",
+    }.get(form)
+
+
 REQUEST_LOG_LIMIT = 10_000
 
 
@@ -304,6 +329,12 @@ class EmulatorState:
                 _seconds(name, value)
             if name == "list_outputs" and not isinstance(value, bool) and value != "url":
                 raise ValueError(f'list_outputs must be true, false or "url" (got {value!r})')
+            if name == "streamed_mp4" and not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false (got {value!r})")
+            if name == "clock_offset" and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"clock_offset must be a number of seconds (got {value!r})")
+            if name == "created_dates" and value not in CREATED_DATE_FORMS:
+                raise ValueError(f"created_dates must be one of {', '.join(CREATED_DATE_FORMS)} (got {value!r})")
         with self.lock:
             self.list_config.update(settings)
             return dict(self.list_config)
@@ -372,7 +403,15 @@ class EmulatorState:
             more = len(selected) > start + size
             selected = selected[start : start + size]
             if images:
-                items = [job.list_item() for job, _ in selected if isinstance(job, Job)]
+                items = []
+                for job, _ in selected:
+                    if isinstance(job, Job):
+                        item = job.list_item()
+                        item.pop("createdDate")
+                        created = created_date(job.created_at + config["clock_offset"], config["created_dates"])
+                        if created is not None:
+                            item["createdDate"] = created
+                        items.append(item)
             else:
                 items = []
                 for job, status in selected:

@@ -53,6 +53,7 @@ from pictory_provider.hooks.connection import (
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
+from pictory_provider.submission import Fence
 
 __all__ = [
     "USER_AGENT",
@@ -283,6 +284,26 @@ class PictoryHook(BaseHook):
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise PictoryAPIError(f"Pictory returned a list response without an 'items' array for GET {path}")
         return body
+
+    def read_fence(self) -> Fence:
+        """Where the jobs list stands now: its newest job and Pictory's clock (``GET /jobs``, one page).
+
+        Read just before a create request, so that a retry can tell the jobs created after it from
+        older ones (:mod:`pictory_provider.reconcile`)."""
+        items = self.list_page(JOBS_PATH)["items"]
+        data = items[0].get("data") if items and isinstance(items[0], dict) else None
+        newest = data.get("jobId") if isinstance(data, dict) and isinstance(data.get("jobId"), str) else None
+        seen = self.transport.last_pictory_time
+        if seen is None:
+            log.warning("Pictory's answer carried no Date header: an unclear create could only be placed by list order")
+        return Fence(newest, seen[0] if seen else None, seen[1] if seen else time.time())
+
+    def job_data(self, job_id: str) -> dict[str, Any]:
+        """A job's ``data`` as Pictory sends it (``GET /jobs/{job_id}``; ``{}`` when it has none)."""
+        job_id = validate_job_id(job_id)
+        body = self._call("GET", f"{JOBS_PATH}/{job_id}", f"GET job {job_id}")
+        data = body.get("data") if isinstance(body, dict) else None
+        return data if isinstance(data, dict) else {}
 
     def get_quota(self) -> Quota:
         """Read the AI credits (used, limit, remaining) and other quotas of the billing term (``GET /quota``)."""

@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -82,11 +83,20 @@ class RetryableError(Exception):
     sent, or it was rate limited): the one case where creating a paid job may be retried.
     """
 
-    def __init__(self, cause: str, retry_after: float | None = None, *, maybe_received: bool = True) -> None:
+    def __init__(
+        self,
+        cause: str,
+        retry_after: float | None = None,
+        *,
+        maybe_received: bool = True,
+        unreachable: tuple[str, bool] | None = None,
+    ) -> None:
         super().__init__(cause)
         self.cause = cause
         self.retry_after = retry_after
         self.maybe_received = maybe_received
+        # (base URL, TLS failed) of a request that never left: diagnosed once, when giving up
+        self.unreachable = unreachable
 
 
 class Throttled(RetryableError):
@@ -172,6 +182,16 @@ def interpret_response(
     raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
 
 
+def _unreachable_hint(base_url: str, tls_failed: bool) -> str | None:
+    """The connection test's diagnosis of a request that never left (probes without the key)."""
+    from pictory_provider.hooks.diagnosis import diagnose_unreachable
+
+    try:
+        return diagnose_unreachable(base_url, tls_failed=tls_failed)
+    except Exception:  # a diagnosis must never hide the real error
+        return None
+
+
 class _KeyAuth(requests.auth.AuthBase):
     """Sets the ``Authorization`` header to the API key. Passing an ``auth`` keeps ``requests`` from
     replacing the header with credentials from ``~/.netrc``; the repr never shows the key."""
@@ -224,6 +244,9 @@ class PictoryTransport:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._session: requests.Session | None = None
+        #: Pictory's clock from the ``Date`` header of the last answer on the sync path, and the
+        #: worker's clock when it arrived (epoch seconds); ``None`` until an answer carried one.
+        self.last_pictory_time: tuple[float, float] | None = None
         self._client_timeout = aiohttp.ClientTimeout(
             total=connect_timeout + read_timeout, sock_connect=connect_timeout, sock_read=read_timeout
         )
@@ -268,7 +291,9 @@ class PictoryTransport:
                 f"{what} failed ({exc.cause}) after it may have reached Pictory, so it was not retried to "
                 "avoid a duplicate paid job; check GET /pictoryapis/v1/jobs before submitting again"
             )
-        return PictoryTransientError(f"Gave up on {what} after {attempt} attempt(s); last cause: {exc.cause}")
+        hint = _unreachable_hint(*exc.unreachable) if exc.unreachable else None
+        hint = f" {hint}" if hint else ""
+        return PictoryTransientError(f"Gave up on {what} after {attempt} attempt(s); last cause: {exc.cause}.{hint}")
 
     # -- synchronous path (workers) -------------------------------------------------------------
 
@@ -307,8 +332,17 @@ class PictoryTransport:
             ) from None
         except requests.RequestException as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
-            raise RetryableError(describe_exception(exc, creds.api_key), maybe_received=not never_sent) from None
+            # refused, DNS failure (NameResolutionError is a NewConnectionError), connect timeout, and a
+            # failed TLS handshake (requests raises SSLError only while connecting; a TLS error later,
+            # after the request was sent, surfaces as a ConnectionError): no request byte was sent
+            never_sent = isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError) or isinstance(
+                reason, NewConnectionError
+            )
+            unreachable = (creds.base_url, isinstance(exc, requests.exceptions.SSLError)) if never_sent else None
+            raise RetryableError(
+                describe_exception(exc, creds.api_key), maybe_received=not never_sent, unreachable=unreachable
+            ) from None
+        self._note_pictory_time(headers.get("Date"))
         return interpret_response(
             status,
             body.getvalue().decode(encoding, errors="replace"),
@@ -317,6 +351,15 @@ class PictoryTransport:
             what,
             self.conn_id,
         )
+
+    def _note_pictory_time(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            pictory = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        self.last_pictory_time = (pictory, time.time())
 
     def call(
         self, creds: PictoryCredentials, method: str, path: str, what: str, payload: dict[str, Any] | None = None

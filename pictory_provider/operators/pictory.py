@@ -17,10 +17,12 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 from pictory_provider.api import check_wait_settings
 from pictory_provider.credits import check_max_ai_credits, estimate_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
-from pictory_provider.exceptions import PictoryJobTimeoutError
+from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
+from pictory_provider.storage import check_output_path
+from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook
@@ -33,9 +35,26 @@ __all__ = [
     "PictoryVideoLink",
 ]
 
+#: The status the operator gives a stored job Pictory answers 404 for (treated like ``cleaned``).
+NOT_FOUND_STATUS = "not-found"
+#: Shortest deferred reconciliation wait (seconds). A trigger that fires within a second or two can beat
+#: the scheduler to the deferring worker's exit, and Airflow then fails the resumed task (an Airflow
+#: race, seen with 1 s and 5 s waits on a busy machine); reconciliation is rare, so it waits as long as
+#: Pictory's recommended poll interval.
+MIN_DEFERRED_RECONCILE_WAIT = 10.0
 #: Extra seconds Airflow's deferral timeout allows beyond ``timeout``, so the trigger's own, clearer
 #: ``timeout`` event normally arrives first.
 DEFERRAL_SLACK = 60
+
+
+def _sleep_trigger(seconds: float) -> Any:
+    """A trigger that fires after ``seconds`` (Airflow's own ``TimeDeltaTrigger``)."""
+    try:
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+    except ImportError:  # Airflow 2 without the standard provider
+        from airflow.triggers.temporal import TimeDeltaTrigger  # type: ignore[no-redef]
+
+    return TimeDeltaTrigger(timedelta(seconds=seconds))
 
 
 class PictoryImageLink(PictoryXComLink):
@@ -76,12 +95,16 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_wait_settings(poll_interval, timeout)
+        if not reconcile_timeout >= 0:
+            raise ValueError(f"reconcile_timeout must be 0 or more seconds (got {reconcile_timeout!r})")
+        self.reconcile_timeout = reconcile_timeout
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -104,12 +127,35 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         return {name: getattr(self, name) for name in self.request_fields}
 
     def execute(self, context: Any) -> Any:
+        return self._execute(context, reconcile_deadline=None)
+
+    def execute_after_reconcile_wait(
+        self, context: Any, event: Any = None, reconcile_deadline: float | None = None
+    ) -> Any:
+        """Resume after a deferred reconciliation wait: look at Pictory's lists again, then go on."""
+        return self._execute(context, reconcile_deadline=reconcile_deadline)
+
+    def _execute(self, context: Any, reconcile_deadline: float | None) -> Any:
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
+        check_output_path(self.output_path, self.kind.extension)  # storable there? known before paying
         self._estimate = estimate_credits(self.kind.name, body.get("model"), body.get("duration"))
         self._guard = guard_for(self, context, self.kind, body)
-        self._guard.prepare(self.hook.list_page)  # keep, drop or adopt the stored job for this request
+        if reconcile_deadline is None:
+            reconcile_deadline = time.time() + self.reconcile_timeout
+        # keep, drop or adopt the stored job for this request; wait while the lists cannot tell yet
+        hook = self.hook
+        while (wait := self._guard.prepare(hook.list_page, hook.job_data, deadline=reconcile_deadline)) is not None:
+            if self.deferrable:
+                wait = max(wait, MIN_DEFERRED_RECONCILE_WAIT)
+                self.defer(
+                    trigger=_sleep_trigger(wait),
+                    method_name="execute_after_reconcile_wait",
+                    kwargs={"reconcile_deadline": reconcile_deadline},
+                    timeout=timedelta(seconds=wait + DEFERRAL_SLACK),
+                )
+            time.sleep(wait)
         self.execute_resumable(context)
         report_spend(self._result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
         return self._result
@@ -126,16 +172,30 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
             read_quota=self.hook.get_quota,
         )
         # The in-flight record first; the job id is stored before it reaches XCom.
-        job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params))
+        job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params), self.hook.read_fence)
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
         return job_id
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
-        return self.hook.get_job(str(external_id)).raw_status
+        try:
+            return self.hook.get_job(str(external_id)).raw_status
+        except PictoryNotFoundError:
+            # Gone: cleaned past Pictory's retention, or the connection now reaches another account. The
+            # request is the same (a changed one never reaches here), so it is bought anew, like a cleaned job.
+            self.log.warning(
+                "Pictory answers HTTP 404 for job %s, stored under the task state store key %r for this same "
+                "request: its outputs are gone for this connection, so the request is submitted anew (as for a "
+                "'cleaned' job). To keep the old job instead, stop here and check the connection's key",
+                external_id,
+                self.external_id_key,
+            )
+            return NOT_FOUND_STATUS
 
     def is_job_active(self, status: str) -> bool:
         from pictory_provider.api import JobStatus
 
+        if status == NOT_FOUND_STATUS:
+            return False
         return JobStatus.parse(status) in (JobStatus.IN_PROGRESS, JobStatus.UNKNOWN)
 
     def is_job_succeeded(self, status: str) -> bool:
@@ -232,6 +292,10 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
     :param resubmit_unclear: When an earlier try's create request may have created a job that
         Pictory's lists cannot identify, submit again anyway (may buy a second image) instead of
         failing with ``PictorySubmissionUnresolvedError`` (default False).
+    :param reconcile_timeout: After an unclear create, how long (seconds, default 600) the next try
+        waits for running jobs that could be that request's own before failing with
+        ``PictorySubmissionUnresolvedError`` (Airflow retries it later). The wait is deferred
+        when ``deferrable``.
     :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
         (the model's price) exceeds this many AI credits.
     :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
@@ -261,6 +325,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
@@ -274,6 +339,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
             **kwargs,
@@ -325,6 +391,8 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
     :param resubmit_unclear: When an earlier try's create request may have created a job that
         Pictory's lists cannot identify, submit again anyway (may buy a second video) instead of
         failing with ``PictorySubmissionUnresolvedError`` (default False).
+    :param reconcile_timeout: After an unclear create, how long (seconds, default 600) the next try
+        waits for running jobs that could be that request's own (deferred when ``deferrable``).
     :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
         (the model's per-second price times the duration) exceeds this many AI credits.
     :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
@@ -365,6 +433,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
+        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
@@ -378,6 +447,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
             pictory_conn_id=pictory_conn_id,
             hook_params=hook_params,
             resubmit_unclear=resubmit_unclear,
+            reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
             **kwargs,

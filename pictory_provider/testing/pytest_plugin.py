@@ -9,14 +9,25 @@ Registered through the ``pytest11`` entry point, so with the provider installed 
 - ``pictory_connection``: sets ``AIRFLOW_CONN_PICTORY_DEFAULT`` to that emulator for the test (the
   previous value comes back afterwards) and returns the connection id, ``"pictory_default"``.
 
+``dag.test()`` on Airflow 3 runs only DAGs found in the configured DAGs folder. When the project has a
+``dags/`` folder (ini option ``pictory_dags_folder``, looked up in the rootdir, then in the directory
+pytest was started in; empty turns this off) and Airflow's DAGs folder is still its default
+(``$AIRFLOW_HOME/dags``, no ``AIRFLOW__CORE__DAGS_FOLDER``), the plugin points
+``AIRFLOW__CORE__DAGS_FOLDER`` at the project's folder for the session, so ``airflow db migrate`` then
+``pytest`` works on a fresh ``AIRFLOW_HOME``.
+
 Loaded by every pytest run in an environment that has the provider, so this module imports only
 pytest; the emulator (aiohttp) is imported when a test first asks for it.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
+import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,6 +42,9 @@ __all__ = [
     "pictory_emulator",
     "pictory_emulator_server",
     "pytest_addoption",
+    "pytest_load_initial_conftests",
+    "pytest_report_header",
+    "pytest_unconfigure",
 ]
 
 #: The connection id ``pictory_connection`` sets up (every Pictory operator's default).
@@ -39,6 +53,9 @@ CONNECTION_ID = "pictory_default"
 TEST_API_KEY = "pictai_pytest"
 JOB_SECONDS_INI = "pictory_emulator_job_seconds"
 DEFAULT_JOB_SECONDS = 0.2
+DAGS_FOLDER_INI = "pictory_dags_folder"
+DAGS_FOLDER_ENV = "AIRFLOW__CORE__DAGS_FOLDER"
+_SET_DAGS_FOLDER = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +64,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Seconds a job of the pictory_emulator fixture stays in-progress (default 0.2).",
         default=str(DEFAULT_JOB_SECONDS),
     )
+    parser.addini(
+        DAGS_FOLDER_INI,
+        help="The project's DAGs folder, in the rootdir or where pytest started (default: dags); Airflow's "
+        "DAGs folder is pointed at it when it is still Airflow's default. Empty: leave Airflow's setting alone.",
+        default="dags",
+    )
+
+
+def _airflow_default_dags_folder() -> bool:
+    """Is Airflow's DAGs folder unset or ``$AIRFLOW_HOME/dags``, the value ``airflow db migrate`` writes?"""
+    if os.environ.get(DAGS_FOLDER_ENV) or os.environ.get("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"):
+        return False
+    home = Path(os.path.expanduser(os.environ.get("AIRFLOW_HOME") or "~/airflow"))
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(home / "airflow.cfg", encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False  # a config we cannot read: leave it alone
+    configured = parser.get("core", "dags_folder", fallback="").strip()
+    if not configured:
+        return True
+    configured = os.path.expandvars(configured.replace("{AIRFLOW_HOME}", str(home)))
+    return os.path.normpath(os.path.expanduser(configured)) == os.path.normpath(home / "dags")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Point Airflow's DAGs folder at the project's ``dags/`` before any conftest imports Airflow."""
+    name = str(early_config.getini(DAGS_FOLDER_INI) or "").strip()
+    if not name or not _airflow_default_dags_folder():
+        return
+    # `pytest tests/` without an ini file makes tests/ the rootdir: look where pytest was started too
+    places = (early_config.rootpath, early_config.invocation_params.dir)
+    folder = next((path.resolve() for place in places if (path := place / name).is_dir()), None)
+    if folder is None:
+        return
+    os.environ[DAGS_FOLDER_ENV] = str(folder)
+    early_config.stash[_SET_DAGS_FOLDER] = str(folder)
+    settings = sys.modules.get("airflow.settings")  # imported already (another plugin): update it too
+    if settings is not None and "DAGS_FOLDER" in vars(settings):
+        vars(settings)["DAGS_FOLDER"] = str(folder)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    folder = config.stash.get(_SET_DAGS_FOLDER, None)
+    if folder is None:
+        return None
+    return f"pictory: {DAGS_FOLDER_ENV}={folder} (the project's DAGs; ini option {DAGS_FOLDER_INI})"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_SET_DAGS_FOLDER, None) is not None and os.environ.get(DAGS_FOLDER_ENV):
+        os.environ.pop(DAGS_FOLDER_ENV, None)
 
 
 def _job_seconds(config: pytest.Config) -> float:

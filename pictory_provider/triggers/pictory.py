@@ -141,7 +141,7 @@ class PictoryJobTrigger(BaseTrigger):
             )
         except PictoryError as exc:
             self.log.exception("Giving up on Pictory job %s (%d poll(s) answered before)", self.job_id, polls)
-            return make_event(ERROR, self.job_id, str(exc))
+            return make_event(ERROR, self.job_id, str(exc), error=(type(exc).__name__, str(exc)))
         except Exception as exc:
             self.log.exception("Unexpected error while polling Pictory job %s", self.job_id)
             return make_event(ERROR, self.job_id, f"unexpected error: {describe_exception(exc)}")

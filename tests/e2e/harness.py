@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
+#: A viewer who may read only some DAGs (see tests/e2e/auth_manager.py).
+OUTSIDER = "outsider"
 
 
 def free_port() -> int:
@@ -72,6 +74,12 @@ class AirflowCluster:
             "AIRFLOW__API__BASE_URL": self.base,
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            # The simple auth manager plus DAG-level scopes for test users (tests/e2e/auth_manager.py):
+            # "outsider" may read only the DAGs whose id starts with e2e_pictory_gallery_shared.
+            "AIRFLOW__CORE__AUTH_MANAGER": "tests.e2e.auth_manager.DagScopedAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
+            "PICTORY_E2E_DAG_SCOPES": f"{OUTSIDER}=e2e_pictory_gallery_shared",
+            "PYTHONPATH": str(ROOT),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         self.env.update(env or {})
@@ -87,7 +95,7 @@ class AirflowCluster:
         self.triggerer_ids: dict[str, set[int]] = {}
         self.pictory_base_url = pictory_base_url
         self._api_key = api_key
-        self._token: str | None = None
+        self._tokens: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -185,26 +193,39 @@ class AirflowCluster:
 
     # -- REST API ---------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+    def _open(self, method: str, path: str, body: Any, auth: bool, user: str) -> Any:
         headers = {"Content-Type": "application/json"}
         if auth:
-            headers["Authorization"] = f"Bearer {self.token()}"
+            headers["Authorization"] = f"Bearer {self.token(user)}"
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
+        return urllib.request.urlopen(request, timeout=30)
+
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True, user: str = "admin") -> Any:
+        with self._open(method, path, body, auth, user) as response:
             return json.loads(response.read() or b"null")
+
+    def fetch(self, path: str, auth: bool = True, user: str = "admin") -> tuple[int, bytes]:
+        """``(status, body)`` of a GET as ``user`` (no credentials with ``auth=False``), errors included."""
+        try:
+            with self._open("GET", path, None, auth, user) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
 
     def get(self, path: str, auth: bool = True) -> Any:
         return self._request("GET", path, auth=auth)
 
-    def token(self) -> str:
-        if self._token is None:
-            passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
+    def password(self, user: str = "admin") -> str:
+        return str(json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[user])
+
+    def token(self, user: str = "admin") -> str:
+        if user not in self._tokens:
             reply = self._request(
-                "POST", "/auth/token", {"username": "admin", "password": passwords["admin"]}, auth=False
+                "POST", "/auth/token", {"username": user, "password": self.password(user)}, auth=False
             )
-            self._token = reply["access_token"]
-        return self._token
+            self._tokens[user] = reply["access_token"]
+        return self._tokens[user]
 
     def wait_for_dag(self, dag_id: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

@@ -6,9 +6,12 @@ Shared by tests/e2e/test_no_duplicate_jobs.py (which asserts the outcomes) and s
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from dataclasses import dataclass
 
 from pictory_provider.emulator import PictoryEmulator
+from tests.conftest import API_KEY
 
 from .harness import AirflowCluster
 
@@ -69,6 +72,33 @@ def unclear_create_then_retry(cluster: AirflowCluster, emulator: PictoryEmulator
     emulator.add_fault("answer_late", route="create", delay=3)
     run_id = cluster.trigger(UNCLEAR_DAG_ID)
     return _finish(cluster, emulator, UNCLEAR_DAG_ID, run_id, "create answered after the read timeout, then a retry")
+
+
+def other_run_buys(emulator: PictoryEmulator, prompt: str) -> str:
+    """Another DAG run (its own task, its own state store) buys the identical image, and it completes."""
+    request = urllib.request.Request(
+        f"{emulator.base_url}/pictoryapis/v1/aistudio/images",
+        data=json.dumps({"prompt": prompt, "model": "flux-schnell"}).encode(),
+        headers={"Authorization": API_KEY, "Content-Type": "application/json"},
+        method="POST",
+    )
+    job_id = str(json.loads(urllib.request.urlopen(request, timeout=10).read())["data"]["jobId"])
+    emulator.finish_jobs()
+    return job_id
+
+
+def identical_request_by_another_run(cluster: AirflowCluster, emulator: PictoryEmulator) -> tuple[Step, str]:
+    """Another run bought the identical image before this run's request; this run's create is unclear and
+    its own job still runs when try 2 looks: try 2 must wait for and adopt its own job, never the other."""
+    emulator.reset()
+    theirs = other_run_buys(emulator, UNCLEAR_PROMPT)
+    emulator.set_job_seconds(8)
+    emulator.add_fault("answer_late", route="create", delay=3)
+    run_id = cluster.trigger(UNCLEAR_DAG_ID)
+    step = _finish(
+        cluster, emulator, UNCLEAR_DAG_ID, run_id, "identical request by another run, then an unclear create"
+    )
+    return step, theirs
 
 
 def clear_unchanged_then_changed(cluster: AirflowCluster, emulator: PictoryEmulator) -> list[Step]:

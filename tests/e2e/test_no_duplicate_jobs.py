@@ -14,6 +14,7 @@ from .submission_scenarios import (
     CHANGED_PROMPT,
     UNCLEAR_PROMPT,
     clear_unchanged_then_changed,
+    identical_request_by_another_run,
     unclear_create_then_retry,
 )
 
@@ -31,6 +32,23 @@ def test_unclear_create_then_retry_adopts_the_job_instead_of_buying_another(clus
     assert step.prompt == UNCLEAR_PROMPT
     assert "may have reached Pictory" in step.log  # try 1
     assert f"Adopted Pictory job {step.job_id}" in step.log  # try 2
+
+
+def test_the_retry_adopts_its_own_job_never_another_runs_identical_one(cluster, e2e_emulator):
+    """Issue #19 items 1-3 through the real scheduler and triggerer: the retry's webhook differs
+    (``?try=2``) yet it is the same request; another run's identical image, bought before, is ignored;
+    the retry waits (deferred, in the triggerer) while its own job runs, then adopts it."""
+    step, theirs = identical_request_by_another_run(cluster, e2e_emulator)
+    assert step.state == "success", "\n".join(
+        line[:800] for line in step.log.splitlines() if "Pictory" in line or "rror" in line
+    )
+    assert step.tries == 2
+    assert step.job_id != theirs
+    assert (step.posts, step.jobs_created) == (2, 2)  # theirs and this run's own: nothing bought twice
+    assert "the request has changed" not in step.log  # the per-try webhook is not part of the request
+    assert "1 identical request(s) from before the request ignored" in step.log
+    assert "Not known yet: 1 running job(s)" in step.log  # waited for its own job instead of adopting theirs
+    assert f"Adopted Pictory job {step.job_id}" in step.log
 
 
 def test_cleared_task_reuses_its_job_unless_the_request_changed(cluster, e2e_emulator):

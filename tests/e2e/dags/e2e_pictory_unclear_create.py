@@ -1,4 +1,6 @@
-"""E2E: Pictory creates the job but answers after the read timeout; the retry must adopt that job."""
+"""E2E: Pictory creates the job but answers after the read timeout; the retry must adopt that job (and
+only that job: not another run's identical image). The webhook is templated per try, as users correlate
+callbacks: the retry is still the same request."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ def e2e_pictory_unclear_create():
         task_id="generate",
         prompt="An image whose creation was never confirmed",
         model="flux-schnell",
+        webhook="http://127.0.0.1:9/pictory-hook?try={{ ti.try_number }}",
         poll_interval=1,
         timeout=120,
         hook_params={"read_timeout": 1, "retry_min_wait": 0.2, "retry_max_wait": 1},

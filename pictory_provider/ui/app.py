@@ -1,0 +1,404 @@
+"""The FastAPI app behind the Pictory views, mounted by Airflow's api-server (Airflow >= 3.1).
+
+Every route needs an authenticated Airflow user (the UI's session cookie or a bearer token, through
+Airflow's own ``get_user``) and reads only what Airflow's auth manager lets that user read:
+
+- outputs come from the DAGs the user may read (``get_authorized_dag_ids``), and of those only the
+  DAGs whose XCom the user may read;
+- a task's view and its stored file need read access to that DAG's XCom (else 403);
+- the quota needs read access to the connection; the hook calls Pictory server-side, so the API key
+  never reaches the browser;
+- a stored file is served only when the task recorded it as its output, it is a local file with the
+  kind's extension, and it starts like one (PNG signature, MP4 ``ftyp`` box).
+
+Imported only by the api-server (through the plugin's ``fastapi_apps``): it imports FastAPI and
+Airflow's API modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
+
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
+from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from pictory_provider.kinds import JOB_KINDS
+from pictory_provider.ui import gallery, pages
+from pictory_provider.ui.plugin import TASK_ROUTE
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "MAX_ROWS",
+    "SHOWN",
+    "Gathered",
+    "create_app",
+    "load_outputs",
+    "local_file",
+    "readable_xcom_dags",
+    "with_requests",
+]
+
+log = logging.getLogger(__name__)
+
+#: The gallery's default window (days back from today, UTC) when no dates are chosen.
+DEFAULT_DAYS = 30
+#: At most this many XCom rows / asset events are read per request (newest first).
+MAX_ROWS = 20_000
+#: Cards shown on the gallery page (all outputs count in the spend).
+SHOWN = 60
+#: How a stored file of each extension starts: (offset, bytes).
+SIGNATURES = {"png": (0, b"\x89PNG\r\n\x1a\n"), "mp4": (4, b"ftyp")}
+MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4"}
+
+
+def _auth_manager() -> Any:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager()
+
+
+def _dag_details(dag_id: str, team_name: str | None) -> Any:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    try:
+        return DagDetails(id=dag_id, team_name=team_name)
+    except TypeError:  # an auth-manager model without teams
+        return DagDetails(id=dag_id)
+
+
+def _teams(dag_ids: Iterable[str], session: Session) -> dict[str, str | None]:
+    from airflow.models.dag import DagModel
+
+    mapping = getattr(DagModel, "get_dag_id_to_team_name_mapping", None)
+    if mapping is None:
+        return {}
+    return dict(mapping(list(dag_ids), session=session))
+
+
+def readable_xcom_dags(user: Any, dag_ids: Iterable[str], session: Session) -> set[str]:
+    """The DAGs among ``dag_ids`` whose XCom ``user`` may read (Airflow's auth manager decides)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+    wanted = set(dag_ids)
+    teams = _teams(wanted, session) if wanted else {}
+    manager = _auth_manager()
+    return {
+        dag_id
+        for dag_id in wanted
+        if manager.is_authorized_dag(
+            method="GET",
+            access_entity=DagAccessEntity.XCOM,
+            details=_dag_details(dag_id, teams.get(dag_id)),
+            user=user,
+        )
+    }
+
+
+def _decode(value: Any) -> Any:
+    from airflow.models.xcom import XComModel
+
+    return XComModel.deserialize_value(SimpleNamespace(value=value))
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def load_outputs(
+    session: Session,
+    dag_ids: set[str],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    task: gallery.TaskKey | None = None,
+) -> list[gallery.Output]:
+    """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids`` between two UTC dates, or of
+    one task instance (``task``; the other tasks of its run are read for the submitter of a sensor's job)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.xcom import XComModel as X
+
+    if not dag_ids:
+        return []
+    xcom = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
+        X.key.in_(gallery.xcom_keys()), X.dag_id.in_(dag_ids)
+    )
+    events = select(
+        AssetEvent.source_dag_id,
+        AssetEvent.source_run_id,
+        AssetEvent.source_task_id,
+        AssetEvent.source_map_index,
+        AssetEvent.extra,
+        AssetEvent.timestamp,
+    ).where(AssetEvent.source_dag_id.in_(dag_ids))
+    if task is not None:
+        xcom = xcom.where(X.run_id == task.run_id)
+        events = events.where(
+            AssetEvent.source_run_id == task.run_id,
+            AssetEvent.source_task_id == task.task_id,
+            AssetEvent.source_map_index == task.map_index,
+        )
+    if task is None and since is not None:
+        start = datetime.combine(since, time(), tzinfo=UTC)
+        xcom, events = xcom.where(X.timestamp >= start), events.where(AssetEvent.timestamp >= start)
+    if task is None and until is not None:
+        end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
+        xcom, events = xcom.where(X.timestamp < end), events.where(AssetEvent.timestamp < end)
+    xcom_rows = [
+        gallery.XComRow(d, r, t, m, k, _decode(v), ts)
+        for d, r, t, m, k, v, ts in session.execute(xcom.order_by(X.timestamp.desc()).limit(MAX_ROWS))
+    ]
+    # Sensors publish no job_id key: the job id is in their return value (read for them only).
+    for chunk in _chunks(sorted(gallery.tasks_without_job_id(xcom_rows))):
+        returned = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
+            X.key == "return_value", tuple_(X.dag_id, X.run_id, X.task_id, X.map_index).in_(chunk)
+        )
+        xcom_rows += [
+            gallery.XComRow(d, r, t, m, k, _decode(v), ts) for d, r, t, m, k, v, ts in session.execute(returned)
+        ]
+    event_rows = [
+        gallery.AssetEventRow(d, r, t, -1 if m is None else m, e, ts)
+        for d, r, t, m, e, ts in session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS))
+        if d and r and t
+    ]
+    outputs = gallery.merge_outputs(
+        gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
+    )
+    return outputs if task is None else [output for output in outputs if output.task == task]
+
+
+def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
+    """The outputs with their request's rendered template fields (prompt, model, ...) attached."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+
+    keys = {output.request_task for output in outputs if output.request_task is not None}
+    if not keys:
+        return list(outputs)
+    found: dict[gallery.TaskKey, Any] = {}
+    rows = session.execute(
+        select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields).where(
+            tuple_(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index).in_([tuple(key) for key in keys])
+        )
+    )
+    for dag_id, run_id, task_id, map_index, rendered in rows:
+        found[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered
+    return [
+        replace(output, request=rendered)
+        if output.request_task is not None and isinstance(rendered := found.get(output.request_task), dict)
+        else output
+        for output in outputs
+    ]
+
+
+def local_file(path: str | None, extension: str) -> Path | None:
+    """The stored output as a local file, if it is one the plugin may serve (see the module docstring)."""
+    if not path:
+        return None
+    parts = urlsplit(path)
+    if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
+        return None
+    candidate = Path(unquote(parts.path) if parts.scheme else path)
+    signature = SIGNATURES.get(extension)
+    if signature is None or not candidate.is_absolute() or candidate.suffix.lower() != f".{extension}":
+        return None
+    offset, magic = signature
+    try:
+        if not candidate.is_file():
+            return None
+        with candidate.open("rb") as handle:
+            head = handle.read(offset + len(magic))
+    except OSError:
+        return None
+    return candidate if head[offset:] == magic else None
+
+
+def _extension(output: gallery.Output) -> str:
+    kind = JOB_KINDS.get(output.kind)
+    return kind.extension if kind else ""
+
+
+def _parse_date(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{name} must be a date like 2026-01-31") from None
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The outputs a gallery query finds in the DAGs the user may read, and which DAGs those are."""
+
+    outputs: list[gallery.Output]
+    readable: set[str]
+    filters: pages.Filters
+
+
+def _gallery_outputs(
+    user: UserDep,
+    session: SessionDep,
+    dag_id: str = "",
+    kind: str = "",
+    since: str = "",
+    until: str = "",
+) -> Gathered:
+    """The outputs of the DAGs whose XCom the user may read, filtered (default: the last DEFAULT_DAYS)."""
+    first, last = _parse_date(since, "since"), _parse_date(until, "until")
+    if not (first or last):
+        first = datetime.now(UTC).date() - timedelta(days=DEFAULT_DAYS - 1)
+    permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+    if dag_id:
+        permitted &= {dag_id}
+    outputs = load_outputs(session, permitted, since=first, until=last)
+    readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
+    outputs = [output for output in outputs if output.task.dag_id in readable]
+    filters = pages.Filters(dag_id, kind, since, until)
+    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters)
+
+
+GalleryDep = Annotated[Gathered, Depends(_gallery_outputs)]
+
+
+def _task_output(
+    user: UserDep,
+    session: SessionDep,
+    dag_id: Annotated[str, Query(min_length=1)],
+    run_id: Annotated[str, Query(min_length=1)],
+    task_id: Annotated[str, Query(min_length=1)],
+    map_index: str = "-1",
+) -> tuple[gallery.TaskKey, gallery.Output | None]:
+    """The task instance the query names and its output; 403 unless the user may read the DAG's XCom."""
+    # The UI leaves {MAP_INDEX} unreplaced on an unmapped task's page.
+    task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if re.fullmatch(r"-?\d{1,9}", map_index) else -1)
+    if not readable_xcom_dags(user, {dag_id}, session):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
+    found = with_requests(session, load_outputs(session, {dag_id}, task=task)[:1])
+    return task, found[0] if found else None
+
+
+TaskOutputDep = Annotated[tuple[gallery.TaskKey, gallery.Output | None], Depends(_task_output)]
+
+
+def _quota_view(user: Any, session: Session, conn_id: str) -> pages.QuotaView:
+    from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
+    from airflow.models.connection import Connection
+
+    manager = _auth_manager()
+
+    def may_read(candidate: str) -> bool:
+        return bool(
+            manager.is_authorized_connection(method="GET", details=ConnectionDetails(conn_id=candidate), user=user)
+        )
+
+    stored = session.scalars(select(Connection.conn_id).where(Connection.conn_type == "pictory")).all()
+    conn_ids = sorted(candidate for candidate in stored if may_read(candidate))
+    if not conn_id:
+        return pages.QuotaView(conn_ids)
+    if not may_read(conn_id):
+        return pages.QuotaView(conn_ids, conn_id, error=f"You may not read the connection {conn_id!r}.")
+    from pictory_provider.hooks.pictory import PictoryHook
+
+    try:
+        quota = PictoryHook(pictory_conn_id=conn_id, max_attempts=2, read_timeout=15.0).get_quota()
+    except Exception as exc:  # the page still shows the gallery; the hook never puts the key in errors
+        log.warning("Could not read the Pictory quota of %s: %s", conn_id, exc)
+        return pages.QuotaView(conn_ids, conn_id, error=f"Could not read the quota: {exc}")
+    return pages.QuotaView(conn_ids, conn_id, quota=quota.to_dict())
+
+
+def create_app(ui_base: str = "") -> FastAPI:
+    """The app the plugin mounts under ``/pictory``; ``ui_base`` is the UI's base path (``""`` at ``/``)."""
+    app = FastAPI(title="Pictory", docs_url=None, redoc_url=None, openapi_url=None)
+    plugin_base = f"{ui_base}/pictory"
+
+    def file_href(task: gallery.TaskKey) -> str:
+        return f"{plugin_base}/file?" + pages.query(
+            dag_id=task.dag_id, run_id=task.run_id, task_id=task.task_id, map_index=str(task.map_index)
+        )
+
+    def media_src(output: gallery.Output) -> str | None:
+        if local_file(output.stored_path, _extension(output)) is not None:
+            return file_href(output.task)
+        return output.url
+
+    @app.get("/", response_class=HTMLResponse)
+    def gallery_view(user: UserDep, session: SessionDep, found: GalleryDep, conn_id: str = "") -> HTMLResponse:
+        """The Pictory page: gallery, spend by day and DAG, quota of a chosen connection."""
+        outputs, filters = found.outputs, found.filters
+        html = pages.gallery_page(
+            with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:],
+            gallery.spend(outputs),
+            filters=replace(filters, conn_id=conn_id),
+            dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
+            kinds=list(JOB_KINDS),
+            quota=_quota_view(user, session, conn_id),
+            media_src={output.job_id: media_src(output) for output in outputs[:SHOWN]},
+            ui_base=ui_base,
+            plugin_route=TASK_ROUTE,
+            shown=SHOWN,
+        )
+        return HTMLResponse(html, headers=pages.HEADERS)
+
+    @app.get("/api/outputs")
+    def outputs_json(found: GalleryDep) -> dict[str, Any]:
+        """The same outputs and spend as JSON (what the page shows, for scripts and tests)."""
+        outputs = found.outputs
+        summary = gallery.spend(outputs)
+        return {
+            "outputs": [
+                {
+                    "dag_id": o.task.dag_id,
+                    "run_id": o.task.run_id,
+                    "task_id": o.task.task_id,
+                    "map_index": o.task.map_index,
+                    "kind": o.kind,
+                    "job_id": o.job_id,
+                    "ai_credits_used": o.credits,
+                    "url": o.url,
+                    "stored_path": o.stored_path,
+                    "timestamp": o.timestamp.isoformat(),
+                    "source": o.source,
+                }
+                for o in outputs
+            ],
+            "spend": {
+                "total": summary.total,
+                "jobs": summary.jobs,
+                "by_day": [{"day": d.isoformat(), "ai_credits": c, "jobs": n} for d, c, n in summary.by_day],
+                "by_dag": [{"dag_id": d, "ai_credits": c, "jobs": n} for d, c, n in summary.by_dag],
+            },
+        }
+
+    @app.get("/task", response_class=HTMLResponse)
+    def task_view(found: TaskOutputDep) -> HTMLResponse:
+        """A task instance's output: the image or the video player, and its facts."""
+        task, output = found
+        stored = output is not None and local_file(output.stored_path, _extension(output)) is not None
+        src = None if output is None else (file_href(task) if stored else output.url)
+        page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
+        return HTMLResponse(page, headers=pages.HEADERS)
+
+    @app.get("/file")
+    def stored_file(found: TaskOutputDep) -> FileResponse:
+        """The file a task stored (``output_path``), when the api-server can read it."""
+        _, output = found
+        path = None if output is None else local_file(output.stored_path, _extension(output))
+        if output is None or path is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
+        media_type = MEDIA_TYPES.get(_extension(output), "application/octet-stream")
+        headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff"}
+        return FileResponse(path, media_type=media_type, headers=headers)
+
+    return app

@@ -1,0 +1,298 @@
+"""The Pictory pages as server-rendered HTML (no build step, no JavaScript framework).
+
+Every value from Airflow's records is escaped; URLs reach ``src``/``href`` only through
+:func:`pictory_provider.ui.gallery.safe_url` or the plugin's own routes. Pure Python (no Airflow).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from pictory_provider.kinds import JOB_KINDS
+from pictory_provider.ui.gallery import Output, Spend, TaskKey, request_summary, safe_url
+
+__all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
+
+_STYLE = """
+:root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --card: rgba(127,127,127,.07); }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 16px; }
+h1 { font-size: 20px; margin: 0 0 12px; } h2 { font-size: 16px; margin: 20px 0 8px; }
+form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin-bottom: 12px; }
+form label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
+input, select, button { font: inherit; padding: 3px 6px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: var(--card); }
+.card img, .card video { width: 100%; max-height: 230px; object-fit: contain; background: #0001; border-radius: 4px; }
+.meta { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
+.credits { font-weight: 600; }
+table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; }
+.bar { display: inline-block; height: 8px; background: #6366f1; border-radius: 2px; }
+.panels { display: flex; flex-wrap: wrap; gap: 32px; }
+.detail { display: flex; flex-wrap: wrap; gap: 16px 24px; align-items: flex-start; }
+.output { flex: 1 1 420px; max-width: 760px; }
+.output img, .output video { max-width: 100%; max-height: 70vh; border-radius: 6px; }
+.detail dl { flex: 1 1 300px; margin: 0; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; } dt { color: var(--muted); }
+dd { margin: 0; overflow-wrap: anywhere; }
+.empty { color: var(--muted); } .error { color: #b91c1c; }
+"""
+_SCRIPT = (
+    "document.querySelectorAll('form.filters select').forEach("
+    "function (s) { s.addEventListener('change', function () { s.form.submit(); }); });"
+)
+#: Headers of every page: only the page's own script runs (by hash), media from http(s), forms to the
+#: plugin itself, framed only by Airflow's UI (same origin), and no Airflow URL in the Referer that
+#: image requests send to Pictory's CDN.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
+        "style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'; "
+        "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "private, no-store",
+}
+
+
+#: Labels of request fields whose name does not read well capitalized.
+LABELS = {"pictory_conn_id": "Connection"}
+#: File extensions shown in a video player (any other output is shown as an image).
+VIDEO_EXTENSIONS = ("mp4", "webm", "mov")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The gallery's filters (query parameters); dates are ISO ``YYYY-MM-DD`` strings or empty."""
+
+    dag_id: str = ""
+    kind: str = ""
+    since: str = ""
+    until: str = ""
+    conn_id: str = ""
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    """The quota panel: the connections the user may pick, the chosen one and its quota or error."""
+
+    conn_ids: Sequence[str]
+    chosen: str = ""
+    quota: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}"
+        f"<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 4):f}".rstrip("0").rstrip(".")
+
+
+def ti_ui_path(task: TaskKey) -> str:
+    """The task instance's page in Airflow's UI, relative to the UI's base path."""
+    path = "/dags/{}/runs/{}/tasks/{}".format(*(quote(part, safe="") for part in task[:3]))
+    return path + (f"/mapped/{task.map_index}" if task.map_index >= 0 else "")
+
+
+def _media(output: Output, src: str | None, *, big: bool = False) -> str:
+    """The image, or the video in a player (poster: its thumbnail; subtitles: its VTT track)."""
+    if src is None:
+        return '<p class="empty">No viewable URL was recorded.</p>'
+    alt = escape(output.title or output.job_id)
+    kind = JOB_KINDS.get(output.kind)
+    extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
+    if extension in VIDEO_EXTENSIONS:
+        poster = safe_url(output.fields.get("thumbnail_url"))
+        track = safe_url(output.fields.get("vtt_url"))
+        return (
+            f'<video controls preload="metadata" src="{escape(src)}"'
+            + (f' poster="{escape(poster)}"' if poster else "")
+            + (">" if not big else ' style="width: 100%">')
+            + (f'<track kind="subtitles" label="Subtitles" default src="{escape(track)}">' if track else "")
+            + "</video>"
+        )
+    return f'<img src="{escape(src)}" alt="{alt}" loading="lazy">'
+
+
+def _options(values: Iterable[str], chosen: str, blank: str) -> str:
+    options = [f'<option value="">{escape(blank)}</option>']
+    for value in values:
+        selected = " selected" if value == chosen else ""
+        options.append(f'<option value="{escape(value)}"{selected}>{escape(value)}</option>')
+    return "".join(options)
+
+
+def _card(output: Output, src: str | None, ui_base: str, plugin_route: str) -> str:
+    task = output.task
+    ti_href = f"{ui_base}{ti_ui_path(task)}/plugin/{plugin_route}"
+    label = f"{task.task_id}" + (f"[{task.map_index}]" if task.map_index >= 0 else "")
+    title = output.title
+    return (
+        f'<div class="card" data-job-id="{escape(output.job_id)}" data-dag-id="{escape(task.dag_id)}">'
+        f"{_media(output, src)}"
+        + (f"<div>{escape(title[:140])}</div>" if title else "")
+        + f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a>'
+        f" · {escape(task.run_id)}</div>"
+        f'<div class="meta">{escape(output.kind)} · {escape(output.timestamp.strftime("%Y-%m-%d %H:%M"))} UTC · '
+        f'<span class="credits">{_num(output.credits)} AI credits</span></div>'
+        "</div>"
+    )
+
+
+def _spend_tables(summary: Spend) -> str:
+    if not summary.jobs:
+        return '<p class="empty">No AI credits recorded for these filters.</p>'
+    top = max((credits for _, credits, _ in summary.by_day), default=0.0) or 1e-9
+
+    def bar(credits: float, most: float) -> str:
+        return f'<span class="bar" style="width: {max(2, round(120 * credits / most))}px"></span>'
+
+    days = "".join(
+        f'<tr><td>{day.isoformat()}</td><td class="num">{_num(credits)}</td><td class="num">{jobs}</td>'
+        f"<td>{bar(credits, top)}</td></tr>"
+        for day, credits, jobs in summary.by_day
+    )
+    most = max((credits for _, credits, _ in summary.by_dag), default=0.0) or 1e-9
+    dags = "".join(
+        f'<tr><td>{escape(dag)}</td><td class="num">{_num(credits)}</td><td class="num">{jobs}</td>'
+        f"<td>{bar(credits, most)}</td></tr>"
+        for dag, credits, jobs in summary.by_dag
+    )
+    head = '<tr><th>{}</th><th class="num">AI credits</th><th class="num">jobs</th><th></th></tr>'
+    return (
+        f'<p id="spend-total"><span class="credits">{_num(summary.total)}</span> AI credits, {summary.jobs} jobs</p>'
+        '<div class="panels">'
+        f'<table id="spend-by-day">{head.format("Day (UTC)")}{days}</table>'
+        f'<table id="spend-by-dag">{head.format("DAG")}{dags}</table>'
+        "</div>"
+    )
+
+
+def _quota_panel(view: QuotaView, filters: Filters) -> str:
+    if not view.conn_ids and not view.chosen:
+        return '<p class="empty">No Pictory connection you may read.</p>'
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(value)}">'
+        for name, value in (("dag_id", filters.dag_id), ("kind", filters.kind))
+        if value
+    )
+    form = (
+        f'<form class="filters" method="get">{hidden}<label>Connection<select name="conn_id">'
+        f"{_options(view.conn_ids, view.chosen, '(choose)')}</select></label></form>"
+    )
+    if view.error:
+        return form + f'<p class="error" id="quota">{escape(view.error)}</p>'
+    if view.quota is None:
+        return form
+    quota = view.quota
+    return form + (
+        f'<p id="quota"><span class="credits">{_num(float(quota["ai_credits_remaining"]))}</span> AI credits left '
+        f"of {_num(float(quota['ai_credits_limit']))} this billing term "
+        f"({_num(float(quota['ai_credits_used']))} used) on <code>{escape(view.chosen)}</code>.</p>"
+    )
+
+
+def gallery_page(
+    outputs: Sequence[Output],
+    summary: Spend,
+    *,
+    filters: Filters,
+    dag_ids: Iterable[str],
+    kinds: Iterable[str],
+    quota: QuotaView,
+    media_src: Mapping[str, str | None],
+    ui_base: str,
+    plugin_route: str,
+    shown: int,
+) -> str:
+    """The Pictory page: filters, AI-credit spend, quota, and a gallery of the newest ``shown`` outputs."""
+    form = (
+        '<form class="filters" method="get">'
+        f'<label>DAG<select name="dag_id">{_options(dag_ids, filters.dag_id, "all DAGs")}</select></label>'
+        f'<label>Kind<select name="kind">{_options(kinds, filters.kind, "all kinds")}</select></label>'
+        f'<label>From (UTC)<input type="date" name="since" value="{escape(filters.since)}"></label>'
+        f'<label>To (UTC)<input type="date" name="until" value="{escape(filters.until)}"></label>'
+        + (f'<input type="hidden" name="conn_id" value="{escape(filters.conn_id)}">' if filters.conn_id else "")
+        + '<button type="submit">Apply</button></form>'
+    )
+    cards = "".join(_card(o, media_src.get(o.job_id), ui_base, plugin_route) for o in outputs[:shown])
+    more = len(outputs) - shown
+    gallery = (
+        f'<div class="grid" id="gallery">{cards}</div>'
+        + (f'<p class="meta">{more} older outputs not shown: narrow the dates.</p>' if more > 0 else "")
+        if outputs
+        else '<p class="empty" id="gallery">No Pictory outputs in the DAGs you may read for these filters.</p>'
+    )
+    body = (
+        "<h1>Pictory</h1>"
+        + form
+        + "<h2>AI-credit spend</h2>"
+        + _spend_tables(summary)
+        + "<h2>Quota</h2>"
+        + _quota_panel(quota, filters)
+        + f"<h2>Outputs ({len(outputs)})</h2>"
+        + gallery
+    )
+    return _page("Pictory", body)
+
+
+def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_href: str | None) -> str:
+    """The task instance tab: the output inline and what Airflow recorded about it."""
+    if output is None:
+        body = (
+            "<h1>Pictory</h1>"
+            f'<p class="empty" id="no-output">Task <code>{escape(task.task_id)}</code> of run '
+            f"<code>{escape(task.run_id)}</code> has published no finished Pictory output (yet).</p>"
+        )
+        return _page("Pictory", body)
+    title, details = request_summary(output.request)
+    rows: list[tuple[str, str]] = [("Job id", escape(output.job_id)), ("Kind", escape(output.kind))]
+    rows += [(LABELS.get(name, name.replace("_", " ").capitalize()), escape(value)) for name, value in details]
+    fields = output.fields
+    if fields.get("width") and fields.get("height"):
+        rows.append(("Size", f"{escape(str(fields['width']))} &times; {escape(str(fields['height']))}"))
+    if fields.get("duration") is not None:
+        rows.append(("Duration", f"{escape(str(fields['duration']))} s"))
+    rows.append(("AI credits", f'<span class="credits" id="credits">{_num(output.credits)}</span>'))
+    if output.stored_path:
+        stored = escape(output.stored_path)
+        rows.append(("Stored at", f'<a href="{escape(stored_href)}">{stored}</a>' if stored_href else stored))
+    for name, value in fields.items():
+        link = safe_url(value) if name != "url" else None
+        if link:
+            rows.append(
+                (name.replace("_", " ").capitalize(), f'<a href="{escape(link)}" target="_blank">{escape(link)}</a>')
+            )
+    pictory = safe_url(fields.get("share_url")) or output.url
+    if pictory:
+        rows.append(("On Pictory", f'<a href="{escape(pictory)}" target="_blank" rel="noopener">{escape(pictory)}</a>'))
+    rows.append(("Recorded", f"{escape(output.timestamp.strftime('%Y-%m-%d %H:%M:%S'))} UTC ({escape(output.source)})"))
+    body = (
+        "<h1>Pictory</h1>"
+        + (f'<p id="title">{escape(title)}</p>' if title else "")
+        + f'<div class="detail"><div class="output">{_media(output, src, big=True)}</div>'
+        + "<dl>"
+        + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
+        + "</dl></div>"
+    )
+    return _page("Pictory", body)
+
+
+def query(**params: str) -> str:
+    """A query string of the non-empty parameters."""
+    return urlencode({key: value for key, value in params.items() if value})
