@@ -168,8 +168,8 @@ def limited(emulator: PictoryEmulator) -> Iterator[PictoryEmulator]:
 
 
 def test_three_triggerers_of_one_key_adapt_and_no_429_fails_a_job(limited, monkeypatch):
-    """Per-job GETs from 3 triggerers at 0.3 s polls ask ~60 requests/s of a key limited to 6/s:
-    before the adaptive rate, 429s used up the retry budget and jobs failed."""
+    """Per-job GETs from 3 triggerers at 0.3 s polls ask ~60 requests/s of a key limited to 6/s: each
+    triggerer's rate falls to its share at its first 429, and no 429 fails a job."""
     limited.set_job_seconds(3.0)
     use_connection(monkeypatch, limited.base_url, status_polling="per_job")
     job_ids = [submit(f"Three triggerers {i}") for i in range(18)]
@@ -181,7 +181,9 @@ def test_three_triggerers_of_one_key_adapt_and_no_429_fails_a_job(limited, monke
     log = limited.request_log[start:]
     throttled = sum(1 for r in log if r["status"] == 429)
     assert throttled >= 1  # the key was limited: the triggerers had to adapt
-    assert throttled <= 0.5 * len(log), (throttled, len(log))  # not the ~90 % of a fixed 20/s each
+    # measured: ~8 % (about one 429 per triggerer, at the start); without the adaptive rate (each
+    # triggerer at its fixed 20/s, pausing only for Retry-After) ~29 %
+    assert throttled <= 0.2 * len(log), (throttled, len(log))
 
 
 @pytest.mark.parametrize("polling", ["list"])
