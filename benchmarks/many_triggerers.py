@@ -32,9 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from run_all import emulator  # beside this script: a fresh emulator process, its base URL
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -91,29 +92,6 @@ def worker(base_url: str, poll: float) -> None:
 
 
 # -- the coordinator ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "pictory_provider.emulator", "--port", "0", "--job-seconds", "5"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on " not in line:
-            raise RuntimeError(f"the emulator did not start: {line!r}")
-        yield line.rsplit(" ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
