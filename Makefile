@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo docs bench dist clean
+.PHONY: venv lint test demo docs bench dist clean test-ha
 
 # uv installs from the same constraints as pip would, in seconds instead of minutes.
 UV_VERSION := 0.13.9
@@ -22,6 +22,10 @@ $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS) requirements-dev.txt requireme
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	$(UV) pip install -q --python $(BIN)/python -c $(CONSTRAINTS) -e . -r requirements-dev.txt
+	# The editable install leaves <name>.egg-info in the working tree; processes started here would
+	# then see the package's entry points twice, and Airflow 3.3.2 stops loading plugins at the first
+	# duplicate name (OpenLineage's hook-lineage reader among them). The installed metadata suffices.
+	rm -rf *.egg-info
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,11 +49,24 @@ docs: venv
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
+# `make test-ha`: a release check, not in CI (it takes minutes): Airflow's HA setup for real. PostgreSQL
+# (Debian's package, installed when missing), a scheduler and two triggerers, a sensor mapped over 60
+# jobs of one key, one triggerer killed with SIGKILL mid-wait (tests/e2e/test_ha.py). The latest
+# result is in docs/reliability.md.
+PSYCOPG := psycopg[binary]==3.3.6
+
+test-ha: venv
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null; }
+	$(UV) pip install -q --python $(BIN)/python "$(PSYCOPG)"
+	PICTORY_TEST_HA=1 $(BIN)/python -m pytest -q -p no:xdist -s tests/e2e/test_ha.py
+
 # The sdist and wheel into dist/, checked like PyPI would (`twine check --strict`); the contents are
 # tested by tests/test_packaging.py.
 dist: venv
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
+	rm -rf *.egg-info build  # see the venv target
 	$(BIN)/twine check --strict dist/*
 
 clean:
@@ -75,7 +92,7 @@ test-compat: venv
 	    echo "== Airflow $$v: installing $$venv"; \
 	    { [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; } && \
 	    $(UV) pip install -q --python $$venv/bin/python -c $$cons "apache-airflow==$$v" -e . -r requirements-test.txt && \
-	    touch $$venv/.installed-stamp || { failed="$$failed $$v:venv"; continue; }; \
+	    rm -rf *.egg-info && touch $$venv/.installed-stamp || { failed="$$failed $$v:venv"; continue; }; \
 	  fi; t1=$$(date +%s); \
 	  echo "== Airflow $$v: tests"; \
 	  $$venv/bin/python $(PYTEST) -n $(COMPAT_WORKERS) $(COMPAT_PYTEST) || failed="$$failed $$v"; \
@@ -99,5 +116,6 @@ test-minimums: venv
 	$(PYTHON) -m venv .venv-min
 	$(UV) pip install -q --python .venv-min/bin/python --resolution lowest-direct -e . "apache-airflow==3.3.2"
 	$(UV) pip install -q --python .venv-min/bin/python -c $(CONSTRAINTS) -r requirements-test.txt
+	rm -rf *.egg-info
 	@$(UV) pip list --python .venv-min/bin/python 2>/dev/null | grep -i -E "^(requests|urllib3|aiohttp|yarl|asgiref|tenacity|pendulum|fsspec|apache-airflow-providers-common-compat) "
 	.venv-min/bin/python $(PYTEST) -n $(COMPAT_WORKERS) $(MIN_TESTS)

@@ -236,7 +236,7 @@ N image jobs of one API key are created up front, each finishing at a random mom
 creation. The account also holds 300 older transcription jobs with 3 KB of data each and, while
 the triggers wait, receives 2 render jobs and 1 image job nobody waits for every second. All N waits
 run in one event loop (as in one triggerer), with the defaults as shipped: `status_polling` auto,
-rate cap 20 requests/s per key. **Session per poll** is the pattern other providers use: a new
+rate ceiling 20 requests/s per key and triggerer. **Session per poll** is the pattern other providers use: a new
 `aiohttp` session for every `GET /jobs/{{id}}`, every poll interval, no rate cap. Requests are
 counted by the emulator (`list` = `GET /pictoryapis/v1/jobs` pages, `job` = `GET /jobs/{{id}}`), CPU
 is the waiting process's user + system time while the waits ran (the account's other traffic comes
@@ -285,6 +285,17 @@ Command: `make bench` (or `.venv/bin/python benchmarks/run_all.py`).
 """
 
 
+def write_page(path: Path, page: str) -> None:
+    """Write the page, keeping the section ``many_triggerers.py --all`` wrote there (it owns that one)."""
+    from many_triggerers import SECTION_END, SECTION_START  # beside this script
+
+    old = path.read_text() if path.exists() else ""
+    if SECTION_START in old and SECTION_END in old:
+        section = SECTION_START + old.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END
+        page = page.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(page)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the current case and its emulator too
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -302,7 +313,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        args.output.write_text(render(saved["results"], saved["crossover"], saved["started"], saved["load"]))
+        write_page(args.output, render(saved["results"], saved["crossover"], saved["started"], saved["load"]))
         return
     started = time.time()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
@@ -324,7 +335,7 @@ def main() -> None:
         if args.json:
             saved = {"results": results, "crossover": crossover, "started": started, "load": load}
             args.json.write_text(json.dumps(saved, indent=1))
-        args.output.write_text(render(results, crossover, started, load))
+        write_page(args.output, render(results, crossover, started, load))
     log(f"wrote {args.output}")
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "IMAGES_PATH",
     "JOBS_PATH",
+    "JOB_DATA_KEYS",
     "MODELS",
     "MODEL_CREDITS",
     "PROMPT_MAX_LENGTH",
@@ -162,6 +163,19 @@ class PictoryJob:
         data = asdict(self)
         data["status"] = self.status.value
         return data
+
+
+#: The key in a job's ``data`` of each :class:`PictoryJob` result attribute (what :func:`parse_job` reads).
+JOB_DATA_KEYS: dict[str, str] = {
+    "url": "url",
+    "width": "width",
+    "height": "height",
+    "ai_credits_used": "aiCreditsUsed",
+    "duration": "duration",
+    "thumbnail_url": "thumbnailImageUrl",
+    "preview_image_url": "previewImageUrl",
+    "last_frame_image_url": "lastFrameImageUrl",
+}
 
 
 def job_failure(job: PictoryJob) -> tuple[str, str] | None:

@@ -69,7 +69,11 @@ def test_the_next_hint_is_a_make_command_that_runs_the_demo_of_an_example_dag(de
     make, *args = shlex.split(command)
     # -n: print the recipe without running it; -o: do not reinstall .venv if its stamp looks stale.
     dry = subprocess.run(
-        [make, "-n", "-o", ".venv/.installed-stamp", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [make, "-n", "--no-print-directory", "-o", ".venv/.installed-stamp", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/python scripts/demo.py example_pictory_image_to_video"

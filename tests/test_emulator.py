@@ -602,7 +602,7 @@ def test_stats_and_connections(emu: PictoryEmulator) -> None:
         ("DELETE", "clean", 200),
         ("GET", "file", 404),
     ]
-    assert set(log[0]) == {"method", "path", "route", "status", "time", "auth"}
+    assert set(log[0]) == {"method", "path", "query", "route", "status", "time", "auth"}
     assert log[0]["path"] == IMAGES
     assert KEY not in json.dumps(stats) + json.dumps(log)
 

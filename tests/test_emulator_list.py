@@ -94,6 +94,15 @@ def test_items_without_outputs(emu):
     assert item["data"] == {"status": "completed", "jobId": job_id}
 
 
+def test_summary_items_carry_status_and_url_only(emu):
+    job_id = create(emu, "An image whose list item is a summary")
+    emu.configure_list(list_outputs="url")
+    (item,) = page(emu)["items"]
+    assert item["data"] == {"status": "completed", "url": f"{emu.base_url}/files/{job_id}.png", "jobId": job_id}
+    full = requests.get(f"{emu.base_url}{api.JOBS_PATH}/{job_id}", headers=AUTH, timeout=5).json()["data"]
+    assert {"width", "height", "aiCreditsUsed"} <= set(full)  # the job itself still has every field
+
+
 def test_random_job_durations(emu):
     emu.set_job_seconds(5)
     emu.configure_list(job_seconds_max=25)

@@ -128,6 +128,12 @@ def test_retry_budget_exhausted_names_last_cause(pictory_conn, fault, needle):
         hook.get_job(job_id)
     assert "after 3 attempt(s)" in str(err.value) and needle in str(err.value)
     assert pictory_conn.stats()["requests"]["job"] == 3
+    if needle == "HTTP 429":  # the triggerer's path: a 429 is never a failure, it waits (issue 22)
+        pictory_conn.clear_faults()
+        pictory_conn.add_fault("rate_limit", route="job", retry_after=0, count=2)
+        assert asyncio.run(hook.aget_job(job_id)).job_id == job_id
+        assert pictory_conn.stats()["requests"]["job"] == 3 + 3
+        return
     with pytest.raises(PictoryTransientError) as err:
         asyncio.run(hook.aget_job(job_id))
     assert "after 3 attempt(s)" in str(err.value) and needle in str(err.value)
@@ -303,7 +309,10 @@ def test_api_key_never_in_errors_or_logs(pictory_conn, caplog, monkeypatch):
     for kind, kwargs in scenarios:
         pictory_conn.clear_faults()
         pictory_conn.add_fault(kind, **kwargs)
-        for call in (lambda: hook.get_job(job_id), lambda: asyncio.run(hook.aget_job(job_id))):
+        calls = [lambda: hook.get_job(job_id), lambda: asyncio.run(hook.aget_job(job_id))]
+        if kind == "rate_limit":  # the async path waits out 429s (issue 22): its log is checked in test_rate_limit
+            calls = calls[:1]
+        for call in calls:
             with pytest.raises(PictoryError) as err:
                 call()
             texts += [str(err.value), repr(err.value)]

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+from pictory_provider.api import JOB_DATA_KEYS, parse_job
 from pictory_provider.hooks import scan as scan_module
 from pictory_provider.hooks.connection import PictoryCredentials
+from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 from .conftest import API_KEY, conn_json
@@ -131,6 +133,76 @@ async def test_completed_item_without_outputs_is_read_with_its_own_get(emulator,
     events = await wait_all([trigger(j) for j in job_ids])
     assert_success(events, job_ids, emulator.base_url)  # url, width, height from GET /jobs/{id}
     assert emulator.stats()["requests"]["job"] == 20  # one GET each, once the list said "completed"
+
+
+def submit_video(prompt: str) -> str:
+    return PictoryHook(**FAST).generate_video(prompt)
+
+
+def without_message(event: dict) -> dict:
+    return {key: value for key, value in event.items() if key != "message"}  # "after N poll(s)" differs
+
+
+IMAGE_DATA = {"status": "completed", "url": "https://cdn/x.png", "width": 1, "height": 1, "aiCreditsUsed": 2}
+VIDEO_DATA = IMAGE_DATA | {
+    "url": "https://cdn/x.mp4?sig=1",
+    "duration": "5s",
+    "thumbnailImageUrl": "https://cdn/t.jpg",
+    "lastFrameImageUrl": "https://cdn/l.png",
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "lacks"),
+    [
+        (IMAGE_DATA, False),
+        (VIDEO_DATA, False),
+        (IMAGE_DATA | {"status": "in-progress", "url": None}, False),  # only completed items are read
+        ({"status": "failed", "error_code": "X"}, False),
+        ({k: v for k, v in IMAGE_DATA.items() if k != "aiCreditsUsed"}, True),
+        ({"status": "completed", "url": "https://cdn/x.png"}, True),
+        ({k: v for k, v in VIDEO_DATA.items() if k != "duration"}, True),  # a video by its .mp4 url
+        ({k: v for k, v in VIDEO_DATA.items() if k not in ("duration", "url")} | {"url": "https://cdn/v"}, True),
+        (IMAGE_DATA | {"width": None}, True),
+    ],
+)
+def test_which_completed_items_are_read_with_their_own_get(data, lacks):
+    assert scan_module._lacks_outputs(data) is lacks
+
+
+def test_job_data_keys_are_the_keys_parse_job_reads():
+    data = {"status": "completed", "url": "https://cdn/x.mp4", "width": 3, "height": 4, "aiCreditsUsed": 5.0}
+    data |= {"duration": "6s", "thumbnailImageUrl": "https://t", "previewImageUrl": "https://p"}
+    data |= {"lastFrameImageUrl": "https://l"}
+    job = parse_job({"data": data}, "00000000-0000-4000-8000-000000000000")
+    for attribute, key in JOB_DATA_KEYS.items():
+        assert getattr(job, attribute) == (6 if key == "duration" else data[key]), attribute
+
+
+@pytest.mark.asyncio
+async def test_summary_list_items_give_the_same_events_as_per_job_polls(emulator, monkeypatch, no_early_stop):
+    """Issue 19 item 4: a completed item with status and url but no width/height/credits (or, for a
+    video, no duration/thumbnail) is read with its own GET, so both paths fire the same events; full
+    items cost no GET."""
+    emulator.set_job_seconds(0.5)
+    use_connection(monkeypatch, emulator.base_url, status_polling="list")
+    images = await submit_many(3, "Summary item image")
+    videos = [await asyncio.to_thread(submit_video, f"Summary item video {i}") for i in range(2)]
+    job_ids = images + videos
+    full = await wait_all([trigger(j) for j in job_ids])  # full items: every state from the list
+    assert emulator.stats()["requests"]["job"] == 0
+    emulator.configure_list(list_outputs="url")  # summary items: status and url only
+    summary = await wait_all([trigger(j) for j in job_ids])
+    assert emulator.stats()["requests"]["job"] == len(job_ids)  # one GET per completed summary item
+    use_connection(monkeypatch, emulator.base_url, status_polling="per_job")
+    per_job = await wait_all([trigger(j) for j in job_ids])
+    assert emulator.stats()["requests"]["job"] == 2 * len(job_ids)
+    for listed, from_summary, polled in zip(full, summary, per_job, strict=True):
+        assert without_message(from_summary) == without_message(polled) == without_message(listed)
+        assert polled["status"] == "success"
+        assert None not in (polled["width"], polled["height"], polled["ai_credits_used"]), polled
+    for event in per_job[len(images) :]:
+        assert event["url"].endswith(".mp4") and event["duration"] and event["thumbnail_url"], event
 
 
 @pytest.mark.asyncio

@@ -62,7 +62,8 @@ Kinds:
 
 An unknown kind or route raises ``ValueError``. ``emu.clear_faults()`` drops all queued faults,
 ``emu.set_job_seconds(s)`` changes the duration of jobs created afterwards, ``emu.configure_list(...)``
-shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``, ``list_outputs``,
+shapes ``GET /jobs`` (``page_size``, ``paging`` "key" | "offset", ``arrivals_per_page``,
+``list_outputs`` True | False | "url" (summary items: status and url only),
 ``job_seconds_max``), ``emu.add_other_jobs(n, ...)`` adds jobs of other types with bulky data, ``emu.reset()`` forgets
 jobs, faults and counters, ``emu.stats()`` returns a snapshot::
 
@@ -76,13 +77,21 @@ AI credits (see :mod:`pictory_provider.emulator.account` for the assumptions): j
 (``"reject"``: a POST it cannot pay is answered HTTP 402; ``"fail_job"``: the job ends ``failed`` with
 ``INSUFFICIENT_AI_CREDITS``) and ``emu.credits()`` returns it with the ledger.
 
-and ``emu.request_log`` lists ``{"method", "path", "route", "status", "time", "auth"}`` per API
+Rate limit (off by default): ``PictoryEmulator(rate_limit=3)``, ``emu.set_rate_limit(3, burst=None)``,
+``--rate-limit 3 [--rate-limit-burst N]`` or ``POST /_emulator/config {"rate_limit": 3,
+"rate_limit_burst": N}`` limit each API key to that many requests per second: a token bucket of
+``burst`` tokens (default: the rate) per key; an API request (not ``/files/``) that finds no token is
+answered 429 ``{"message": "Too Many Requests"}`` with ``Retry-After`` (whole seconds, at least 1) and
+has no effect. ``emu.reset()`` restores the constructor's setting.
+
+and ``emu.request_log`` lists ``{"method", "path", "query", "route", "status", "time", "auth"}`` per API
 request (never headers or keys; ``auth`` is how the request authenticated: ``none``, ``key`` for a
 ``pictai_`` key, ``basic`` or ``other``).
 
 Other processes use the same controls over HTTP (no auth): ``POST /_emulator/faults`` with a JSON
 object of ``kind`` plus the keyword arguments above (400 if invalid), ``GET``/``DELETE
-/_emulator/faults``, ``GET /_emulator/stats``, ``POST /_emulator/config`` ``{"job_seconds": x, <list settings>}``,
+/_emulator/faults``, ``GET /_emulator/stats``, ``GET /_emulator/requests`` (the request log),
+``POST /_emulator/config`` ``{"job_seconds": x, "rate_limit": r, <list settings>}``,
 ``POST /_emulator/other_jobs``, ``POST /_emulator/finish_jobs`` (``{"finished": n}``), ``POST /_emulator/reset``,
 ``GET /_emulator/jobs/{id}`` (the internal
 job record) and ``GET``/``POST /_emulator/credits`` (``{"limit", "used", "when_exhausted"}``).

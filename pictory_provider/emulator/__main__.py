@@ -28,6 +28,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this pictai_ key (repeatable; default: any key starting with pictai_)",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="PER_SECOND",
+        help="answer 429 + Retry-After to a key sending more than this many requests per second (default: off)",
+    )
+    parser.add_argument(
+        "--rate-limit-burst", type=float, metavar="TOKENS", help="the key's token bucket size (default: the rate)"
+    )
     return parser
 
 
@@ -54,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the emulator until SIGINT/SIGTERM; return the exit code."""
     args = _parser().parse_args(argv)
     try:
-        state = EmulatorState(job_seconds=args.job_seconds, api_keys=args.api_keys)
+        state = EmulatorState(
+            job_seconds=args.job_seconds,
+            api_keys=args.api_keys,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
+        )
     except ValueError as exc:
         print(f"pictory-emulator: {exc}", file=sys.stderr)
         return 2

@@ -35,11 +35,15 @@ class PictoryEmulator:
         port: int = 0,
         job_seconds: float = 2.0,
         api_keys: Iterable[str] | None = None,
+        rate_limit: float | None = None,
+        rate_limit_burst: float | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._port: int | None = None
-        self._state = EmulatorState(job_seconds=job_seconds, api_keys=api_keys)
+        self._state = EmulatorState(
+            job_seconds=job_seconds, api_keys=api_keys, rate_limit=rate_limit, rate_limit_burst=rate_limit_burst
+        )
         self._lifecycle = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -175,6 +179,12 @@ class PictoryEmulator:
     ) -> list[str]:
         """Add jobs of another type to the account (listed, readable, with ``data_bytes`` of data)."""
         return self._state.add_other_jobs(count, kind=kind, status=status, data_bytes=data_bytes)
+
+    def set_rate_limit(self, rate: float | None, burst: float | None = None) -> dict[str, float | None]:
+        """Limit each API key to ``rate`` requests per second (a token bucket of ``burst`` tokens,
+        default ``rate``): a request over it is answered 429 with ``Retry-After``. ``None``/0 turns
+        it off; :meth:`reset` restores the constructor's setting."""
+        return self._state.set_rate_limit(rate, burst)
 
     def faults(self) -> list[dict[str, Any]]:
         """The active faults with their remaining counts."""

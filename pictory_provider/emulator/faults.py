@@ -233,3 +233,45 @@ async def shape_response(request: web.Request, response: web.StreamResponse, fau
     transport.close()
     # aiohttp fails to write this to the closing transport and closes quietly.
     return web.Response(status=response.status)
+
+
+class KeyRateLimit:
+    """An optional per-key request rate limit: a token bucket per ``Authorization`` value.
+
+    Off by default. When on, each key's bucket holds up to ``burst`` tokens (default: ``rate``, at
+    least 1) and refills at ``rate`` tokens per second; an API request (not ``/files/``) takes one,
+    and a request that finds none is answered 429 with ``Retry-After`` (whole seconds until the next
+    token, at least 1) and takes effect nowhere (a throttled create creates no job). Not thread-safe
+    by itself: :class:`~pictory_provider.emulator.state.EmulatorState` calls it under its lock.
+    """
+
+    def __init__(self, rate: float | None = None, burst: float | None = None) -> None:
+        self.rate: float | None = None
+        self.burst = 1.0
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, monotonic time)
+        self.configure(rate, burst)
+
+    def configure(self, rate: float | None, burst: float | None = None) -> None:
+        """``rate`` requests per second per key (``None`` or 0: off) and bucket size ``burst``."""
+        if rate is not None and (_seconds("rate_limit", rate) == 0):
+            rate = None
+        if burst is not None and _seconds("rate_limit_burst", burst) < 1:
+            raise ValueError(f"rate_limit_burst must be >= 1 (got {burst!r})")
+        self.rate = None if rate is None else float(rate)
+        self.burst = float(burst) if burst is not None else max(1.0, self.rate or 1.0)
+        self._buckets.clear()
+
+    def settings(self) -> dict[str, float | None]:
+        return {"rate_limit": self.rate, "rate_limit_burst": self.burst if self.rate else None}
+
+    def take(self, key: str | None, now: float) -> float | None:
+        """Take a token of ``key``'s bucket: ``None`` if one was there, else seconds until one is."""
+        if self.rate is None or not key:
+            return None
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / self.rate

@@ -267,7 +267,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     started = time.time()
     peer = request.transport.get_extra_info("peername") if request.transport is not None else None
     generation, fault = state.begin_request(
-        route, None if peer is None else repr(peer), request.method in ("POST", "PUT")
+        route,
+        None if peer is None else repr(peer),
+        request.method in ("POST", "PUT"),  # PUT: the render of a preview is a create too
+        request.headers.get("Authorization"),
     )
     response: web.StreamResponse | None = None
     if fault is not None:
@@ -292,7 +295,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         # whose read timeout is shorter cannot know whether it did.
         await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
     auth = state.auth_kind(request.headers.get("Authorization"))
-    state.finish_request(generation, request.method, request.path, route, response.status, started, auth)
+    state.finish_request(
+        generation, request.method, request.path, route, response.status, started, auth, request.query_string
+    )
     offset = state.list_config["clock_offset"]
     if offset and route != "file" and not response.prepared:
         response.headers["Date"] = formatdate(time.time() + offset, usegmt=True)  # Pictory's clock
@@ -345,16 +350,23 @@ async def admin_stats(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[STATE_KEY].stats())
 
 
+async def admin_requests(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"requests": request.app[STATE_KEY].request_log()})
+
+
 async def admin_config(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     try:
         payload = await _json_object(request)
         if "job_seconds" in payload:
             state.set_job_seconds(payload.pop("job_seconds"))
+        limit = {}
+        if "rate_limit" in payload or "rate_limit_burst" in payload:
+            limit = state.set_rate_limit(payload.pop("rate_limit", None), payload.pop("rate_limit_burst", None))
         list_config = state.configure_list(**payload) if payload else {}
     except ValueError as exc:
         return _bad_request(str(exc))
-    return web.json_response({"job_seconds": state.job_seconds, **list_config})
+    return web.json_response({"job_seconds": state.job_seconds, **limit, **list_config})
 
 
 async def admin_other_jobs(request: web.Request) -> web.StreamResponse:
@@ -432,6 +444,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_get("/_emulator/faults", admin_list_faults)
     router.add_delete("/_emulator/faults", admin_clear_faults)
     router.add_get("/_emulator/stats", admin_stats)
+    router.add_get("/_emulator/requests", admin_requests)
     router.add_post("/_emulator/config", admin_config)
     router.add_post("/_emulator/other_jobs", admin_other_jobs)
     router.add_post("/_emulator/reset", admin_reset)

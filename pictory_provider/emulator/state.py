@@ -12,7 +12,7 @@ from typing import Any
 
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator.account import CreditAccount
-from pictory_provider.emulator.faults import API_ROUTES, Fault, _seconds
+from pictory_provider.emulator.faults import API_ROUTES, Fault, KeyRateLimit, _seconds
 from pictory_provider.emulator.jobs import (
     PAGINGS,
     Job,
@@ -27,8 +27,9 @@ from pictory_provider.emulator.jobs import (
 
 PAGE_SIZE = 100
 #: ``GET /jobs`` settings (``configure_list``): page size, paging, other jobs created before each page
-#: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed image items without their
-#: outputs (``list_outputs: False``, so clients must read the job itself).
+#: is read (``arrivals_per_page``, "jobs arriving during a scan"), completed items without their
+#: outputs (``list_outputs: False``: status only, so clients must read the job itself) or summary items
+#: (``list_outputs: "url"``: status and url only, no width/height/aiCreditsUsed/video fields).
 #: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
 #: ``clock_offset``: seconds Pictory's clock is ahead of this host's (negative: behind), in the
 #: ``createdDate`` of list items and the ``Date`` header. ``created_dates``: the form of ``createdDate``
@@ -67,8 +68,16 @@ REQUEST_LOG_LIMIT = 10_000
 class EmulatorState:
     """Jobs, faults and counters shared by the server thread and the controlling thread."""
 
-    def __init__(self, job_seconds: float = 2.0, api_keys: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        job_seconds: float = 2.0,
+        api_keys: Iterable[str] | None = None,
+        rate_limit: float | None = None,
+        rate_limit_burst: float | None = None,
+    ) -> None:
         self.lock = threading.Lock()
+        self.rate_limit = KeyRateLimit(rate_limit, rate_limit_burst)
+        self._initial_rate_limit = (self.rate_limit.rate, rate_limit_burst)
         self._job_seconds = _seconds("job_seconds", job_seconds)
         if isinstance(api_keys, str):
             api_keys = [api_keys]
@@ -101,6 +110,7 @@ class EmulatorState:
             self._requests = dict.fromkeys(API_ROUTES, 0)
             self._responses.clear()
             self._posts = self._jobs_created = self._faults_applied = 0
+            self.rate_limit.configure(*self._initial_rate_limit)
             self._connections.clear()
             self._webhooks.clear()
             self._request_log.clear()
@@ -165,8 +175,17 @@ class EmulatorState:
             return False
         return self._api_keys is None or header in self._api_keys
 
-    def begin_request(self, route: str, peer: str | None, is_post: bool) -> tuple[int, Fault | None]:
-        """Count an API request and take (decrement) the first matching fault, if any."""
+    def set_rate_limit(self, rate: float | None, burst: float | None = None) -> dict[str, float | None]:
+        """Limit every API key to ``rate`` requests per second (``None``/0: off); see :class:`KeyRateLimit`."""
+        with self.lock:
+            self.rate_limit.configure(rate, burst)
+            return self.rate_limit.settings()
+
+    def begin_request(
+        self, route: str, peer: str | None, is_post: bool, key: str | None = None
+    ) -> tuple[int, Fault | None]:
+        """Count an API request; a request over its key's rate limit gets a ``rate_limit`` fault,
+        any other takes (decrements) the first matching queued fault, if any."""
         with self.lock:
             generation = self._generation
             self._requests[route] += 1
@@ -174,6 +193,9 @@ class EmulatorState:
                 self._posts += 1
             if peer is not None:
                 self._connections.add(peer)
+            wait = None if route == "file" else self.rate_limit.take(key, time.monotonic())
+            if wait is not None:
+                return generation, Fault("rate_limit", route, 1, retry_after=max(1.0, wait))
             for index, fault in enumerate(self._faults):
                 if fault.kind != "fail_job" and fault.route in ("any", route):
                     fault.remaining -= 1
@@ -192,6 +214,7 @@ class EmulatorState:
         status: int | None,
         started: float,
         auth: str = "none",
+        query: str = "",
     ) -> None:
         with self.lock:
             if generation != self._generation:
@@ -199,7 +222,15 @@ class EmulatorState:
             if status is not None:
                 self._responses[str(status)] = self._responses.get(str(status), 0) + 1
             self._request_log.append(
-                {"method": method, "path": path, "route": route, "status": status, "time": started, "auth": auth}
+                {
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "route": route,
+                    "status": status,
+                    "time": started,
+                    "auth": auth,
+                }
             )
             if len(self._request_log) > REQUEST_LOG_LIMIT:
                 del self._request_log[: len(self._request_log) - REQUEST_LOG_LIMIT]
@@ -349,7 +380,9 @@ class EmulatorState:
                 raise ValueError(f"paging must be one of {', '.join(PAGINGS)} (got {value!r})")
             if name == "job_seconds_max" and value is not None:
                 _seconds(name, value)
-            if name in ("list_outputs", "streamed_mp4") and not isinstance(value, bool):
+            if name == "list_outputs" and not isinstance(value, bool) and value != "url":
+                raise ValueError(f'list_outputs must be true, false or "url" (got {value!r})')
+            if name == "streamed_mp4" and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false (got {value!r})")
             if name == "clock_offset" and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"clock_offset must be a number of seconds (got {value!r})")
@@ -440,8 +473,9 @@ class EmulatorState:
                     else:
                         assert status is not None
                         payload = job.payload(status)
-                        if not config["list_outputs"]:
-                            payload["data"] = {"status": payload["data"]["status"]}
+                        if config["list_outputs"] is not True:  # False: status only; "url": a summary
+                            kept = ("status", "url") if config["list_outputs"] == "url" else ("status",)
+                            payload["data"] = {k: v for k, v in payload["data"].items() if k in kept}
                     items.append({"success": payload["success"], "data": {**payload["data"], "jobId": job.id}})
             if not more:
                 return items, None

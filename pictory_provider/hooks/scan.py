@@ -6,9 +6,12 @@ URL and key digest, whatever the connection id) in one event loop registers its 
 the triggers due in one tick share one walk of ``GET /pictoryapis/v1/jobs`` (newest first, paged by
 an opaque ``nextPageKey``) instead of one ``GET /jobs/{id}`` each; see ``docs/performance.md``.
 
-Every page goes through the key's rate cap and 429 pause like any other request. A job the walk
+Every page goes through the key's adaptive rate and 429 pause like any other request; a page
+answered 429 is asked again after the pause, so a throttled walk resumes where it was (it never
+starts over, and never counts as a failure) and reaches the oldest jobs like the newest. A job the walk
 does not find (older than the page budget, skipped because the list shifted while it was read) or a
-completed item without its outputs is read with its own ``GET /jobs/{id}``, so nothing is lost. A
+completed item without every output its kind publishes (a summary item with ``status`` and ``url``
+only) is read with its own ``GET /jobs/{id}``, so nothing is lost and both paths fire the same events. A
 failing list (5xx, timeout, junk) is retried with backoff and never fails a trigger by itself: its
 triggers hear "no news" and wait, and after ``max_attempts`` failures in a row they fall back to their
 own GETs (with their own failure budget) until the list answers again. A 401/403/404 from the list
@@ -21,17 +24,20 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from pictory_provider.api import JOBS_PATH
+from pictory_provider.api import JOB_DATA_KEYS, JOBS_PATH
 from pictory_provider.exceptions import PictoryError, PictoryNotFoundError, PictoryTransientError
 from pictory_provider.hooks.connection import PictoryCredentials
+from pictory_provider.hooks.ratelimit import pacer_for
 from pictory_provider.hooks.transport import DeadlineReached, PictoryTransport, RetryableError
+from pictory_provider.kinds import JOB_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +45,8 @@ __all__ = ["SCAN_MIN_JOBS", "SCAN_PAGE_BUDGET", "StatusScan", "scan_registration
 
 #: In ``auto`` mode, a key uses the list once this many of its jobs wait in one triggerer, and goes
 #: back to per-job GETs below half of it; below it, per-job GETs cost less (see the crossover in
-#: ``docs/performance.md``). A walk also stops paging
-#: once fewer unseen jobs than this remain: their own GETs are cheaper than more pages.
+#: ``docs/performance.md``). A walk also stops paging once fewer unseen jobs than this remain and
+#: their own GETs are fewer requests than the pages still to read (estimated from earlier walks).
 SCAN_MIN_JOBS = 20
 #: Most pages one walk reads; jobs not seen by then are read with their own GET.
 SCAN_PAGE_BUDGET = 100
@@ -58,9 +64,27 @@ def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_result(outcome)
 
 
+def _published_keys(data: dict[str, Any]) -> set[str]:
+    """The ``data`` keys a completed job of this item's kind carries (the trigger does not know the
+    kind): the result fields every kind publishes, plus those of each kind the item shows signs of
+    (one of its own fields, or its file type in ``url``)."""
+    kinds = list(JOB_KINDS.values())
+    common = set.intersection(*(set(kind.result_fields) for kind in kinds))
+    fields = set(common)
+    url = data.get("url")
+    path = urlsplit(url).path if isinstance(url, str) else ""
+    for kind in kinds:
+        own = set(kind.result_fields) - common
+        if path.endswith("." + kind.extension) or any(data.get(JOB_DATA_KEYS[name]) is not None for name in own):
+            fields |= own
+    return {JOB_DATA_KEYS[name] for name in fields}
+
+
 def _lacks_outputs(data: dict[str, Any]) -> bool:
-    """A completed item whose outputs the list left out: the job's own GET has them."""
-    return data.get("status") == "completed" and not data.get("url")
+    """A completed item without a field its kind publishes (no ``url``, or a summary item without
+    ``width``/``height``/``aiCreditsUsed``, or a video's ``duration``/thumbnail): its own GET has them,
+    so both paths give the same event. Only completed items: a job is read this way at most once."""
+    return data.get("status") == "completed" and any(data.get(key) is None for key in _published_keys(data))
 
 
 @dataclass(eq=False)
@@ -88,9 +112,13 @@ class StatusScan:
     def __init__(self, creds: PictoryCredentials, transport: PictoryTransport) -> None:
         self.creds = creds
         self.transport = transport
+        #: Where this scan's tick grid lies in the interval (a fraction): random, so the triggerers of a
+        #: key (separate processes, one clock) do not all walk the list at the same moments.
+        self.phase = random.random()
         self.page_budget = SCAN_PAGE_BUDGET
         self.min_jobs = SCAN_MIN_JOBS
         self.registered: dict[str, int] = {}  # job id -> number of triggers waiting for it
+        self._depth: dict[str, int] = {}  # job id -> the page of the list it was last seen on
         self._waiters: dict[str, list[_Waiter]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Future[Any] | None = None
@@ -111,6 +139,7 @@ class StatusScan:
             self.registered[job_id] = left
         else:
             self.registered.pop(job_id, None)
+            self._depth.pop(job_id, None)
         if not self.registered and self._runner is not None:
             self._runner.cancel()  # the last trigger left: stop scanning at once
             self._runner = None
@@ -121,8 +150,13 @@ class StatusScan:
             return False
         if mode == "list":
             return True
-        # auto: switch to the list at min_jobs, back to GETs below half of it (no flapping at the edge)
-        self._listing = len(self.registered) >= (self.min_jobs // 2 if self._listing else self.min_jobs)
+        # auto: switch to the list at min_jobs, back to GETs below half of it (no flapping at the edge);
+        # while Pictory throttles the key, stay on the list as long as a walk is fewer requests
+        waiting = len(self.registered)
+        throttled = pacer_for(self.creds).adaptive.w_max is not None
+        pages = max(self._depth.values(), default=waiting)  # the pages a walk reads (from earlier walks)
+        keep = self._listing and throttled and waiting > pages
+        self._listing = keep or waiting >= (self.min_jobs // 2 if self._listing else self.min_jobs)
         return self._listing
 
     # -- polling ------------------------------------------------------------------------------
@@ -145,10 +179,14 @@ class StatusScan:
         :raises DeadlineReached: ``end_time`` (epoch seconds) came first.
         :raises PictoryError: from the job's own GET, as on the per-job path.
         """
+        if mode == "auto" and last_status is None and not self.uses_list(mode):
+            # a first reading: let the triggers that start together register before choosing the mode,
+            # or the first few of a burst of hundreds would each send a GET
+            await asyncio.sleep(BATCH_WINDOW)
         if self.uses_list(mode):
             loop = asyncio.get_running_loop()
             now = loop.time()
-            due = now if last_status is None else _next_tick(now, poll_interval)
+            due = now if last_status is None else _next_tick(now, poll_interval, self.phase)
             waiter = _Waiter(job_id, last_status, poll_interval, due)
             self._waiters.setdefault(job_id, []).append(waiter)
             if self._runner is None:
@@ -221,7 +259,7 @@ class StatusScan:
                 if outcome is _FETCH or outcome["data"].get("status") != waiter.last_status:
                     _resolve(waiter.future, outcome)
                 else:  # unchanged: look again at its next tick, without waking the trigger
-                    waiter.due = _next_tick(loop.time(), waiter.poll_interval)
+                    waiter.due = _next_tick(loop.time(), waiter.poll_interval, self.phase)
 
         self.stats["scans"] += 1
         try:
@@ -277,18 +315,35 @@ class StatusScan:
                 if not isinstance(job_id, str) or job_id not in wanted:
                     continue  # another job type, a job nobody waits for now, or junk
                 wanted.discard(job_id)  # first sighting wins: a shifted page may show it again
+                self._depth[job_id] = pages
                 if _lacks_outputs(data):  # type: ignore[arg-type]
                     answer(job_id, _FETCH)
                 else:
                     answer(job_id, {"job_id": job_id, "success": item.get("success"), "data": data})
             key = body.get("nextPageKey")
-            if not isinstance(key, str) or not key or len(wanted) < self.min_jobs:
+            if not isinstance(key, str) or not key or self._gets_cheaper(wanted, pages):
                 break  # the end of the list, or the rest is cheaper with their own GETs
 
+    def _gets_cheaper(self, wanted: set[str], pages: int) -> bool:
+        """Whether the unseen jobs cost fewer requests read one by one than the pages still to read.
 
-def _next_tick(now: float, interval: float) -> float:
-    """The next tick of the shared grid of ``interval`` seconds (so one walk serves every trigger)."""
-    return (math.floor(now / interval) + 1) * interval
+        Only when fewer than ``min_jobs`` remain. The pages still to read are estimated from where
+        the last walks saw those jobs (a job not seen yet is guessed on the next page); a walk two
+        pages past that without finding them reads them one by one.
+        """
+        if not wanted or len(wanted) >= self.min_jobs:
+            return not wanted
+        for job_id in wanted:  # not seen by any walk yet: guess the next page (corrected when it shows)
+            self._depth.setdefault(job_id, pages + 1)
+        still = max(self._depth[job_id] for job_id in wanted) - pages
+        return still < -1 or len(wanted) <= still
+
+
+def _next_tick(now: float, interval: float, phase: float = 0.0) -> float:
+    """The next tick of the shared grid of ``interval`` seconds (so one walk serves every trigger),
+    shifted by ``phase`` (a fraction of the interval)."""
+    offset = phase * interval
+    return (math.floor((now - offset) / interval) + 1) * interval + offset
 
 
 _SCANS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], StatusScan]] = (

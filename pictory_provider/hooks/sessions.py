@@ -1,6 +1,6 @@
 """The triggerer's shared resources: one ``aiohttp`` session per event loop (with the
-environment's proxies), one request pacer per API key and one connection lookup for the triggers of
-a connection that start together.
+environment's proxies), one request pacer per API key (:mod:`pictory_provider.hooks.ratelimit`) and
+one connection lookup for the triggers of a connection that start together.
 
 Used by :class:`~pictory_provider.hooks.transport.PictoryTransport`'s async path and the status scan.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from pictory_provider.hooks.connection import PictoryCredentials
+from pictory_provider.hooks.ratelimit import MAX_IN_FLIGHT_PER_KEY, DeadlineReached, RequestPacer, pacer_for
 
 __all__ = [
     "CREDENTIALS_REUSE_SECONDS",
@@ -31,72 +32,6 @@ __all__ = [
     "env_proxy_for",
     "pacer_for",
 ]
-
-
-class DeadlineReached(Exception):
-    """The caller's deadline (a trigger's ``end_time``) arrived before an answer: fire ``timeout``."""
-
-
-#: Requests one API key may have in flight at once in one event loop, so that a slow host or key
-#: never takes the whole connection pool (the others keep their own connections).
-MAX_IN_FLIGHT_PER_KEY = 16
-
-
-class RequestPacer:
-    """Caps the request rate of one API key in one event loop, and pauses it after a 429.
-
-    Every trigger of the key waits its turn here, in arrival order, so a burst of deferred jobs slows
-    polling down to ``rate`` requests per second instead of drawing 429s; a 429 pauses all of them,
-    not only the trigger that received it. The cap stays a cap after a pause (the waiters leave one
-    interval apart, never in a burst), and a waiter that is cancelled holds no slot: turns are taken
-    when they are due, not reserved ahead. It also bounds the key's requests in flight
-    (:data:`MAX_IN_FLIGHT_PER_KEY`).
-    """
-
-    def __init__(self, rate: float, max_in_flight: int = MAX_IN_FLIGHT_PER_KEY) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._last = float("-inf")
-        self._paused_until = 0.0
-        self._queue = asyncio.Lock()
-        self.in_flight = asyncio.Semaphore(max_in_flight)
-
-    async def wait_turn(self, deadline: float | None = None) -> None:
-        """Wait for the next turn (at once when the cap is off and no 429 pause is running).
-
-        :param deadline: Loop time (``loop.time()``) after which waiting is pointless: raise
-            :class:`DeadlineReached` instead of sleeping past it.
-        """
-        loop = asyncio.get_running_loop()
-        if not self.interval and self._paused_until <= loop.time() and not self._queue.locked():
-            return
-        async with self._queue:  # FIFO; a cancelled waiter simply leaves the queue
-            while True:
-                now = loop.time()
-                due = max(self._last + self.interval, self._paused_until)
-                if due <= now:
-                    break
-                if deadline is not None and due > deadline:
-                    await asyncio.sleep(max(0.0, deadline - now))
-                    raise DeadlineReached
-                await asyncio.sleep(due - now)  # a 429 may arrive meanwhile: look again
-            self._last = now
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
-
-
-_PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], RequestPacer]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def pacer_for(creds: PictoryCredentials) -> RequestPacer:
-    """The running loop's pacer for these credentials (one per base URL, API key and rate)."""
-    key = (creds.base_url, creds.key_digest, creds.max_requests_per_second)
-    pacers = _PACERS.setdefault(asyncio.get_running_loop(), {})
-    if key not in pacers:
-        pacers[key] = RequestPacer(creds.max_requests_per_second)
-    return pacers[key]
 
 
 def env_proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:

@@ -60,6 +60,7 @@ __all__ = [
     "PictoryTransport",
     "RequestPacer",
     "RetryableError",
+    "Throttled",
     "describe_exception",
     "env_proxy_for",
     "interpret_response",
@@ -96,6 +97,11 @@ class RetryableError(Exception):
         self.maybe_received = maybe_received
         # (base URL, TLS failed) of a request that never left: diagnosed once, when giving up
         self.unreachable = unreachable
+
+
+class Throttled(RetryableError):
+    """HTTP 429 Too Many Requests: on the async path it waits (``Retry-After``, the key's lowered
+    rate) and never uses up an attempt; elsewhere it is a :class:`RetryableError` like any other."""
 
 
 def scrub(text: str, secret: str | None) -> str:
@@ -149,7 +155,7 @@ def interpret_response(
         return body
     raise_for_exhausted_credits(status, body, what)  # before the retry/auth mapping: an assumption, see credits.py
     if status == 429:
-        raise RetryableError(
+        raise Throttled(
             f"HTTP 429 Too Many Requests for {what}", _retry_after_seconds(retry_after), maybe_received=False
         )
     if status >= 500:
@@ -381,7 +387,7 @@ class PictoryTransport:
         pacer = pacer_for(creds)
         timeout = self._client_timeout
         async with pacer.in_flight:
-            await pacer.wait_turn(deadline)
+            sent_at = await pacer.wait_turn(deadline)
             if deadline is not None:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
@@ -409,9 +415,8 @@ class PictoryTransport:
                     raise RetryableError(
                         describe_exception(exc, creds.api_key), maybe_received=not never_sent
                     ) from None
-        if status == 429:
-            retry_after = _retry_after_seconds(headers.get("Retry-After"))
-            pacer.pause(DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
+        retry_after = _retry_after_seconds(headers.get("Retry-After")) if status == 429 else None
+        pacer.answered(sent_at, status == 429, DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
         return interpret_response(
             status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id
         )
@@ -440,6 +445,9 @@ class PictoryTransport:
                 # a deadline already past still gets one try: a finished job is reported, not timed out
                 late = deadline is not None and attempt == 1 and deadline <= loop.time()
                 return await self._asend(creds, path, what, None if late else deadline)
+            except Throttled:  # never a failure: the key's pacer waits out Retry-After at its lowered rate
+                if deadline is not None and loop.time() >= deadline:
+                    raise DeadlineReached from None
             except RetryableError as exc:
                 if attempt >= attempts:
                     raise self.give_up(what, attempt, exc) from None

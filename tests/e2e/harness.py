@@ -1,8 +1,9 @@
-"""A real Airflow deployment on this machine: api-server, scheduler, dag-processor and triggerer.
+"""A real Airflow deployment on this machine: api-server, scheduler, dag-processor and triggerer(s).
 
-SQLite + LocalExecutor with small parallelism, a short DAG refresh, the example DAGs plus the e2e
-DAGs, and the Pictory connection stored only in the metadata DB (created with the CLI). Every
-process is started in its own session, its PID recorded, and exactly those processes are stopped.
+SQLite (or PostgreSQL, with several triggerers: Airflow's HA setup) + LocalExecutor with small
+parallelism, a short DAG refresh, the example DAGs plus the e2e DAGs, and the Pictory connection
+stored only in the metadata DB (created with the CLI). Every process is started in its own session,
+its PID recorded, and exactly those processes are stopped.
 Used by tests/e2e and by the scripts that regenerate docs tables (fault matrix, resume latency).
 """
 
@@ -44,7 +45,15 @@ def free_port() -> int:
 class AirflowCluster:
     """Start, drive and stop a real Airflow deployment (see the module docstring)."""
 
-    def __init__(self, pictory_base_url: str, api_key: str) -> None:
+    def __init__(
+        self,
+        pictory_base_url: str,
+        api_key: str,
+        *,
+        database_url: str | None = None,
+        triggerers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="pictory-e2e-home-"))
         self.dags = self.home / "dags"
         self.dags.mkdir()
@@ -78,7 +87,17 @@ class AirflowCluster:
             "PYTHONPATH": str(ROOT),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
+        self.env.update(env or {})
+        self.database_url = database_url  # None: SQLite in AIRFLOW_HOME; else PostgreSQL (psycopg 3)
+        if database_url:
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = database_url  # psycopg 3 serves both
+        #: triggerer, triggerer-2, ...: Airflow's HA setup, several triggerers sharing the database
+        self.components = [c for c in COMPONENTS if c != "triggerer"]
+        self.components += ["triggerer" if i == 0 else f"triggerer-{i + 1}" for i in range(triggerers)]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: component name -> its TriggererJob ids (known with several triggerers)
+        self.triggerer_ids: dict[str, set[int]] = {}
         self.pictory_base_url = pictory_base_url
         self._api_key = api_key
         self._tokens: dict[str, str] = {}
@@ -97,16 +116,32 @@ class AirflowCluster:
         self.cli("db", "migrate")
         connection = {"conn_type": "pictory", "host": self.pictory_base_url, "password": self._api_key}
         self.cli("connections", "add", "pictory_default", "--conn-json", json.dumps(connection))
-        for component in COMPONENTS:
+        for component in self.components:
+            if not component.startswith("triggerer-"):
+                self.start_component(component)
+                continue
+            # several triggerers: one at a time, to know which TriggererJob row is which process
+            if not self.triggerer_ids:
+                self.triggerer_ids["triggerer"] = self.wait_for(self._triggerer_jobs, 120, 0.5, "the triggerer")
+            known = self._triggerer_jobs()
             self.start_component(component)
+            self.triggerer_ids[component] = self.wait_for(
+                lambda known=known: self._triggerer_jobs() - known, 120, 0.5, f"{component} to start"
+            )
         self.wait_healthy()
         return self
 
+    def _triggerer_jobs(self) -> set[int]:
+        return {int(row[0]) for row in self.query("SELECT id FROM job WHERE job_type='TriggererJob'")}
+
     def start_component(self, component: str) -> None:
         log = (self.home / f"{component}.log").open("ab")
+        env = self.env
+        if component.startswith("triggerer-"):  # a second triggerer serves its logs on its own port
+            env = env | {"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
         self.processes[component] = subprocess.Popen(
-            [str(BIN / "airflow"), component],
-            env=self.env,
+            [str(BIN / "airflow"), component.split("-")[0] if component.startswith("triggerer") else component],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -218,6 +253,12 @@ class AirflowCluster:
     # -- metadata DB (read-only) ------------------------------------------------------------------
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if self.database_url:  # PostgreSQL: psycopg 3, %s placeholders
+            import psycopg
+
+            dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(dsn, autocommit=True) as db:
+                return list(db.execute(sql.replace("?", "%s"), params).fetchall())  # type: ignore[arg-type]
         for attempt in range(10):
             try:
                 uri = f"file:{self.home / 'airflow.db'}?mode=ro"
