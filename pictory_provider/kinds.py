@@ -18,6 +18,7 @@ __all__ = [
     "ANY_JOB",
     "IMAGE",
     "JOB_KINDS",
+    "KINDS_BY_SHAPE",
     "PREVIEW",
     "PREVIEW_RENDER",
     "RENDER",
@@ -84,7 +85,7 @@ class JobKind:
     def named_kind(self, result: Mapping[str, Any]) -> JobKind:
         """The kind whose XCom keys and file a result gets: this one, or for :data:`ANY_JOB` the kind
         the job's shape shows (itself when it shows none)."""
-        return JOB_KINDS.get(str(result.get("job_kind")), self) if self.name == ANY_JOB_NAME else self
+        return KINDS_BY_SHAPE.get(str(result.get("job_kind")), self) if self.name == ANY_JOB_NAME else self
 
     @property
     def url_key(self) -> str:
@@ -256,6 +257,9 @@ ANY_JOB = JobKind(
     requires_url=False,
 )
 
-#: The kinds whose outputs a task publishes, by name (``job_kind`` of a parsed job names one of them).
-#: :data:`PREVIEW` has no output; :data:`PREVIEW_RENDER` publishes exactly what :data:`RENDER` does.
-JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO, RENDER)}
+#: The AI Studio kinds by name (the status scan and the UI gallery read their result fields).
+JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO)}
+#: Every kind whose outputs a task publishes, by the ``job_kind`` a parsed job shows (the any-job
+#: sensor publishes that kind's keys). :data:`PREVIEW` has no output; :data:`PREVIEW_RENDER` publishes
+#: exactly what :data:`RENDER` does.
+KINDS_BY_SHAPE: dict[str, JobKind] = {**JOB_KINDS, RENDER.name: RENDER}
