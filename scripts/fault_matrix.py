@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -115,14 +116,15 @@ def submission_section(steps: list[Step]) -> list[str]:
     """The table of the submission scenarios (Airflow >= 3.3, task state store)."""
 
     def job(index: int, step: Step) -> str:
-        if f"Adopted Pictory job {step.job_id}" in step.log and "from before the request ignored" in step.log:
-            waited = " after waiting for it to finish" if "Not known yet" in step.log else ""
-            return f"the job try 1 created, adopted{waited}; the other run's identical image ignored"
         if f"Adopted Pictory job {step.job_id}" in step.log:
-            return "the job try 1 created, adopted"
-        if index > 1 and step.job_id == steps[index - 1].job_id:
+            waited = " after waiting for it to finish" if "Not known yet" in step.log else ""
+            ignored = re.search(r"\b[1-9]\d* identical request\(s\) from before the request ignored", step.log)
+            return f"the job try 1 created, adopted{waited}" + (
+                "; the other run's identical image ignored" if ignored else ""
+            )
+        if index > 0 and step.job_id == steps[index - 1].job_id:
             return "the same job, reused (logged)"
-        return "a new job" + (f" for the new prompt {step.prompt!r}" if index > 1 else "")
+        return "a new job" + (f" for the new prompt {step.prompt!r}" if "changed" in step.name else "")
 
     rows = [
         f"| {step.name} | {step.state} | {step.tries} | {step.posts} | {step.jobs_created} | {job(index, step)} |"

@@ -319,7 +319,7 @@ def test_upload_media_reads_any_object_storage_path(pictory_conn):
     try:
         from airflow.sdk.io import attach
     except ImportError:  # Airflow 2
-        from airflow.io import attach
+        from airflow.io.store import attach
 
     attach("memory", fs=MemoryFileSystem())  # a non-local store, as s3:// or gs:// would be
     source = ObjectStoragePath("memory://pictory-tests/voice.mp3")
