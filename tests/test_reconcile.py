@@ -30,32 +30,13 @@ from pictory_provider.exceptions import (
 )
 from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.kinds import IMAGE
-from pictory_provider.operators.pictory import PictoryGenerateImageOperator
 from pictory_provider.reconcile import Verdict, Window, parse_created, read_evidence
 from pictory_provider.submission import SubmissionGuard, changed_fields, fingerprint
 
-from .compat import AIRFLOW_V_3_3_PLUS
 from .fakes import TaskStateStore, make_context
 
-needs_store = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store arrives in Airflow 3.3")
-
-PROMPT = "A lighthouse at dawn"
-LATE = {"kind": "answer_late", "route": "create", "delay": 1.0}
-IMPATIENT = {"retry_min_wait": 0.01, "retry_max_wait": 0.05, "read_timeout": 0.3}
-JOB_KEY, REQUEST_KEY, IN_FLIGHT_KEY = "pictory_job_id", "pictory_job_id_request", "pictory_job_id_in_flight"
-
-
-def operator(**kwargs) -> PictoryGenerateImageOperator:
-    params = {
-        "task_id": "generate",
-        "prompt": PROMPT,
-        "model": "flux-schnell",
-        "hook_params": IMPATIENT,
-        "poll_interval": 0.1,
-        "timeout": 30,
-        "deferrable": False,
-    }
-    return PictoryGenerateImageOperator(**(params | kwargs))
+# the same operator, request and state-store keys as the guard's own tests
+from .test_submission import IN_FLIGHT_KEY, JOB_KEY, LATE, PROMPT, REQUEST_KEY, needs_store, operator
 
 
 def other_run_buys(emulator, prompt: str = PROMPT, seconds: float = 0.0) -> str:
