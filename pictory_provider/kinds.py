@@ -257,9 +257,9 @@ ANY_JOB = JobKind(
     requires_url=False,
 )
 
-#: The AI Studio kinds by name (the status scan and the UI gallery read their result fields).
+#: The AI Studio kinds by name (the status scan reads their result fields).
 JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO)}
 #: Every kind whose outputs a task publishes, by the ``job_kind`` a parsed job shows (the any-job
-#: sensor publishes that kind's keys). :data:`PREVIEW` has no output; :data:`PREVIEW_RENDER` publishes
-#: exactly what :data:`RENDER` does.
+#: sensor publishes that kind's keys; the UI's gallery and task tab show these kinds). :data:`PREVIEW` has
+#: no output; :data:`PREVIEW_RENDER` publishes exactly what :data:`RENDER` does.
 KINDS_BY_SHAPE: dict[str, JobKind] = {**JOB_KINDS, RENDER.name: RENDER}

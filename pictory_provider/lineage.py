@@ -5,8 +5,8 @@
 - every asset in the task's ``outlets`` gets the job's facts in its asset event ``extra``
   (``job_id``, ``url``, ``ai_credits_used``, ``width``, ``height``, ``duration`` when known, and
   ``image_path`` / ``video_path`` when the file was stored);
-- stored files are reported to Airflow's hook-level lineage (common-compat's collector; a no-op
-  unless a lineage reader such as the OpenLineage provider is installed).
+- stored files (a render's subtitles too) are reported to Airflow's hook-level lineage
+  (common-compat's collector; a no-op unless a lineage reader such as the OpenLineage provider is installed).
 
 :func:`openlineage_facets` backs the operators' ``get_openlineage_facets_on_complete``: the stored file
 is the output dataset. Everything imports lazily and does nothing when OpenLineage is absent.
@@ -18,14 +18,20 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from pictory_provider.kinds import KINDS_BY_SHAPE
+
 __all__ = ["ASSET_EXTRA_KEYS", "STORED_FILE_KEYS", "asset_extra", "openlineage_facets", "record_outputs", "stored_uris"]
 
 log = logging.getLogger(__name__)
 
 #: Result keys copied into every outlet's asset event ``extra`` (when present and not ``None``).
 ASSET_EXTRA_KEYS = ("job_id", "url", "ai_credits_used", "width", "height", "duration", "image_path", "video_path")
-#: Result keys that name a stored file.
-STORED_FILE_KEYS = ("image_path", "video_path")
+#: Result keys that name a stored file: each kind's file and its extra files (a render's subtitles).
+STORED_FILE_KEYS = tuple(
+    dict.fromkeys(
+        key for kind in KINDS_BY_SHAPE.values() for key in (kind.path_key, *(extra[2] for extra in kind.extra_files))
+    )
+)
 #: Where :func:`record_outputs` leaves the stored files' URIs on the task, for the OpenLineage facets.
 _TASK_ATTRIBUTE = "_pictory_stored_uris"
 

@@ -134,13 +134,14 @@ def changed_fields(before: object, kind: JobKind, body: Mapping[str, Any]) -> li
 
 def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
     """A short, key-free description of a request for logs and messages."""
+    method, path, sent = kind.create_request(body)
     parts = []
-    for name, value in body.items():
+    for name, value in sent.items():
         if name == "webhook":
             continue  # may carry a token in its query
         text = without_query(str(value))
         parts.append(f"{name}={text[:60] + '...' if len(text) > 60 else text!r}")
-    return f"POST {kind.path} ({', '.join(parts)})"
+    return f"{method} {path} ({', '.join(parts)})"
 
 
 def _iso(moment: float) -> str:

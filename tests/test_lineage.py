@@ -111,6 +111,8 @@ def test_openlineage_facets_are_none_without_the_provider(tmp_path, pictory_conn
 
 def test_dataset_naming_follows_openlineage_conventions():
     assert lineage.stored_uris({"image_path": "/data/a.png", "video_path": None}) == ["file:///data/a.png"]
+    render = {"video_path": "s3://b/r.mp4", "srt_path": "s3://b/r.srt", "vtt_path": "s3://b/r.vtt", "url": "x"}
+    assert lineage.stored_uris(render) == ["s3://b/r.mp4", "s3://b/r.srt", "s3://b/r.vtt"]  # subtitles too
     assert lineage._dataset_name("file:///data/a.png") == ("file", "/data/a.png")
     assert lineage._dataset_name("s3://bucket/images/a.png") == ("s3://bucket", "images/a.png")
 

@@ -459,6 +459,17 @@ def test_request_descriptions_show_urls_without_their_query():
     assert "s3cr3t-token" not in text and "https://cdn.example/ref.png?..." in text
 
 
+def test_request_descriptions_name_the_method_and_path_the_request_uses():
+    from pictory_provider.kinds import PREVIEW_RENDER
+    from pictory_provider.storyboard import build_preview_render_request
+    from pictory_provider.submission import describe_request
+
+    preview = "7c2a4f0e-0000-4000-8000-000000000000"
+    text = describe_request(PREVIEW_RENDER, build_preview_render_request(preview))
+    assert text == f"PUT /pictoryapis/v2/video/render/{preview} ()"
+    assert describe_request(IMAGE, {"prompt": "p"}).startswith("POST /pictoryapis/v1/aistudio/images (prompt='p')")
+
+
 @needs_store
 def test_an_unreadable_jobs_list_does_not_block_the_purchase_and_an_unclear_create_is_not_guessed(pictory_conn):
     """The fence read fails (a jobs list page over the 8 MiB cap): the image is still bought; had that

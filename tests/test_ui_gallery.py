@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pictory_provider import api
-from pictory_provider.kinds import JOB_KINDS, JobKind
+from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui import gallery, pages
 from pictory_provider.ui.gallery import AssetEventRow, TaskKey, XComRow
 
@@ -89,29 +89,7 @@ def test_a_task_without_url_or_job_id_is_not_an_output():
     assert gallery.outputs_from_xcoms(rows) == []
 
 
-#: A third kind sharing the video's URL key, like the storyboard render kind: the UI is data-driven.
-RENDER = JobKind(
-    name="render",
-    path="/pictoryapis/v2/video/storyboard/render",
-    build_request=lambda **kwargs: kwargs,
-    result_fields=("url", "share_url", "srt_url", "vtt_url", "thumbnail_url", "duration", "ai_credits_used"),
-    xcom_keys={
-        "url": "video_url",
-        "share_url": "share_url",
-        "srt_url": "srt_url",
-        "vtt_url": "vtt_url",
-        "thumbnail_url": "thumbnail_url",
-        "duration": "duration",
-        "ai_credits_used": "ai_credits_used",
-    },
-    path_key="video_path",
-    extension="mp4",
-    link_name="Pictory Render",
-)
-
-
 def test_kinds_come_from_the_kinds_table_and_the_best_matching_kind_wins():
-    kinds = {**JOB_KINDS, "render": RENDER}
     render = {
         "job_id": "render-1",
         "video_url": "https://video.pictory.ai/r.mp4",
@@ -123,11 +101,13 @@ def test_kinds_come_from_the_kinds_table_and_the_best_matching_kind_wins():
         "ai_credits_used": 0,
     }
     rows = [*published("d", "video", video_values()), *published("d", "render", render, at=T0 + timedelta(1))]
-    outputs = {o.task.task_id: o for o in gallery.outputs_from_xcoms(rows, kinds)}
+    # the default kinds are the kinds table's: a storyboard render shares the video's URL key
+    outputs = {o.task.task_id: o for o in gallery.outputs_from_xcoms(rows)}
     assert (outputs["video"].kind, outputs["render"].kind) == ("video", "render")
     assert outputs["render"].fields["vtt_url"] == "https://x/r.vtt"
-    assert {"share_url", "srt_url", "vtt_url", "video_path"} <= gallery.xcom_keys(kinds)
-    assert {"image_url", "video_url", "image_path", "video_path", "job_id"} <= gallery.xcom_keys()
+    assert {"share_url", "srt_url", "vtt_url", "image_url", "video_url", "image_path", "video_path", "job_id"} <= (
+        gallery.xcom_keys()
+    )
     page = pages.task_page(outputs["render"].task, outputs["render"], outputs["render"].url, stored_href=None)
     assert '<track kind="subtitles" label="Subtitles" default src="https://x/r.vtt">' in page
     assert 'href="https://app.pictory.ai/share/r"' in page  # the link to Pictory
@@ -217,7 +197,7 @@ def test_pages_escape_everything_from_airflow_records():
         gallery.spend([output]),
         filters=pages.Filters(dag_id=hostile),
         dag_ids=[hostile],
-        kinds=list(JOB_KINDS),
+        kinds=list(KINDS_BY_SHAPE),
         quota=pages.QuotaView(["pictory_default"], "pictory_default", error=hostile),
         media_src={output.job_id: output.url},
         ui_base="",
@@ -241,7 +221,7 @@ def test_gallery_page_shows_cards_spend_and_quota():
         gallery.spend(outputs),
         filters=pages.Filters(kind="image"),
         dag_ids=["d"],
-        kinds=list(JOB_KINDS),
+        kinds=list(KINDS_BY_SHAPE),
         quota=pages.QuotaView(["pictory_default"], "pictory_default", quota=quota),
         media_src={IMAGE_JOB: "/pictory/file?x=1", VIDEO_JOB: video_values()["video_url"]},
         ui_base="/airflow",
@@ -262,7 +242,7 @@ def test_gallery_page_shows_cards_spend_and_quota():
         gallery.spend([]),
         filters=pages.Filters(),
         dag_ids=[],
-        kinds=list(JOB_KINDS),
+        kinds=list(KINDS_BY_SHAPE),
         quota=pages.QuotaView([]),
         media_src={},
         ui_base="",
@@ -296,6 +276,8 @@ def test_request_summary_prefers_the_prompt_then_a_render_name():
     assert gallery.request_summary({"prompt": "p", "model": "m", "output_path": "/x"}) == ("p", [("model", "m")])
     assert gallery.request_summary({"video_name": "Weekly recap", "prompt": ""})[0] == "Weekly recap"
     assert gallery.request_summary({}) == (None, [])
+    board = {"videoName": "Blog: Airflow 3", "scenes": [{"story": "..."}]}
+    assert gallery.request_summary({"storyboard": board, "preview_job_id": None}) == ("Blog: Airflow 3", [])
 
 
 def test_only_sensors_return_values_are_read():

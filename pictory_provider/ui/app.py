@@ -34,7 +34,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from pictory_provider.kinds import JOB_KINDS
+from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui import gallery, pages
 from pictory_provider.ui.plugin import TASK_ROUTE
 
@@ -224,7 +224,7 @@ def local_file(path: str | None, extension: str) -> Path | None:
 
 
 def _extension(output: gallery.Output) -> str:
-    kind = JOB_KINDS.get(output.kind)
+    kind = KINDS_BY_SHAPE.get(output.kind)
     return kind.extension if kind else ""
 
 
@@ -342,7 +342,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             gallery.spend(outputs),
             filters=replace(filters, conn_id=conn_id),
             dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
-            kinds=list(JOB_KINDS),
+            kinds=list(KINDS_BY_SHAPE),
             quota=_quota_view(user, session, conn_id),
             media_src={output.job_id: media_src(output) for output in outputs[:SHOWN]},
             ui_base=ui_base,

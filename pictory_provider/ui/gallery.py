@@ -1,7 +1,7 @@
 """From Airflow's own records to Pictory outputs and their AI-credit spend (pure Python, no Airflow).
 
 The UI plugin reads XCom rows, asset events and rendered template fields from Airflow's database and
-hands them to these functions. What a job kind publishes comes from :data:`pictory_provider.kinds.JOB_KINDS`
+hands them to these functions. What a job kind publishes comes from :data:`pictory_provider.kinds.KINDS_BY_SHAPE`
 (its named XCom keys, its stored-file key), so a new kind shows up here without code changes.
 
 Rules:
@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pictory_provider.kinds import JOB_KINDS, JobKind
+from pictory_provider.kinds import KINDS_BY_SHAPE, JobKind
 
 __all__ = [
     "REQUEST_TITLE_FIELDS",
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: Rendered template fields that name what was asked for, in order of preference (the first present
-#: is the output's title: a prompt, or a storyboard render's name).
+#: is the output's title: a prompt, or a render's name; a rendered ``storyboard`` gives its ``videoName``).
 REQUEST_TITLE_FIELDS = ("prompt", "video_name", "storyboard_name", "name")
 #: Rendered template fields shown beside the title (when the task has them).
 REQUEST_DETAIL_FIELDS = ("model", "aspect_ratio", "style", "duration", "pictory_conn_id")
@@ -134,7 +134,7 @@ def safe_url(value: object) -> str | None:
     return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def xcom_keys(kinds: Mapping[str, JobKind] = JOB_KINDS) -> set[str]:
+def xcom_keys(kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[str]:
     """The named XCom keys the UI reads: the job id and each kind's keys (the return value is read
     only for :func:`tasks_without_job_id`)."""
     keys = {"job_id"}
@@ -144,7 +144,7 @@ def xcom_keys(kinds: Mapping[str, JobKind] = JOB_KINDS) -> set[str]:
     return keys
 
 
-def tasks_without_job_id(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = JOB_KINDS) -> set[TaskKey]:
+def tasks_without_job_id(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[TaskKey]:
     """Task instances that published an output URL but no ``job_id`` key (sensors): their return value
     carries the job id, so only theirs is read."""
     url_keys = {kind.url_key for kind in kinds.values()}
@@ -180,7 +180,7 @@ def _job_id(values: Mapping[str, Any]) -> str | None:
     return job_id if isinstance(job_id, str) and job_id else None
 
 
-def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = JOB_KINDS) -> list[Output]:
+def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> list[Output]:
     """The outputs the XCom rows describe, newest first, one per job id (see the module rules)."""
     by_task: dict[TaskKey, dict[str, Any]] = defaultdict(dict)
     stamps: dict[TaskKey, datetime] = {}
@@ -229,7 +229,9 @@ def _kind_of_extra(extra: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> Jo
     return None
 
 
-def outputs_from_asset_events(rows: Iterable[AssetEventRow], kinds: Mapping[str, JobKind] = JOB_KINDS) -> list[Output]:
+def outputs_from_asset_events(
+    rows: Iterable[AssetEventRow], kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE
+) -> list[Output]:
     """Outputs from the asset events Pictory tasks emitted (``extra`` with ``job_id`` and ``url``)."""
     outputs: dict[str, Output] = {}
     for row in sorted(rows, key=lambda r: r.timestamp):
@@ -311,5 +313,8 @@ def spend(outputs: Iterable[Output]) -> Spend:
 def request_summary(rendered: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
     """The title (prompt or render name) and the other request details from rendered template fields."""
     title = next((str(rendered[name]) for name in REQUEST_TITLE_FIELDS if rendered.get(name)), None)
+    board = rendered.get("storyboard")  # PictoryRenderVideoOperator: the storyboard's videoName
+    if title is None and isinstance(board, Mapping) and board.get("videoName"):
+        title = str(board["videoName"])
     details = [(name, str(rendered[name])) for name in REQUEST_DETAIL_FIELDS if rendered.get(name) not in (None, "")]
     return title, details

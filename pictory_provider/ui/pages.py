@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from pictory_provider.kinds import JOB_KINDS
+from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui.gallery import Output, Spend, TaskKey, request_summary, safe_url
 
 __all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
@@ -114,7 +114,7 @@ def _media(output: Output, src: str | None, *, big: bool = False) -> str:
     if src is None:
         return '<p class="empty">No viewable URL was recorded.</p>'
     alt = escape(output.title or output.job_id)
-    kind = JOB_KINDS.get(output.kind)
+    kind = KINDS_BY_SHAPE.get(output.kind)
     extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
     if extension in VIDEO_EXTENSIONS:
         poster = safe_url(output.fields.get("thumbnail_url"))

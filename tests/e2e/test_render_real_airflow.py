@@ -3,8 +3,11 @@ logs the render's progress, and the finished MP4 and its subtitles are stored; o
 
 from __future__ import annotations
 
+import json
 import time
+from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -46,3 +49,13 @@ def test_render_in_the_real_triggerer_stores_mp4_and_subtitles(cluster, e2e_emul
     assert e2e_emulator.stats()["posts"] == 1
     logs = {path: path.read_text() for path in (cluster.home / "logs").rglob("*trigger*")}
     assert any(f"Pictory job {job_id}: rendering " in text for text in logs.values())  # logged by the triggerer
+
+    # the UI plugin's task tab: the stored MP4 in a player with the subtitles track, titled by the storyboard
+    query = urlencode({"dag_id": DAG_ID, "run_id": run_id, "task_id": "render", "map_index": -1})
+    status, page = cluster.fetch(f"/pictory/task?{query}")
+    assert status == 200, page[:300]
+    html = page.decode()
+    assert "<video" in html and f'src="{escape(result["vtt_url"])}"' in html, html
+    assert "e2e-render" in html and job_id in html
+    outputs = json.loads(cluster.fetch(f"/pictory/api/outputs?dag_id={DAG_ID}")[1])["outputs"]
+    assert [(o["kind"], o["job_id"]) for o in outputs if o["run_id"] == run_id] == [("render", job_id)]
