@@ -28,7 +28,9 @@ def describe_banner(extra: dict[str, Any]) -> str:
 def example_pictory_asset_consumer():
     @task
     def announce(triggering_asset_events=None) -> list[str]:
-        lines = [describe_banner(event.extra) for event in (triggering_asset_events or {}).get(DAILY_BANNER, [])]
+        # no `or {}` here: a plain dict hashes the Asset, which Airflow 3.1's Asset.__hash__ cannot do
+        events = [] if triggering_asset_events is None else triggering_asset_events.get(DAILY_BANNER, [])
+        lines = [describe_banner(event.extra) for event in events]
         for line in lines:
             print(line)
         return lines

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .airflow_home import AirflowHome, error_lines
-from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_3_PLUS, EXAMPLE_DAGS, HAS_AIRFLOW_SDK
+from .compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, EXAMPLE_DAGS, HAS_AIRFLOW_SDK
 from .conftest import API_KEY, conn_json
 
 pytestmark = pytest.mark.timeout(600)
@@ -194,8 +194,6 @@ def test_asset_event_extra_reaches_the_metadata_db_and_the_consumer(home, emulat
     )
     # docs/example-dags.md: `dags test` started no consumer run, and one by hand sees no triggering event
     assert home.query("SELECT COUNT(*) FROM dag_run WHERE dag_id = ?", "example_pictory_asset_consumer") == [(0,)]
-    if not AIRFLOW_V_3_3_PLUS:
-        return  # Airflow 3.1.8's `dags test` of the consumer fails its run there (not investigated yet)
     result, output = run(home, emulator, "example_pictory_asset_consumer")
     assert result.returncode == 0, output[-4000:]
     assert home.xcom("example_pictory_asset_consumer")[("announce", -1, "return_value")] == []
