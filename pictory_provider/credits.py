@@ -334,7 +334,7 @@ def check_max_ai_credits(value: object) -> float | None:
 
 
 def guard_spend(
-    estimate: float,
+    estimate: float | None,
     *,
     max_ai_credits: float | None,
     check_quota: bool,
@@ -342,10 +342,22 @@ def guard_spend(
 ) -> Quota | None:
     """Refuse a paid request before it is sent; return the quota read (``None`` without ``check_quota``).
 
+    ``estimate`` is ``None`` when Pictory does not say what the job costs before it runs (renders):
+    then nothing is refused and the log says so (the operator refuses ``max_ai_credits`` for those).
+
     :raises PictoryBudgetError: the estimate exceeds ``max_ai_credits`` (nothing is sent), or, with
         ``check_quota``, the remaining credits cannot cover it (only the quota was read). The quota
         check is advisory: tasks running at the same time can pass it together.
     """
+    if estimate is None:  # a render: Pictory reports aiCreditsUsed only when the job finishes
+        quota = read_quota() if check_quota else None
+        log.info(
+            "Estimated cost: not known before the job runs (Pictory reports aiCreditsUsed when it finishes)%s",
+            ""
+            if quota is None
+            else f"; {_fmt(quota.ai_credits_remaining)} of {_fmt(quota.ai_credits_limit)} AI credits remain",
+        )
+        return quota
     if max_ai_credits is not None and estimate > max_ai_credits + _EPSILON:
         raise PictoryBudgetError(
             f"This request would cost an estimated {_fmt(estimate)} AI credits, more than max_ai_credits="

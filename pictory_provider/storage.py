@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_mp4",
     "check_output_path",
+    "check_output_paths",
     "check_png",
     "check_srt",
     "check_vtt",
@@ -250,6 +251,31 @@ def with_extension(output_path: str, extension: str) -> str:
     head, slash, name = output_path.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return f"{head}{slash}{stem}.{extension}"
+
+
+def check_output_paths(output_path: str | None, extension: str, companions: tuple[str, ...] = ()) -> None:
+    """:func:`check_output_path` for the file and each companion file (a render's ``.srt``/``.vtt``),
+    before any paid request; also refuses an ``output_path`` that is a companion's own name (the MP4
+    would then be overwritten by its subtitles)."""
+    from pictory_provider.exceptions import PictoryValidationError
+
+    check_output_path(output_path, extension)
+    if output_path is None or output_path.endswith("/"):
+        return  # a folder: every file is <job_id>.<extension> in it
+    for companion in companions:
+        target = with_extension(output_path, companion)
+        if target == output_path:
+            problem = f"is where the .{companion} subtitles go: name the .{extension} file (e.g. video.{extension})"
+            raise PictoryValidationError(
+                f"output_path {output_path!r} {problem}; nothing was sent to Pictory",
+                [{"name": "output_path", "errors": [problem]}],
+            )
+        try:
+            check_output_path(target, companion)
+        except PictoryValidationError as exc:
+            raise PictoryValidationError(
+                f"{exc} (the .{companion} subtitles are stored beside output_path {output_path!r})", exc.fields
+            ) from None
 
 
 def destination_for(output_path: str, job_id: str, extension: str = "png") -> str:

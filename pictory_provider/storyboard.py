@@ -113,6 +113,8 @@ SCENE_FIELDS = (
 )
 VOICE_OVER_FIELDS = ("enabled", "aiVoices", "externalVoice")
 BACKGROUND_MUSIC_FIELDS = ("enabled", "autoMusic", "musicUrl", "volume", "clips")
+#: A scene's ``backgroundMusic`` only turns the storyboard's music on or off for that scene.
+SCENE_BACKGROUND_MUSIC_FIELDS = ("enabled",)
 BACKGROUND_FIELDS = (
     "visualUrl",
     "type",
@@ -276,6 +278,13 @@ def _scene_errors(scene: object, index: int, unknown: bool) -> list[dict[str, st
         errors += _background_errors(scene["background"], f"{where}.background", unknown)
     if scene.get("voiceOver") is not None:
         errors += _voice_over_errors(scene["voiceOver"], f"{where}.voiceOver", unknown)
+    music = scene.get("backgroundMusic")
+    if music is not None:
+        label = f"{where}.backgroundMusic"
+        if not isinstance(music, dict):
+            errors.append(_error(label, f"{label} must be an object"))
+        elif unknown:  # track and volume are the storyboard's; Pictory drops them here
+            errors += _unknown(music, SCENE_BACKGROUND_MUSIC_FIELDS, label)
     return errors
 
 
@@ -413,12 +422,12 @@ MUSIC_SEARCH_PATH = "/pictoryapis/v1/music/search"
 #: ``POST {"fileName", "contentType"}`` -> ``{"data": {"signedUrl", "url", "key"}}``.
 MEDIA_UPLOAD_PATH = "/pictoryapis/v1/media/generateurl"
 #: Keys under which a lookup answer may hold its list (besides a bare list).
-LIST_KEYS = ("data", "tracks", "items", "results")
+LIST_KEYS = ("data", "tracks", "items", "results", "searchResults")
 
 
 def parse_items(body: object, what: str) -> list[dict[str, Any]]:
     """The items of a lookup answer: a bare list, ``{"data": [...]}``, ``{"tracks": [...]}`` (or
-    ``items``/``results``; a ``data`` object holding one of those is read too)."""
+    ``items``/``results``/``searchResults``; a ``data`` object holding one of those is read too)."""
     found: object = body
     for _ in range(2):
         if isinstance(found, dict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -96,6 +97,10 @@ def requests_sent(emulator) -> int:
         ({"aspectRatio": "21:9"}, "aspectRatio must be one of"),
         ({"backgroundMusic": {"enabled": True, "autoMusic": True, "musicUrl": "https://m.example/a.mp3"}}, "not both"),
         ({"voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 300}]}}, "50 to 200"),
+        # a scene's backgroundMusic only takes `enabled`: a typo there left the music playing
+        ({"scenes": [{"story": "Hi", "backgroundMusic": {"enable": False}}]}, r"backgroundMusic.enable'.*enabled\?"),
+        ({"scenes": [{"story": "Hi", "backgroundMusic": {"volume": 0.05}}]}, r"scenes\[0\].backgroundMusic.volume"),
+        ({"scenes": [{"story": "Hi", "backgroundMusic": False}]}, r"scenes\[0\].backgroundMusic must be an object"),
     ],
 )
 def test_storyboard_check_refuses_with_zero_requests(pictory_conn, changes, needle):
@@ -565,3 +570,117 @@ def test_no_key_or_upload_signature_in_logs_or_errors(pictory_conn, tmp_path, ca
     assert API_KEY not in caplog.text and API_KEY not in str(raised.value) and API_KEY not in repr(hook)
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("pictory_provider"))
     assert "Uploaded clip.mp4" in ours and "X-Signature" not in ours and "t0ps3cret" not in ours
+
+
+# -- adversarial review (issue #20) ----------------------------------------------------------------
+
+
+def test_a_scene_may_turn_the_music_off():
+    assert storyboard_errors(board(scenes=[{"story": "Quiet.", "backgroundMusic": {"enabled": False}}])) == []
+
+
+def test_search_music_reads_pictorys_search_results_shape(pictory_conn):
+    """Pictory's own client reads a music search's ``data.searchResults`` (besides items and tracks)."""
+    tracks = [{"id": "t9", "title": "Night drive", "audioUrl": "https://cdn.example.com/music/9.mp3"}]
+    answer = {"success": True, "data": {"searchResults": tracks}}
+    pictory_conn.add_fault("status", route="lookup", status=200, body=answer)
+    assert PictoryHook(**FAST).search_music("night") == tracks
+    pictory_conn.add_fault("status", route="lookup", status=200, body={"success": True, "data": {"total": 0}})
+    with pytest.raises(PictoryAPIError, match="holds no list"):  # junk stays an error
+        PictoryHook(**FAST).search_music("night")
+
+
+@pytest.mark.parametrize("name", ["my clip #1.mp4", "what?.png", "naïve été.jpg"])
+def test_upload_media_takes_file_names_with_url_characters(pictory_conn, tmp_path, name):
+    source = tmp_path / name
+    source.write_bytes(b"bytes of " + name.encode())
+    url = PictoryHook(**FAST).upload_media(str(source))
+    assert requests.get(url, timeout=10).content == source.read_bytes()
+
+
+def test_upload_media_goes_through_the_environments_proxy(pictory_conn, tmp_path, monkeypatch):
+    """Behind HTTP(S)_PROXY the signed PUT takes the proxy like every other request, still without the key."""
+    import http.client
+    import http.server
+    import threading
+    from urllib.parse import urlsplit
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def forward(self) -> None:
+            target = urlsplit(self.path)
+            seen.append((self.command, target.path, self.headers.get("Authorization")))
+            length = int(self.headers.get("Content-Length") or 0)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}
+            upstream = http.client.HTTPConnection(target.netloc, timeout=10)
+            query = f"?{target.query}" if target.query else ""
+            upstream.request(self.command, target.path + query, self.rfile.read(length) or None, headers)
+            answer = upstream.getresponse()
+            body = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+        source = tmp_path / "voice.mp3"
+        source.write_bytes(b"ID3 narration")
+        url = PictoryHook(**FAST).upload_media(str(source))
+        assert requests.get(url, timeout=10).content == b"ID3 narration"
+    finally:
+        server.shutdown()
+        server.server_close()
+    puts = [entry for entry in seen if entry[0] == "PUT"]
+    assert len(puts) == 1 and puts[0][1].startswith("/_signed_uploads/") and puts[0][2] is None
+
+
+def test_a_render_logs_no_made_up_estimate(pictory_conn, caplog):
+    """Pictory does not say what a render costs before it runs: the log must not claim 0 AI credits."""
+    with caplog.at_level(logging.INFO, logger="pictory_provider.credits"):
+        operator(deferrable=False).execute(make_context())
+        operator(deferrable=False, check_quota=True).execute(make_context())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Estimated cost")]
+    assert len(lines) == 2 and all("not known before the job runs" in line for line in lines)
+    assert "AI credits remain" in lines[1]
+
+
+def test_subtitle_destinations_are_checked_before_paying(pictory_conn, tmp_path):
+    """output_path named like the subtitles would have the MP4 overwritten by them; an unusable
+    subtitle destination would fail after the render was bought."""
+    with pytest.raises(PictoryValidationError, match=r"where the \.srt subtitles go"):
+        operator(output_path=f"{tmp_path}/launch.srt").execute(make_context())
+    (tmp_path / "launch.vtt").mkdir()  # where launch.mp4's WebVTT subtitles would go
+    with pytest.raises(PictoryValidationError, match=r"launch\.vtt.*existing folder.*the \.vtt subtitles"):
+        operator(output_path=f"{tmp_path}/launch.mp4").execute(make_context())
+    with pytest.raises(PictoryValidationError, match="launch.vtt"):
+        operator(preview_job_id=JOB_ID, output_path=f"{tmp_path}/launch.mp4").execute(make_context())
+    assert requests_sent(pictory_conn) == 0
+    result = operator(deferrable=False, output_path=f"{tmp_path}/clip").execute(make_context())
+    assert (result["video_path"], result["srt_path"]) == (f"{tmp_path}/clip", f"{tmp_path}/clip.srt")
+
+
+def test_the_sensors_pokes_log_the_render_progress_message(pictory_conn, capsys):
+    pictory_conn.set_job_seconds(0.6)
+    job_id = PictoryHook(**FAST).render_video(board())
+    sensor = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, deferrable=False, poke_interval=0.05)
+    capsys.readouterr()
+    sensor.execute(make_context())
+    assert re.search(
+        rf"{job_id} is 'in-progress', rendering \d+% \((Preparing scenes|Generating voice-over)\)",
+        capsys.readouterr().out,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -131,12 +132,13 @@ async def generate_upload_url(request: web.Request) -> web.StreamResponse:
         return _invalid_body("Request body validation failed", errors)
     upload = request.app[STATE_KEY].new_upload(str(name), str(content_type))
     origin, key = _origin(request), upload["key"]
+    quoted = quote(key)  # a file name with "#", "?" or spaces stays one path segment, as in S3's URLs
     return web.json_response(
         {
             "success": True,
             "data": {
-                "signedUrl": f"{origin}{UPLOAD_PREFIX}{key}?X-Signature={upload['signature']}",
-                "url": f"{origin}{FILES_PREFIX}uploads/{key}",
+                "signedUrl": f"{origin}{UPLOAD_PREFIX}{quoted}?X-Signature={upload['signature']}",
+                "url": f"{origin}{FILES_PREFIX}uploads/{quoted}",
                 "key": key,
             },
         }

@@ -94,6 +94,8 @@ class PictoryLookupsMixin:
         import requests
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
+        from pictory_provider.storage import _no_credentials as no_credentials
+
         source = ObjectStoragePath(str(path)) if not isinstance(path, ObjectStoragePath) else path
         name = file_name or source.name
         if not name:
@@ -111,10 +113,12 @@ class PictoryLookupsMixin:
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             problem = ""
             try:
-                # a bare session: no Authorization header, no ~/.netrc (the signed URL is the credential)
+                # no Authorization header, no ~/.netrc (the signed URL is the credential); the environment's
+                # proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundle apply, as to every other request
                 with source.open("rb") as data, requests.Session() as session:
-                    session.trust_env = False
-                    response = session.put(signed, data=data, headers={"Content-Type": kind}, timeout=timeout)
+                    response = session.put(
+                        signed, data=data, headers={"Content-Type": kind}, timeout=timeout, auth=no_credentials()
+                    )
                 if response.ok:
                     log.info("Uploaded %s to Pictory: %s", name, url)
                     return url

@@ -21,7 +21,7 @@ from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundE
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
-from pictory_provider.storage import check_output_path
+from pictory_provider.storage import check_output_paths
 from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -139,7 +139,8 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
-        check_output_path(self.output_path, self.kind.extension)  # storable there? known before paying
+        # storable there (the MP4's subtitles too)? known before paying
+        check_output_paths(self.output_path, self.kind.extension, tuple(ext for _, ext, _ in self.kind.extra_files))
         self._estimate = self.kind.estimate(body)
         if self._estimate is None and self.max_ai_credits is not None:
             raise PictoryValidationError(
@@ -172,7 +173,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         params = self._request_params()
         # A new purchase (a resumed retry never gets here): the spend guard, before any request.
         guard_spend(
-            self._estimate or 0.0,
+            self._estimate,
             max_ai_credits=self.max_ai_credits,
             check_quota=self.check_quota,
             read_quota=self.hook.get_quota,

@@ -99,6 +99,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
         raise_for_failed_job(job)
         if job.status is not JobStatus.COMPLETED:
             progress = f", rendering {job.render_progress}%" if job.render_progress is not None else ""
+            progress += f" ({job.render_message})" if job.render_message else ""
             self.log.info("Pictory job %s is %r%s", self.job_id, job.raw_status, progress)
             return False
         result = self.kind.result(job.job_id, job.to_dict())
