@@ -598,6 +598,15 @@ def test_upload_media_takes_file_names_with_url_characters(pictory_conn, tmp_pat
     assert requests.get(url, timeout=10).content == source.read_bytes()
 
 
+def test_upload_media_refuses_an_empty_file_before_any_request(pictory_conn, tmp_path):
+    """An empty body goes out chunked, which a signed S3 PUT refuses (HTTP 501, retried 3 times)."""
+    source = tmp_path / "empty.png"
+    source.write_bytes(b"")
+    with pytest.raises(PictoryValidationError, match="is empty"):
+        PictoryHook(**FAST).upload_media(str(source))
+    assert requests_sent(pictory_conn) == 0
+
+
 def test_upload_media_goes_through_the_environments_proxy(pictory_conn, tmp_path, monkeypatch):
     """Behind HTTP(S)_PROXY the signed PUT takes the proxy like every other request, still without the key."""
     import http.client

@@ -105,6 +105,8 @@ class PictoryLookupsMixin:
             raise PictoryValidationError(f"Cannot tell the content type of {name!r}: pass content_type=")
         if not source.is_file():
             raise PictoryValidationError(f"upload_media: {path} is not a readable file")
+        if getattr(source.stat(), "st_size", None) == 0:  # requests would send it chunked, which S3 refuses
+            raise PictoryValidationError(f"upload_media: {path} is empty (0 bytes); nothing was sent to Pictory")
         request = {"fileName": name, "contentType": kind}
         # a signed URL costs nothing: retried like a GET (an unused one just expires)
         body = self._call("POST", MEDIA_UPLOAD_PATH, "the upload URL request", request, idempotent=True)
