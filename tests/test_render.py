@@ -658,6 +658,47 @@ def test_upload_media_goes_through_the_environments_proxy(pictory_conn, tmp_path
     assert len(puts) == 1 and puts[0][1].startswith("/_signed_uploads/") and puts[0][2] is None
 
 
+def test_upload_media_sends_no_netrc_entry_after_a_redirect(pictory_conn, tmp_path, monkeypatch):
+    """A signed URL that redirects (S3 answers 307 for a bucket's region) gets no ~/.netrc credentials."""
+    import http.server
+    import threading
+
+    hook = PictoryHook(**FAST)
+    signed = hook._call(
+        "POST", "/pictoryapis/v1/media/generateurl", "upload", {"fileName": "a.png", "contentType": "image/png"}
+    )
+    real = signed["data"]
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", real["signedUrl"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password pictai_from_netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    redirecting = {"signedUrl": f"http://127.0.0.1:{server.server_address[1]}/bucket/a.png?sig=1", "url": real["url"]}
+    pictory_conn.add_fault("status", route="upload", status=200, body={"success": True, "data": redirecting})
+    source = tmp_path / "a.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\nredirected")
+    try:
+        assert hook.upload_media(str(source)) == real["url"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests.get(real["url"], timeout=10).content == source.read_bytes()
+    assert [e["auth"] for e in pictory_conn.request_log if e["route"] == "signed_upload"] == ["none"]
+
+
 def test_a_render_logs_no_made_up_estimate(pictory_conn, caplog):
     """Pictory does not say what a render costs before it runs: the log must not claim 0 AI credits."""
     with caplog.at_level(logging.INFO, logger="pictory_provider.credits"):

@@ -94,8 +94,6 @@ class PictoryLookupsMixin:
         import requests
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        from pictory_provider.storage import _no_credentials as no_credentials
-
         source = ObjectStoragePath(str(path)) if not isinstance(path, ObjectStoragePath) else path
         name = file_name or source.name
         if not name:
@@ -115,11 +113,19 @@ class PictoryLookupsMixin:
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             problem = ""
             try:
-                # no Authorization header, no ~/.netrc (the signed URL is the credential); the environment's
-                # proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundle apply, as to every other request
+                # the environment's proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundle, as for every other
+                # request; then a bare session: no Authorization header, no ~/.netrc, on redirects too (the
+                # signed URL is the credential)
                 with source.open("rb") as data, requests.Session() as session:
+                    settings = session.merge_environment_settings(signed, {}, None, None, None)
+                    session.trust_env = False
                     response = session.put(
-                        signed, data=data, headers={"Content-Type": kind}, timeout=timeout, auth=no_credentials()
+                        signed,
+                        data=data,
+                        headers={"Content-Type": kind},
+                        timeout=timeout,
+                        proxies=settings["proxies"],
+                        verify=settings["verify"],
                     )
                 if response.ok:
                     log.info("Uploaded %s to Pictory: %s", name, url)
