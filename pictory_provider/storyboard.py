@@ -349,7 +349,10 @@ def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, s
 def storyboard_warnings(body: Mapping[str, Any]) -> list[str]:
     """Valid but probably unintended: a silent video, background music at full volume."""
     warnings = []
-    if body.get("voiceOver") is None:
+    scenes = body.get("scenes")
+    scenes = scenes if isinstance(scenes, list) else []
+    narrated_scenes = any(isinstance(scene, dict) and scene.get("voiceOver") is not None for scene in scenes)
+    if body.get("voiceOver") is None and not narrated_scenes:  # a scene's voiceOver narrates that scene
         warnings.append(
             "the storyboard has no voiceOver: Pictory renders a silent video (add voiceOver, or "
             "voiceOver={'enabled': False} for a deliberately silent one)"

@@ -28,7 +28,7 @@ from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER
 from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryJobSensor
-from pictory_provider.storyboard import RENDER_PATH, storyboard_errors
+from pictory_provider.storyboard import RENDER_PATH, storyboard_errors, storyboard_warnings
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 from .compat import AIRFLOW_V_3_3_PLUS
@@ -573,6 +573,13 @@ def test_no_key_or_upload_signature_in_logs_or_errors(pictory_conn, tmp_path, ca
 
 
 # -- adversarial review (issue #20) ----------------------------------------------------------------
+
+
+def test_scene_voice_overs_are_no_silent_video():
+    narrated = {key: value for key, value in board().items() if key != "voiceOver"}
+    narrated["scenes"] = [{"story": "Hi.", "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian"}]}}]
+    assert storyboard_warnings(narrated) == []
+    assert "silent video" in storyboard_warnings(narrated | {"scenes": [{"story": "Hi."}]})[0]
 
 
 def test_a_scene_may_turn_the_music_off():
