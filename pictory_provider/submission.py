@@ -343,11 +343,13 @@ class SubmissionGuard:
             if error is PictorySubmissionUnresolvedError and evidence is not None and evidence.running
             else "retrying does not change this"
         )
+        # where to look: the kind's list, if Pictory has one (a render's create path has no GET)
+        look_in = f"GET {self.kind.list_path} and GET {JOBS_PATH}" if self.kind.list_path else f"GET {JOBS_PATH}"
         raise error(
             f"An earlier try sent {record.get('request')} at {record.get('sent_at')} (request fingerprint "
             f"{self.fingerprint[:12]}) and did not learn whether Pictory created the job. {reason}, so it is "
-            f"not submitted again (that could buy a second {self.kind.name}); {retry_hint}. Look in GET "
-            f"{self.kind.path} and GET {JOBS_PATH}; to submit anyway, set resubmit_unclear=True on the task, "
+            f"not submitted again (that could buy a second {self.kind.name}); {retry_hint}. Look in "
+            f"{look_in}; to submit anyway, set resubmit_unclear=True on the task, "
             f"or delete the task state store key {self.in_flight_key!r} (REST API "
             ".../taskInstances/{task_id}/state-store)"
         )

@@ -425,8 +425,23 @@ def test_unclear_render_create_fails_the_retry_instead_of_rendering_twice(pictor
     late = {**FAST, "read_timeout": 0.3, "max_attempts": 1}
     with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
         operator(hook_params=late, deferrable=False).execute(make_context(store))
-    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of render jobs"):
+    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of render jobs") as raised:
         operator(deferrable=False).execute(make_context(store))
+    assert pictory_conn.stats()["posts"] == 1
+    # the hint names a list a person can read (the render path takes POSTs only)
+    assert "Look in GET /pictoryapis/v1/jobs;" in str(raised.value) and f"GET {RENDER_PATH}" not in str(raised.value)
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
+def test_unclear_render_of_a_preview_fails_the_retry_with_a_readable_hint(pictory_conn):
+    pictory_conn.add_fault("answer_late", route="create", delay=1.0)
+    store = TaskStateStore()
+    late = {**FAST, "read_timeout": 0.3, "max_attempts": 1}
+    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
+        operator(preview_job_id=JOB_ID, hook_params=late, deferrable=False).execute(make_context(store))
+    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of preview render jobs") as raised:
+        operator(preview_job_id=JOB_ID, deferrable=False).execute(make_context(store))
+    assert "{previewJobId}" not in str(raised.value) and "Look in GET /pictoryapis/v1/jobs;" in str(raised.value)
     assert pictory_conn.stats()["posts"] == 1
 
 
