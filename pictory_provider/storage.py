@@ -264,7 +264,7 @@ def check_output_paths(output_path: str | None, extension: str, companions: tupl
         return  # a folder: every file is <job_id>.<extension> in it
     for companion in companions:
         target = with_extension(output_path, companion)
-        if target == output_path:
+        if target.lower() == output_path.lower():  # launch.SRT too: one file on case-insensitive disks
             problem = f"is where the .{companion} subtitles go: name the .{extension} file (e.g. video.{extension})"
             raise PictoryValidationError(
                 f"output_path {output_path!r} {problem}; nothing was sent to Pictory",

@@ -736,6 +736,8 @@ def test_subtitle_destinations_are_checked_before_paying(pictory_conn, tmp_path)
     subtitle destination would fail after the render was bought."""
     with pytest.raises(PictoryValidationError, match=r"where the \.srt subtitles go"):
         operator(output_path=f"{tmp_path}/launch.srt").execute(make_context())
+    with pytest.raises(PictoryValidationError, match=r"where the \.vtt subtitles go"):
+        operator(output_path=f"{tmp_path}/launch.VTT").execute(make_context())
     (tmp_path / "launch.vtt").mkdir()  # where launch.mp4's WebVTT subtitles would go
     with pytest.raises(PictoryValidationError, match=r"launch\.vtt.*existing folder.*the \.vtt subtitles"):
         operator(output_path=f"{tmp_path}/launch.mp4").execute(make_context())
