@@ -319,7 +319,13 @@ def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, s
         if body.get("templateId") is None:
             errors.append(_error("scenes", "scenes is required (at least one scene) unless templateId is given"))
     elif not isinstance(scenes, list) or (not scenes and body.get("templateId") is None):
-        errors.append(_error("scenes", "scenes must be a list of at least one scene"))
+        got = "" if isinstance(scenes, list) else f" (got {type(scenes).__name__})"
+        if isinstance(scenes, str):  # e.g. "{{ ti.xcom_pull(...) }}": Jinja renders a list as its text
+            got += (
+                "; a template renders to text: template the whole storyboard (it is read back as JSON or as "
+                "the dict it printed), or set render_template_as_native_obj=True on the DAG"
+            )
+        errors.append(_error("scenes", f"scenes must be a list of at least one scene{got}"))
     else:
         for index, scene in enumerate(scenes):
             errors += _scene_errors(scene, index, unknown)

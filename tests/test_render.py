@@ -597,6 +597,15 @@ def test_scene_voice_overs_are_no_silent_video():
     assert "silent video" in storyboard_warnings(narrated | {"scenes": [{"story": "Hi."}]})[0]
 
 
+def test_scenes_templated_alone_get_a_hint(pictory_conn):
+    """``"scenes": "{{ ti.xcom_pull(...) }}"`` renders to the list's text: the refusal says why."""
+    with pytest.raises(PictoryValidationError, match=r"\(got str\); a template renders to text: template the whole"):
+        operator(storyboard=board(scenes=repr([{"story": "Hi."}]))).execute(make_context())
+    with pytest.raises(PictoryValidationError, match=r"at least one scene \(got dict\)"):
+        operator(storyboard=board(scenes={"story": "Hi."})).execute(make_context())
+    assert requests_sent(pictory_conn) == 0
+
+
 def test_a_scene_may_turn_the_music_off():
     assert storyboard_errors(board(scenes=[{"story": "Quiet.", "backgroundMusic": {"enabled": False}}])) == []
 
