@@ -446,13 +446,20 @@ def test_unclear_render_of_a_preview_fails_the_retry_with_a_readable_hint(pictor
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
-def test_retry_resumes_the_render_and_a_changed_storyboard_renders_anew(pictory_conn):
+def test_retry_resumes_the_render_and_a_changed_storyboard_renders_anew(pictory_conn, caplog):
     store = TaskStateStore()
     first = operator(deferrable=False).execute(make_context(store))
     again = operator(deferrable=False).execute(make_context(store))
     assert again["job_id"] == first["job_id"] and pictory_conn.stats()["posts"] == 1
-    changed = operator(deferrable=False, storyboard=board(videoName="other")).execute(make_context(store))
+    with caplog.at_level(logging.INFO, logger="pictory_provider.submission"):
+        changed = operator(deferrable=False, storyboard=board(videoName="other")).execute(make_context(store))
     assert changed["job_id"] != first["job_id"] and pictory_conn.stats()["posts"] == 2
+    assert f"The request changed since Pictory job {first['job_id']} was submitted (changed: videoName)" in caplog.text
+    webhook_only = board(videoName="other", webhook="https://hooks.example.com/x?try=2")  # not what is made
+    assert (
+        operator(deferrable=False, storyboard=webhook_only).execute(make_context(store))["job_id"] == changed["job_id"]
+    )
+    assert pictory_conn.stats()["posts"] == 2
 
 
 # -- the any-job sensor ----------------------------------------------------------------------------
