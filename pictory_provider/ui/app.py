@@ -8,8 +8,9 @@ Airflow's own ``get_user``) and reads only what Airflow's auth manager lets that
 - a task's view and its stored file need read access to that DAG's XCom (else 403);
 - the quota needs read access to the connection; the hook calls Pictory server-side, so the API key
   never reaches the browser;
-- a stored file is served only when the task recorded it as its output, it is a local file with the
-  kind's extension, and it starts like one (PNG signature, MP4 ``ftyp`` box).
+- a stored file is served only when the task recorded it as its output, it is the file the task's own
+  rendered ``output_path`` names, it is a local file with the kind's extension, and it starts like one
+  (PNG signature, MP4 ``ftyp`` box).
 
 Imported only by the api-server (through the plugin's ``fastapi_apps``): it imports FastAPI and
 Airflow's API modules.
@@ -18,6 +19,7 @@ Airflow's API modules.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,7 +48,9 @@ __all__ = [
     "create_app",
     "load_outputs",
     "local_file",
+    "output_file",
     "readable_xcom_dags",
+    "stored_files",
     "with_requests",
 ]
 
@@ -107,9 +111,14 @@ def readable_xcom_dags(user: Any, dag_ids: Iterable[str], session: Session) -> s
 
 
 def _decode(value: Any) -> Any:
+    """An XCom value, or ``None`` when the api-server cannot decode it (a class outside
+    ``allowed_deserialization_classes``, say): one such row must not break the page."""
     from airflow.models.xcom import XComModel
 
-    return XComModel.deserialize_value(SimpleNamespace(value=value))
+    try:
+        return XComModel.deserialize_value(SimpleNamespace(value=value))
+    except Exception:  # ImportError, and whatever a custom class's deserialize raises
+        return None
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
@@ -201,16 +210,22 @@ def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[g
     ]
 
 
-def local_file(path: str | None, extension: str) -> Path | None:
-    """The stored output as a local file, if it is one the plugin may serve (see the module docstring)."""
-    if not path:
-        return None
+def _local_path(path: str) -> Path | None:
+    """``path`` (a plain path or a ``file://`` URL) as an absolute local path, else ``None``."""
     parts = urlsplit(path)
     if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
         return None
     candidate = Path(unquote(parts.path) if parts.scheme else path)
+    return candidate if candidate.is_absolute() else None
+
+
+def local_file(path: str | None, extension: str) -> Path | None:
+    """The stored output as a local file, if it is one the plugin may serve (see the module docstring)."""
+    if not path:
+        return None
+    candidate = _local_path(path)
     signature = SIGNATURES.get(extension)
-    if signature is None or not candidate.is_absolute() or candidate.suffix.lower() != f".{extension}":
+    if signature is None or candidate is None or candidate.suffix.lower() != f".{extension}":
         return None
     offset, magic = signature
     try:
@@ -221,6 +236,46 @@ def local_file(path: str | None, extension: str) -> Path | None:
     except OSError:
         return None
     return candidate if head[offset:] == magic else None
+
+
+def output_file(output: gallery.Output, output_path: object) -> Path | None:
+    """The output's stored file, if the plugin may serve it: :func:`local_file`, and the very file the task's
+    own rendered ``output_path`` names for this job (an XCom ``image_path`` alone, which a user allowed to
+    write XCom can set, never makes the api-server serve a file of another task or DAG)."""
+    extension = _extension(output)
+    path = local_file(output.stored_path, extension)
+    if path is None or not isinstance(output_path, str) or not output_path:
+        return None
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.storage import destination_for
+
+    try:
+        expected = _local_path(destination_for(output_path, output.job_id, extension))
+    except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
+        return None
+    return path if expected is not None and os.path.normpath(expected) == os.path.normpath(path) else None
+
+
+def stored_files(session: Session, outputs: Sequence[gallery.Output]) -> dict[str, Path]:
+    """The files the plugin may serve for ``outputs``, by job id (:func:`output_file`; one query for the
+    rendered ``output_path`` of the tasks that stored them)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+
+    tasks = {output.task for output in outputs if local_file(output.stored_path, _extension(output)) is not None}
+    if not tasks:
+        return {}
+    output_paths: dict[gallery.TaskKey, object] = {}
+    for chunk in _chunks(sorted(tasks)):
+        rows = session.execute(
+            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields).where(
+                tuple_(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index).in_([tuple(key) for key in chunk])
+            )
+        )
+        for dag_id, run_id, task_id, map_index, rendered in rows:
+            if isinstance(rendered, dict):
+                output_paths[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered.get("output_path")
+    files = {output.job_id: output_file(output, output_paths.get(output.task)) for output in outputs}
+    return {job_id: path for job_id, path in files.items() if path is not None}
 
 
 def _extension(output: gallery.Output) -> str:
@@ -328,15 +383,11 @@ def create_app(ui_base: str = "") -> FastAPI:
             dag_id=task.dag_id, run_id=task.run_id, task_id=task.task_id, map_index=str(task.map_index)
         )
 
-    def media_src(output: gallery.Output) -> str | None:
-        if local_file(output.stored_path, _extension(output)) is not None:
-            return file_href(output.task)
-        return output.url
-
     @app.get("/", response_class=HTMLResponse)
     def gallery_view(user: UserDep, session: SessionDep, found: GalleryDep, conn_id: str = "") -> HTMLResponse:
         """The Pictory page: gallery, spend by day and DAG, quota of a chosen connection."""
         outputs, filters = found.outputs, found.filters
+        files = stored_files(session, outputs[:SHOWN])
         html = pages.gallery_page(
             with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:],
             gallery.spend(outputs),
@@ -344,7 +395,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
             kinds=list(KINDS_BY_SHAPE),
             quota=_quota_view(user, session, conn_id),
-            media_src={output.job_id: media_src(output) for output in outputs[:SHOWN]},
+            media_src={o.job_id: file_href(o.task) if o.job_id in files else o.url for o in outputs[:SHOWN]},
             ui_base=ui_base,
             plugin_route=TASK_ROUTE,
             shown=SHOWN,
@@ -382,19 +433,19 @@ def create_app(ui_base: str = "") -> FastAPI:
         }
 
     @app.get("/task", response_class=HTMLResponse)
-    def task_view(found: TaskOutputDep) -> HTMLResponse:
+    def task_view(session: SessionDep, found: TaskOutputDep) -> HTMLResponse:
         """A task instance's output: the image or the video player, and its facts."""
         task, output = found
-        stored = output is not None and local_file(output.stored_path, _extension(output)) is not None
+        stored = output is not None and output.job_id in stored_files(session, [output])
         src = None if output is None else (file_href(task) if stored else output.url)
         page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
         return HTMLResponse(page, headers=pages.HEADERS)
 
     @app.get("/file")
-    def stored_file(found: TaskOutputDep) -> FileResponse:
+    def stored_file(session: SessionDep, found: TaskOutputDep) -> FileResponse:
         """The file a task stored (``output_path``), when the api-server can read it."""
         _, output = found
-        path = None if output is None else local_file(output.stored_path, _extension(output))
+        path = None if output is None else stored_files(session, [output]).get(output.job_id)
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
         media_type = MEDIA_TYPES.get(_extension(output), "application/octet-stream")
