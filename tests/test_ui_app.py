@@ -165,3 +165,26 @@ def test_an_undecodable_xcom_value_does_not_break_the_pages(client, session):
     assert [output["job_id"] for output in listed.json()["outputs"]] == [JOB_A]
     assert client.get("/pictory/").status_code == 200
     assert "ours" in client.get("/pictory/task", params=task_query("a_dag", "image")).text
+
+
+def test_the_quota_is_asked_only_with_a_pictory_connection(client, monkeypatch, emulator):
+    """A user who may read connections picks any conn_id in the URL: another service's connection
+    (its password) must never be sent to its host, or to Pictory, as a Pictory API key."""
+    from pictory_provider.ui import app as ui_app
+
+    from .conftest import API_KEY, conn_json
+
+    class MayReadConnections(ScopedAuthManager):
+        def is_authorized_connection(self, *, method: str, user: Any, details: Any = None) -> bool:
+            return True
+
+    monkeypatch.setattr(ui_app, "_auth_manager", lambda: MayReadConnections("a_"))
+    other = json.dumps({"conn_type": "http", "host": emulator.base_url, "password": "pictai_not-for-pictory"})
+    monkeypatch.setenv("AIRFLOW_CONN_OTHER_SERVICE", other)
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_UI", conn_json(emulator.base_url))
+    page = client.get("/pictory/", params={"conn_id": "other_service"}).text
+    assert "of type &#x27;http&#x27;, not a Pictory connection" in page
+    assert sum(emulator.stats()["requests"].values()) == 0
+    page = client.get("/pictory/", params={"conn_id": "pictory_ui"}).text
+    assert "AI credits left" in page and API_KEY not in page
+    assert sum(emulator.stats()["requests"].values()) == 1

@@ -366,6 +366,14 @@ def _quota_view(user: Any, session: Session, conn_id: str) -> pages.QuotaView:
     from pictory_provider.hooks.pictory import PictoryHook
 
     try:
+        conn_type = PictoryHook.get_connection(conn_id).conn_type
+    except Exception as exc:  # not defined: Airflow's message names the conn_id only
+        return pages.QuotaView(conn_ids, conn_id, error=f"Could not read the quota: {exc}")
+    if conn_type != PictoryHook.conn_type:  # never send another service's password anywhere as a Pictory key
+        return pages.QuotaView(
+            conn_ids, conn_id, error=f"The connection {conn_id!r} is of type {conn_type!r}, not a Pictory connection."
+        )
+    try:
         quota = PictoryHook(pictory_conn_id=conn_id, max_attempts=2, read_timeout=15.0).get_quota()
     except Exception as exc:  # the page still shows the gallery; the hook never puts the key in errors
         log.warning("Could not read the Pictory quota of %s: %s", conn_id, exc)
