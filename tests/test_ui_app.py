@@ -188,3 +188,13 @@ def test_the_quota_is_asked_only_with_a_pictory_connection(client, monkeypatch, 
     page = client.get("/pictory/", params={"conn_id": "pictory_ui"}).text
     assert "AI credits left" in page and API_KEY not in page
     assert sum(emulator.stats()["requests"].values()) == 1
+
+
+def test_the_last_date_a_date_input_takes_means_no_end(client, session):
+    """``until=9999-12-31`` (the date picker's last day, "no end") has no next day to stop before."""
+    publish(session, "a_dag", "image", image(JOB_A), {"prompt": "ours"})
+    for params in ({"until": "9999-12-31"}, {"since": "2000-01-01", "until": "9999-12-31"}):
+        listed = client.get("/pictory/api/outputs", params=params)
+        assert listed.status_code == 200, params
+        assert [output["job_id"] for output in listed.json()["outputs"]] == [JOB_A]
+    assert client.get("/pictory/", params={"until": "9999-12-31"}).status_code == 200

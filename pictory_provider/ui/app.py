@@ -161,7 +161,7 @@ def load_outputs(
     if task is None and since is not None:
         start = datetime.combine(since, time(), tzinfo=UTC)
         xcom, events = xcom.where(X.timestamp >= start), events.where(AssetEvent.timestamp >= start)
-    if task is None and until is not None:
+    if task is None and until is not None and until < date.max:  # 9999-12-31: no end (and no next day)
         end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
         xcom, events = xcom.where(X.timestamp < end), events.where(AssetEvent.timestamp < end)
     xcom_rows = [
