@@ -7,7 +7,9 @@ tests/e2e/test_ui_plugin.py, drives them in Airflow's UI).
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,7 +68,14 @@ def session() -> Iterator[Any]:
     engine.dispose()
 
 
-def publish(session: Any, dag_id: str, task_id: str, values: dict[str, Any], rendered: dict[str, Any] | None) -> None:
+def publish(
+    session: Any,
+    dag_id: str,
+    task_id: str,
+    values: dict[str, Any],
+    rendered: dict[str, Any] | None,
+    run_id: str = "run1",
+) -> None:
     """What a finished task leaves in Airflow's tables: its XCom rows and its rendered template fields."""
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.xcom import XComModel
@@ -78,7 +87,7 @@ def publish(session: Any, dag_id: str, task_id: str, values: dict[str, Any], ren
             XComModel.__table__.insert().values(
                 dag_run_id=1 if dag_id == "a_dag" else 2,
                 dag_id=dag_id,
-                run_id="run1",
+                run_id=run_id,
                 task_id=task_id,
                 map_index=-1,
                 key=key,
@@ -89,7 +98,7 @@ def publish(session: Any, dag_id: str, task_id: str, values: dict[str, Any], ren
     if rendered is not None:
         session.execute(
             RenderedTaskInstanceFields.__table__.insert().values(
-                dag_id=dag_id, run_id="run1", task_id=task_id, map_index=-1, rendered_fields=rendered
+                dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1, rendered_fields=rendered
             )
         )
     session.commit()
@@ -198,3 +207,23 @@ def test_the_last_date_a_date_input_takes_means_no_end(client, session):
         assert listed.status_code == 200, params
         assert [output["job_id"] for output in listed.json()["outputs"]] == [JOB_A]
     assert client.get("/pictory/", params={"until": "9999-12-31"}).status_code == 200
+
+
+def test_the_tab_finds_a_run_whose_id_has_a_plus_as_airflow_3_1_links_it(client, session, tmp_path):
+    """Airflow 3.1's UI puts the run id into the tab's URL unencoded: ``manual__...+00:00`` arrives with a
+    literal ``+`` (a space to a form decoder). Run ids have no spaces, so ``+`` is the run id's own."""
+    from pictory_provider.ui.pages import query
+
+    run_id = "manual__2026-03-01T12:00:00.123456+00:00"
+    stored = tmp_path / f"{JOB_A}.png"
+    stored.write_bytes(PNG)
+    publish(session, "a_dag", "image", image(JOB_A, stored), {"prompt": "ours", "output_path": f"{tmp_path}/"}, run_id)
+    as_3_1 = f"dag_id=a_dag&run_id={run_id}&task_id=image&map_index={{MAP_INDEX}}"  # Airflow 3.1.8's UI
+    as_3_3 = query(dag_id="a_dag", run_id=run_id, task_id="image", map_index="{MAP_INDEX}")  # encoded
+    for raw in (as_3_1, as_3_3):
+        page = client.get(f"/pictory/task?{raw}").text
+        assert JOB_A in page and "ours" in page, raw
+        assert client.get(f"/pictory/file?{raw}").content == PNG, raw
+    href = re.search(r'src="/pictory/(file\?[^"]+)"', client.get(f"/pictory/task?{as_3_1}").text)
+    assert href is not None
+    assert client.get("/pictory/" + html.unescape(href[1])).content == PNG  # the plugin's own link

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -326,15 +326,27 @@ def _gallery_outputs(
 GalleryDep = Annotated[Gathered, Depends(_gallery_outputs)]
 
 
+def _raw_run_id(request: Request, parsed: str) -> str:
+    """The run id as the query string spells it, with a ``+`` read as itself: Airflow 3.1's UI puts the run
+    id into the tab's URL unencoded (``manual__...+00:00``), and run ids have no spaces to encode as ``+``."""
+    for part in request.url.query.split("&"):
+        name, _, value = part.partition("=")
+        if unquote(name) == "run_id":
+            return unquote(value)
+    return parsed
+
+
 def _task_output(
     user: UserDep,
     session: SessionDep,
+    request: Request,
     dag_id: Annotated[str, Query(min_length=1)],
     run_id: Annotated[str, Query(min_length=1)],
     task_id: Annotated[str, Query(min_length=1)],
     map_index: str = "-1",
 ) -> tuple[gallery.TaskKey, gallery.Output | None]:
     """The task instance the query names and its output; 403 unless the user may read the DAG's XCom."""
+    run_id = _raw_run_id(request, run_id)
     # The UI leaves {MAP_INDEX} unreplaced on an unmapped task's page.
     task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if re.fullmatch(r"-?\d{1,9}", map_index) else -1)
     if not readable_xcom_dags(user, {dag_id}, session):

@@ -294,5 +294,5 @@ def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_h
 
 
 def query(**params: str) -> str:
-    """A query string of the non-empty parameters."""
-    return urlencode({key: value for key, value in params.items() if value})
+    """A query string of the non-empty parameters (a space as ``%20``: the app reads a ``+`` as itself)."""
+    return urlencode({key: value for key, value in params.items() if value}, quote_via=quote)
