@@ -227,3 +227,19 @@ def test_the_tab_finds_a_run_whose_id_has_a_plus_as_airflow_3_1_links_it(client,
     href = re.search(r'src="/pictory/(file\?[^"]+)"', client.get(f"/pictory/task?{as_3_1}").text)
     assert href is not None
     assert client.get("/pictory/" + html.unescape(href[1])).content == PNG  # the plugin's own link
+
+
+def test_a_read_cut_at_max_rows_says_the_spend_is_incomplete(client, session, monkeypatch):
+    """The spend must not look complete when the newest MAX_ROWS records left older ones out."""
+    from pictory_provider.ui import app as ui_app
+
+    publish(session, "a_dag", "first", image(JOB_A), {"prompt": "older"})
+    publish(session, "a_dag", "second", image(JOB_B), {"prompt": "newer"})
+    whole = client.get("/pictory/api/outputs").json()
+    assert (whole["truncated"], whole["spend"]["jobs"]) == (False, 2)
+    assert 'id="truncated"' not in client.get("/pictory/").text
+    monkeypatch.setattr(ui_app, "MAX_ROWS", 4)  # fewer than the 6 XCom rows of the two tasks
+    cut = client.get("/pictory/api/outputs").json()
+    assert cut["truncated"] is True
+    page = client.get("/pictory/").text
+    assert 'id="truncated"' in page and "Only the newest 4 records were read" in page

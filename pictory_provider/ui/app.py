@@ -135,11 +135,23 @@ def load_outputs(
 ) -> list[gallery.Output]:
     """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids`` between two UTC dates, or of
     one task instance (``task``; the other tasks of its run are read for the submitter of a sensor's job)."""
+    return _read_outputs(session, dag_ids, since=since, until=until, task=task)[0]
+
+
+def _read_outputs(
+    session: Session,
+    dag_ids: set[str],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    task: gallery.TaskKey | None = None,
+) -> tuple[list[gallery.Output], bool]:
+    """:func:`load_outputs`, and whether a read stopped at :data:`MAX_ROWS` (older records left out)."""
     from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel as X
 
     if not dag_ids:
-        return []
+        return [], False
     xcom = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
         X.key.in_(gallery.xcom_keys()), X.dag_id.in_(dag_ids)
     )
@@ -168,6 +180,7 @@ def load_outputs(
         gallery.XComRow(d, r, t, m, k, _decode(v), ts)
         for d, r, t, m, k, v, ts in session.execute(xcom.order_by(X.timestamp.desc()).limit(MAX_ROWS))
     ]
+    truncated = len(xcom_rows) >= MAX_ROWS
     # Sensors publish no job_id key: the job id is in their return value (read for them only).
     for chunk in _chunks(sorted(gallery.tasks_without_job_id(xcom_rows))):
         returned = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
@@ -176,15 +189,17 @@ def load_outputs(
         xcom_rows += [
             gallery.XComRow(d, r, t, m, k, _decode(v), ts) for d, r, t, m, k, v, ts in session.execute(returned)
         ]
+    events_read = session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS)).all()
+    truncated = truncated or len(events_read) >= MAX_ROWS
     event_rows = [
         gallery.AssetEventRow(d, r, t, -1 if m is None else m, e, ts)
-        for d, r, t, m, e, ts in session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS))
+        for d, r, t, m, e, ts in events_read
         if d and r and t
     ]
     outputs = gallery.merge_outputs(
         gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
     )
-    return outputs if task is None else [output for output in outputs if output.task == task]
+    return (outputs if task is None else [output for output in outputs if output.task == task]), truncated
 
 
 def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
@@ -299,6 +314,8 @@ class Gathered:
     outputs: list[gallery.Output]
     readable: set[str]
     filters: pages.Filters
+    #: A read stopped at :data:`MAX_ROWS`: older outputs (and their spend) are missing.
+    truncated: bool = False
 
 
 def _gallery_outputs(
@@ -316,11 +333,11 @@ def _gallery_outputs(
     permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
     if dag_id:
         permitted &= {dag_id}
-    outputs = load_outputs(session, permitted, since=first, until=last)
+    outputs, truncated = _read_outputs(session, permitted, since=first, until=last)
     readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
     outputs = [output for output in outputs if output.task.dag_id in readable]
     filters = pages.Filters(dag_id, kind, since, until)
-    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters)
+    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters, truncated)
 
 
 GalleryDep = Annotated[Gathered, Depends(_gallery_outputs)]
@@ -419,6 +436,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             ui_base=ui_base,
             plugin_route=TASK_ROUTE,
             shown=SHOWN,
+            truncated_at=MAX_ROWS if found.truncated else None,
         )
         return HTMLResponse(html, headers=pages.HEADERS)
 
@@ -444,6 +462,7 @@ def create_app(ui_base: str = "") -> FastAPI:
                 }
                 for o in outputs
             ],
+            "truncated": found.truncated,
             "spend": {
                 "total": summary.total,
                 "jobs": summary.jobs,

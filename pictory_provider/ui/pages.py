@@ -219,6 +219,7 @@ def gallery_page(
     ui_base: str,
     plugin_route: str,
     shown: int,
+    truncated_at: int | None = None,
 ) -> str:
     """The Pictory page: filters, AI-credit spend, quota, and a gallery of the newest ``shown`` outputs."""
     form = (
@@ -242,6 +243,12 @@ def gallery_page(
         "<h1>Pictory</h1>"
         + form
         + "<h2>AI-credit spend</h2>"
+        + (
+            f'<p class="error" id="truncated">Only the newest {truncated_at:,} records were read: older outputs '
+            "and their AI credits are missing. Narrow the dates or pick a DAG.</p>"
+            if truncated_at
+            else ""
+        )
         + _spend_tables(summary)
         + "<h2>Quota</h2>"
         + _quota_panel(quota, filters)
