@@ -75,12 +75,13 @@ def publish(
     values: dict[str, Any],
     rendered: dict[str, Any] | None,
     run_id: str = "run1",
+    minutes_ago: int = 60,
 ) -> None:
     """What a finished task leaves in Airflow's tables: its XCom rows and its rendered template fields."""
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.xcom import XComModel
 
-    at = datetime.now(UTC) - timedelta(hours=1)
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     for key, value in values.items():
         raw = value.raw if isinstance(value, SimpleNamespace) else XComModel.serialize_value(value)
         session.execute(
@@ -243,3 +244,14 @@ def test_a_read_cut_at_max_rows_says_the_spend_is_incomplete(client, session, mo
     assert cut["truncated"] is True
     page = client.get("/pictory/").text
     assert 'id="truncated"' in page and "Only the newest 4 records were read" in page
+
+
+def test_a_task_that_publishes_a_job_again_shows_it_in_its_own_tab(client, session):
+    """A downstream task re-publishing a job counts once in the spend, but its own tab shows the output it
+    published (titled by the submitter's prompt), not "no output"."""
+    publish(session, "a_dag", "generate", image(JOB_A), {"prompt": "a lighthouse"}, minutes_ago=10)
+    publish(session, "a_dag", "copy", image(JOB_A), {}, minutes_ago=5)
+    assert client.get("/pictory/api/outputs").json()["spend"]["jobs"] == 1
+    for task_id in ("generate", "copy"):
+        page = client.get("/pictory/task", params=task_query("a_dag", task_id)).text
+        assert JOB_A in page and "a lighthouse" in page and 'id="no-output"' not in page, task_id

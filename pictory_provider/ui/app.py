@@ -199,7 +199,14 @@ def _read_outputs(
     outputs = gallery.merge_outputs(
         gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
     )
-    return (outputs if task is None else [output for output in outputs if output.task == task]), truncated
+    if task is None:
+        return outputs, truncated
+    mine = [output for output in outputs if output.task == task]
+    if not mine:  # the task published a job again (the run's outputs name the first publisher): its own
+        requests = {output.job_id: output.request_task for output in outputs}
+        own = gallery.outputs_from_xcoms([row for row in xcom_rows if gallery.TaskKey(*row[:4]) == task])
+        mine = [replace(output, request_task=requests.get(output.job_id, output.task)) for output in own]
+    return mine, truncated
 
 
 def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
