@@ -255,3 +255,39 @@ def test_a_task_that_publishes_a_job_again_shows_it_in_its_own_tab(client, sessi
     for task_id in ("generate", "copy"):
         page = client.get("/pictory/task", params=task_query("a_dag", task_id)).text
         assert JOB_A in page and "a lighthouse" in page and 'id="no-output"' not in page, task_id
+
+
+def test_a_renders_stored_subtitles_reach_the_player_from_the_plugin(client, session, tmp_path):
+    """Browsers load a <track> only from the page's own origin (Chromium: "Unsafe attempt to load URL"),
+    so the player's subtitles are the stored VTT served by the plugin, bound like the MP4 to the task's
+    own output_path; without a stored VTT the track stays the render's vtt_url."""
+    mp4, vtt = tmp_path / f"{JOB_A}.mp4", tmp_path / f"{JOB_A}.vtt"
+    mp4.write_bytes(b"\0\0\0\x18ftypisom" + b"\0" * 32)
+    vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHello\n")
+    elsewhere = tmp_path / "b" / f"{JOB_B}.vtt"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("WEBVTT\n\nanother DAG's subtitles\n")
+    render = {"job_id": JOB_A, "video_url": f"https://cdn.pictory.ai/{JOB_A}.mp4", "share_url": "https://pictory.ai/s"}
+    render |= {"vtt_url": "https://cdn.pictory.ai/subs.vtt", "duration": 2, "ai_credits_used": 1}
+    publish(
+        session,
+        "a_dag",
+        "render",
+        render | {"video_path": str(mp4), "vtt_path": str(vtt)},
+        {"output_path": f"{tmp_path}/"},
+    )
+    forged = render | {"job_id": JOB_B, "vtt_path": str(elsewhere)}
+    publish(session, "a_dag", "forged", forged, {"output_path": f"{tmp_path}/"})
+
+    page = client.get("/pictory/task", params=task_query("a_dag", "render")).text
+    track = re.search(r'<track [^>]*src="([^"]+)"', page)
+    assert track is not None and html.unescape(track[1]).endswith("&part=vtt"), page
+    served = client.get(html.unescape(track[1]))
+    assert served.status_code == 200 and served.text.startswith("WEBVTT") and "Hello" in served.text
+    assert served.headers["content-type"].startswith("text/vtt")
+    assert client.get("/pictory/file", params=task_query("a_dag", "render")).content.startswith(b"\0\0\0\x18ftyp")
+    # a vtt_path XCom pointing elsewhere is not served; the player keeps the render's vtt_url
+    assert client.get("/pictory/file", params=task_query("a_dag", "forged") | {"part": "vtt"}).status_code == 404
+    page = client.get("/pictory/task", params=task_query("a_dag", "forged")).text
+    assert '<track kind="subtitles" label="Subtitles" default src="https://cdn.pictory.ai/subs.vtt">' in page
+    assert client.get("/pictory/file", params=task_query("a_dag", "render") | {"part": "srt"}).status_code == 404

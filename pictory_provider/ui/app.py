@@ -63,8 +63,11 @@ MAX_ROWS = 20_000
 #: Cards shown on the gallery page (all outputs count in the spend).
 SHOWN = 60
 #: How a stored file of each extension starts: (offset, bytes).
-SIGNATURES = {"png": (0, b"\x89PNG\r\n\x1a\n"), "mp4": (4, b"ftyp")}
-MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4"}
+SIGNATURES = {"png": (0, b"\x89PNG\r\n\x1a\n"), "mp4": (4, b"ftyp"), "vtt": (0, b"WEBVTT")}
+MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4", "vtt": "text/vtt; charset=utf-8"}
+#: Files stored beside an output that the plugin serves (``/file?part=vtt``): a browser loads a video's
+#: subtitles track only from the page's own origin, never from Pictory's CDN.
+PARTS = ("vtt",)
 
 
 def _auth_manager() -> Any:
@@ -260,30 +263,32 @@ def local_file(path: str | None, extension: str) -> Path | None:
     return candidate if head[offset:] == magic else None
 
 
-def output_file(output: gallery.Output, output_path: object) -> Path | None:
-    """The output's stored file, if the plugin may serve it: :func:`local_file`, and the very file the task's
-    own rendered ``output_path`` names for this job (an XCom ``image_path`` alone, which a user allowed to
-    write XCom can set, never makes the api-server serve a file of another task or DAG)."""
-    extension = _extension(output)
-    path = local_file(output.stored_path, extension)
+def output_file(output: gallery.Output, output_path: object, part: str = "") -> Path | None:
+    """The output's stored file (or the ``part`` stored beside it: ``vtt``), if the plugin may serve it:
+    :func:`local_file`, and the very file the task's own rendered ``output_path`` names for this job (an
+    XCom ``image_path`` alone, which a user allowed to write XCom can set, never makes the api-server
+    serve a file of another task or DAG)."""
+    extension = part or _extension(output)
+    path = local_file(output.extra_paths.get(part) if part else output.stored_path, extension)
     if path is None or not isinstance(output_path, str) or not output_path:
         return None
     from pictory_provider.exceptions import PictoryDownloadError
-    from pictory_provider.storage import destination_for
+    from pictory_provider.storage import destination_for, with_extension
 
     try:
-        expected = _local_path(destination_for(output_path, output.job_id, extension))
+        target = with_extension(output_path, part) if part else output_path
+        expected = _local_path(destination_for(target, output.job_id, extension))
     except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
         return None
     return path if expected is not None and os.path.normpath(expected) == os.path.normpath(path) else None
 
 
-def stored_files(session: Session, outputs: Sequence[gallery.Output]) -> dict[str, Path]:
-    """The files the plugin may serve for ``outputs``, by job id (:func:`output_file`; one query for the
-    rendered ``output_path`` of the tasks that stored them)."""
+def stored_files(session: Session, outputs: Sequence[gallery.Output], part: str = "") -> dict[str, Path]:
+    """The files the plugin may serve for ``outputs`` (or the ``part`` beside each), by job id
+    (:func:`output_file`; one query for the rendered ``output_path`` of the tasks that stored them)."""
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
 
-    tasks = {output.task for output in outputs if local_file(output.stored_path, _extension(output)) is not None}
+    tasks = {output.task for output in outputs if (output.extra_paths.get(part) if part else output.stored_path)}
     if not tasks:
         return {}
     output_paths: dict[gallery.TaskKey, object] = {}
@@ -296,7 +301,7 @@ def stored_files(session: Session, outputs: Sequence[gallery.Output]) -> dict[st
         for dag_id, run_id, task_id, map_index, rendered in rows:
             if isinstance(rendered, dict):
                 output_paths[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered.get("output_path")
-    files = {output.job_id: output_file(output, output_paths.get(output.task)) for output in outputs}
+    files = {output.job_id: output_file(output, output_paths.get(output.task), part) for output in outputs}
     return {job_id: path for job_id, path in files.items() if path is not None}
 
 
@@ -484,17 +489,27 @@ def create_app(ui_base: str = "") -> FastAPI:
         task, output = found
         stored = output is not None and output.job_id in stored_files(session, [output])
         src = None if output is None else (file_href(task) if stored else output.url)
-        page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
+        track = output is not None and output.job_id in stored_files(session, [output], "vtt")
+        page = pages.task_page(
+            task,
+            output,
+            src,
+            stored_href=file_href(task) if stored else None,
+            track_src=file_href(task) + "&part=vtt" if track else None,
+        )
         return HTMLResponse(page, headers=pages.HEADERS)
 
     @app.get("/file")
-    def stored_file(session: SessionDep, found: TaskOutputDep) -> FileResponse:
-        """The file a task stored (``output_path``), when the api-server can read it."""
+    def stored_file(session: SessionDep, found: TaskOutputDep, part: str = "") -> FileResponse:
+        """The file a task stored (``output_path``), or the ``part`` beside it (``vtt``), when the api-server
+        can read it."""
         _, output = found
-        path = None if output is None else stored_files(session, [output]).get(output.job_id)
+        if part and part not in PARTS:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"part must be one of {', '.join(PARTS)}")
+        path = None if output is None else stored_files(session, [output], part).get(output.job_id)
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
-        media_type = MEDIA_TYPES.get(_extension(output), "application/octet-stream")
+        media_type = MEDIA_TYPES.get(part or _extension(output), "application/octet-stream")
         headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff"}
         return FileResponse(path, media_type=media_type, headers=headers)
 
