@@ -19,7 +19,6 @@ Airflow's API modules.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui import gallery, pages
+from pictory_provider.ui.files import MEDIA_TYPES, PARTS, extension_of, output_file
 from pictory_provider.ui.plugin import TASK_ROUTE
 
 __all__ = [
@@ -47,8 +47,6 @@ __all__ = [
     "Gathered",
     "create_app",
     "load_outputs",
-    "local_file",
-    "output_file",
     "readable_xcom_dags",
     "stored_files",
     "with_requests",
@@ -62,12 +60,6 @@ DEFAULT_DAYS = 30
 MAX_ROWS = 20_000
 #: Cards shown on the gallery page (all outputs count in the spend).
 SHOWN = 60
-#: How a stored file of each extension starts: (offset, bytes).
-SIGNATURES = {"png": (0, b"\x89PNG\r\n\x1a\n"), "mp4": (4, b"ftyp"), "vtt": (0, b"WEBVTT")}
-MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4", "vtt": "text/vtt; charset=utf-8"}
-#: Files stored beside an output that the plugin serves (``/file?part=vtt``): a browser loads a video's
-#: subtitles track only from the page's own origin, never from Pictory's CDN.
-PARTS = ("vtt",)
 
 
 def _auth_manager() -> Any:
@@ -235,54 +227,6 @@ def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[g
     ]
 
 
-def _local_path(path: str) -> Path | None:
-    """``path`` (a plain path or a ``file://`` URL) as an absolute local path, else ``None``."""
-    parts = urlsplit(path)
-    if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
-        return None
-    candidate = Path(unquote(parts.path) if parts.scheme else path)
-    return candidate if candidate.is_absolute() else None
-
-
-def local_file(path: str | None, extension: str) -> Path | None:
-    """The stored output as a local file, if it is one the plugin may serve (see the module docstring)."""
-    if not path:
-        return None
-    candidate = _local_path(path)
-    signature = SIGNATURES.get(extension)
-    if signature is None or candidate is None or candidate.suffix.lower() != f".{extension}":
-        return None
-    offset, magic = signature
-    try:
-        if not candidate.is_file():
-            return None
-        with candidate.open("rb") as handle:
-            head = handle.read(offset + len(magic))
-    except OSError:
-        return None
-    return candidate if head[offset:] == magic else None
-
-
-def output_file(output: gallery.Output, output_path: object, part: str = "") -> Path | None:
-    """The output's stored file (or the ``part`` stored beside it: ``vtt``), if the plugin may serve it:
-    :func:`local_file`, and the very file the task's own rendered ``output_path`` names for this job (an
-    XCom ``image_path`` alone, which a user allowed to write XCom can set, never makes the api-server
-    serve a file of another task or DAG)."""
-    extension = part or _extension(output)
-    path = local_file(output.extra_paths.get(part) if part else output.stored_path, extension)
-    if path is None or not isinstance(output_path, str) or not output_path:
-        return None
-    from pictory_provider.exceptions import PictoryDownloadError
-    from pictory_provider.storage import destination_for, with_extension
-
-    try:
-        target = with_extension(output_path, part) if part else output_path
-        expected = _local_path(destination_for(target, output.job_id, extension))
-    except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
-        return None
-    return path if expected is not None and os.path.normpath(expected) == os.path.normpath(path) else None
-
-
 def stored_files(session: Session, outputs: Sequence[gallery.Output], part: str = "") -> dict[str, Path]:
     """The files the plugin may serve for ``outputs`` (or the ``part`` beside each), by job id
     (:func:`output_file`; one query for the rendered ``output_path`` of the tasks that stored them)."""
@@ -303,11 +247,6 @@ def stored_files(session: Session, outputs: Sequence[gallery.Output], part: str 
                 output_paths[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered.get("output_path")
     files = {output.job_id: output_file(output, output_paths.get(output.task), part) for output in outputs}
     return {job_id: path for job_id, path in files.items() if path is not None}
-
-
-def _extension(output: gallery.Output) -> str:
-    kind = KINDS_BY_SHAPE.get(output.kind)
-    return kind.extension if kind else ""
 
 
 def _parse_date(value: str, name: str) -> date | None:
@@ -509,7 +448,7 @@ def create_app(ui_base: str = "") -> FastAPI:
         path = None if output is None else stored_files(session, [output], part).get(output.job_id)
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
-        media_type = MEDIA_TYPES.get(part or _extension(output), "application/octet-stream")
+        media_type = MEDIA_TYPES.get(part or extension_of(output), "application/octet-stream")
         headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff"}
         return FileResponse(path, media_type=media_type, headers=headers)
 
