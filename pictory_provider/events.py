@@ -150,8 +150,10 @@ def complete(
     named = kind.named_kind(result)  # the any-job sensor: the kind the job's shape shows
     push_result(context, result, named)
     if output_path and result.get("url"):
-        from pictory_provider.storage import store_file, with_extension
+        from pictory_provider.storage import check_output_paths, store_file, with_extension
 
+        if named.extra_files:  # a sensor's output_path is first seen here: never the subtitles' own name
+            check_output_paths(output_path, named.extension, tuple(ext for _, ext, _ in named.extra_files))
         stored = store_file(result["url"], output_path, job_id=result["job_id"], kind=named.extension)
         result = result | {named.path_key: stored}
         context["ti"].xcom_push(key=named.path_key, value=stored)

@@ -764,6 +764,15 @@ def test_subtitle_destinations_are_checked_before_paying(pictory_conn, tmp_path)
     assert (result["video_path"], result["srt_path"]) == (f"{tmp_path}/clip", f"{tmp_path}/clip.srt")
 
 
+def test_the_job_sensor_never_stores_a_render_under_its_subtitles_name(pictory_conn, tmp_path):
+    job_id = PictoryHook(**FAST).render_video(board())
+    time.sleep(0.6)
+    sensor = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, output_path=f"{tmp_path}/clip.srt")
+    with pytest.raises(PictoryValidationError, match=r"where the \.srt subtitles go"):
+        sensor.execute(make_context())
+    assert list(tmp_path.iterdir()) == []  # no MP4 overwritten by its subtitles under clip.srt
+
+
 def test_the_sensors_pokes_log_the_render_progress_message(pictory_conn, capsys):
     pictory_conn.set_job_seconds(0.6)
     job_id = PictoryHook(**FAST).render_video(board())
