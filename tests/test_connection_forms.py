@@ -184,3 +184,33 @@ def test_the_plain_http_hint_needs_a_failed_tls_handshake(emulator):
     https_url = emulator.base_url.replace("http://", "https://")
     assert diagnose_unreachable(https_url, tls_failed=False) is None
     assert "did you mean http://" in (diagnose_unreachable(https_url, tls_failed=True) or "")
+
+
+# -- a key or a path in the wrong place: said before any request (review of issue 21) ------------------
+
+
+@pytest.mark.parametrize("path", ["/pictoryapis/v1", "/pictoryapis/v1/", "/pictoryapis"])
+def test_a_base_url_with_the_api_path_names_the_root_before_any_request(monkeypatch, emulator, path):
+    # Copied from Pictory's API reference, "https://api.pictory.ai/pictoryapis/v1" used to 404 every
+    # request with "Pictory found nothing", which did not say what to change.
+    value = json.dumps({"conn_type": "pictory", "host": emulator.base_url + path, "password": API_KEY})
+    hook = hook_for(monkeypatch, value)
+    with pytest.raises(PictoryConfigError, match="includes Pictory's API path") as err:
+        hook.generate_image("A lighthouse at dawn")
+    assert f"Set the Base URL to {emulator.base_url} " in str(err.value)
+    assert sum(emulator.stats()["requests"].values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("pictory://{key}@127.0.0.1:8931", "the key seems to be in the Login field"),  # the colon forgotten
+        ('{{"conn_type": "pictory", "extra": {{"api_key": "{key}"}}}}', "the extra has 'api_key'"),
+    ],
+)
+def test_a_key_in_the_wrong_field_is_named_without_echoing_it(monkeypatch, value, hint):
+    hook = hook_for(monkeypatch, value.format(key=API_KEY))
+    with pytest.raises(PictoryConfigError, match="has no API key") as err:
+        hook.get_credentials()
+    assert hint in str(err.value)
+    assert API_KEY not in str(err.value)

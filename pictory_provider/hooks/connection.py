@@ -128,6 +128,14 @@ def base_url_from_host(host: str | None, port: int | None = None, scheme: object
             f"Pictory's API at {parts.hostname} is https only: plain http would send the API key "
             f"unencrypted. Leave the Base URL empty (or use https://{parts.hostname})"
         )
+    api_at = parts.path.lower().find("/pictoryapis")
+    if api_at != -1:
+        root = f"{parts.scheme}://{parts.netloc}{parts.path[:api_at]}"
+        raise PictoryConfigError(
+            f"The Base URL {host!r} includes Pictory's API path ({parts.path[api_at:]}): the provider adds "
+            f"/pictoryapis/v1/... to every request itself. Set the Base URL to {root} "
+            f"(or leave it empty for {DEFAULT_BASE_URL})"
+        )
     netloc = parts.netloc
     if port and not has_port:
         netloc = f"{netloc}:{port}"
@@ -173,7 +181,7 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
     if not api_key:
         raise PictoryConfigError(
             f"Connection {conn_id!r} has no API key: put your Pictory API key (it starts with 'pictai_') "
-            "in the connection's API Key (password) field"
+            "in the connection's API Key (password) field" + _misplaced_key_hint(conn, extra)
         )
     problem = api_key_problem(api_key)
     if problem:
@@ -203,6 +211,20 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         max_requests_per_second=float(rate),
         status_polling=polling,
     )
+
+
+def _misplaced_key_hint(conn: Any, extra: dict[str, Any]) -> str:
+    """Where a key without a password probably went instead (named, never echoed)."""
+    if (getattr(conn, "login", None) or "").strip():
+        return (
+            "; the key seems to be in the Login field: in the URI form the key goes after a colon, "
+            "pictory://:pictai_...@ (the colon before the key matters)"
+        )
+    keys = sorted(k for k in extra if "key" in k.lower() or "token" in k.lower() or k.lower() == "password")
+    if keys:
+        named = ", ".join(map(repr, keys))
+        return f"; the extra has {named}, which the provider does not read: move the key to the password field"
+    return ""
 
 
 def extra_of(conn: Any) -> dict[str, Any]:
