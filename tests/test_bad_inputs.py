@@ -168,6 +168,18 @@ CASES = [
         "not-a-folder is a file, not a folder; nothing was sent to Pictory",
     ),
     Case(
+        "output_path starting with '~'",  # not expanded: stored under ./~/ in the worker's working directory
+        generate(output_path="~/pictory/"),
+        PictoryValidationError,
+        "starts with '~', which is not expanded",
+    ),
+    Case(
+        "output_path file:// with two slashes",  # fsspec reads file://data/x as ./data/x
+        generate(output_path="file://data/pictory/"),
+        PictoryValidationError,
+        "write file:///data/pictory/ (three slashes)",
+    ),
+    Case(
         "output_path with an unknown scheme",
         generate(output_path="s4://bucket/images/"),
         PictoryValidationError,
@@ -254,3 +266,21 @@ def test_read_only_output_folder_fails_before_any_request(emulator, tmp_path):
         f"create files in the folder {folder} (where {folder}/images would be created); nothing was sent to Pictory"
     ), result.stderr[-3000:]
     assert sum(emulator.stats()["requests"].values()) == 0
+
+
+@pytest.mark.parametrize("output_path", ["~/pictory/", "file://data/pictory/"])
+def test_a_sensor_never_stores_where_a_local_output_path_does_not_point(emulator, monkeypatch, tmp_path, output_path):
+    # The sensor buys nothing, so it meets output_path only at store time: the same forms the operator
+    # refuses before paying must not land in ./~/ or ./data/ under the worker's working directory.
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.hooks.pictory import PictoryHook
+
+    connection = {"conn_type": "pictory", "host": emulator.base_url, "password": "pictai_bad_inputs"}
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(connection))
+    monkeypatch.chdir(tmp_path)
+    job_id = PictoryHook().generate_image("A valid prompt")
+    emulator.finish_jobs()
+    sensor = PictoryImageJobSensor(task_id="t", job_id=job_id, deferrable=False, output_path=output_path)
+    with pytest.raises(PictoryDownloadError, match="three slashes|is not expanded"):
+        sensor.execute(make_context())
+    assert list(tmp_path.rglob("*.png")) == []
