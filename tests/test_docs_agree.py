@@ -178,3 +178,13 @@ def test_emulator_page_lists_every_cli_option_and_fault_route() -> None:
     (create_row,) = [line for line in faults.splitlines() if line.startswith("| `create` |")]
     assert ROUTE_OF_HANDLER[create_video] == "create" and "/aistudio/videos" in create_row
     assert "/storyboard/render" in create_row
+
+
+def test_example_dags_page_names_every_output_path_default() -> None:
+    text = " ".join(read("docs/example-dags.md").split())
+    defaults = set()
+    for path in sorted((ROOT / "example_dags").glob("*.py")):
+        defaults |= set(re.findall(r'"output_path": Param\("([^"]+)"', path.read_text(encoding="utf-8")))
+    assert defaults, "no output_path params found in example_dags/"
+    missing = sorted(default for default in defaults if f"`{default}`" not in text)
+    assert not missing, f"docs/example-dags.md does not name the output_path defaults {missing}"
