@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,7 @@ __all__ = [
     "validate_job_id",
     "video_credits",
     "video_request_errors",
+    "wait_seconds",
     "without_query",
 ]
 
@@ -185,6 +187,11 @@ def job_failure(job: PictoryJob) -> tuple[str, str] | None:
     if job.status is JobStatus.CLEANED:
         return "JOB_CLEANED", "the job's outputs were deleted (cleaned) before they were collected"
     return None
+
+
+def wait_seconds(value: float | timedelta) -> float:
+    """A wait setting in seconds: a ``timedelta`` (as Airflow's own sensors accept) becomes its seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 def check_wait_settings(poll_interval: float, timeout: float) -> None:

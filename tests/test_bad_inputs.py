@@ -284,3 +284,30 @@ def test_a_sensor_never_stores_where_a_local_output_path_does_not_point(emulator
     with pytest.raises(PictoryDownloadError, match="three slashes|is not expanded"):
         sensor.execute(make_context())
     assert list(tmp_path.rglob("*.png")) == []
+
+
+def test_wait_settings_accept_a_timedelta_as_airflow_sensors_do():
+    # BaseSensorOperator takes timeout=timedelta(...); the provider's own check used to crash on it with
+    # "TypeError: '>' not supported between instances of 'datetime.timedelta' and 'int'" at parse time.
+    from datetime import timedelta
+
+    from pictory_provider.operators.render import PictoryRenderVideoOperator
+
+    sensor = PictoryImageJobSensor(
+        task_id="s", job_id=UNKNOWN_JOB, poke_interval=timedelta(seconds=30), timeout=timedelta(minutes=5)
+    )
+    assert (sensor.poke_interval, sensor.timeout) == (30, 300)
+    for cls, extra in (
+        (PictoryGenerateImageOperator, {"prompt": "A valid prompt"}),
+        (PictoryRenderVideoOperator, {"preview_job_id": UNKNOWN_JOB}),
+    ):
+        operator = cls(
+            task_id="o",
+            poll_interval=timedelta(seconds=5),
+            timeout=timedelta(minutes=5),
+            reconcile_timeout=timedelta(minutes=1),
+            **extra,
+        )
+        assert (operator.poll_interval, operator.timeout, operator.reconcile_timeout) == (5, 300, 60)
+    with pytest.raises(PictoryValidationError, match=r"at most the timeout \(60 s\)"):
+        PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, poke_interval=timedelta(minutes=2), timeout=60)
