@@ -214,3 +214,15 @@ def test_a_key_in_the_wrong_field_is_named_without_echoing_it(monkeypatch, value
         hook.get_credentials()
     assert hint in str(err.value)
     assert API_KEY not in str(err.value)
+
+
+def test_a_missing_connection_in_a_pytest_test_names_the_fixture(monkeypatch):
+    # A user's test that imports a DAG and runs dag.test() without the plugin's fixture.
+    monkeypatch.delenv("AIRFLOW_CONN_PICTORY_NOWHERE", raising=False)
+    with pytest.raises(PictoryConfigError, match="is not defined") as err:
+        PictoryHook("pictory_nowhere").get_credentials()
+    assert "ask for the provider's `pictory_connection` fixture" in str(err.value)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # outside pytest (a deployment), no word about fixtures
+    with pytest.raises(PictoryConfigError, match="is not defined") as err:
+        PictoryHook("pictory_nowhere").get_credentials()
+    assert "fixture" not in str(err.value)
