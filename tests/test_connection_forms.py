@@ -206,14 +206,16 @@ def test_a_base_url_with_the_api_path_names_the_root_before_any_request(monkeypa
     [
         ("pictory://{key}@127.0.0.1:8931", "the key seems to be in the Login field"),  # the colon forgotten
         ('{{"conn_type": "pictory", "extra": {{"api_key": "{key}"}}}}', "the extra has 'api_key'"),
+        ('{{"conn_type": "pictory", "password": "Bearer {key}"}}', "remove 'Bearer '"),  # the raw key, no prefix
     ],
 )
-def test_a_key_in_the_wrong_field_is_named_without_echoing_it(monkeypatch, value, hint):
-    hook = hook_for(monkeypatch, value.format(key=API_KEY))
-    with pytest.raises(PictoryConfigError, match="has no API key") as err:
-        hook.get_credentials()
+def test_a_key_in_the_wrong_field_is_named_without_echoing_it(monkeypatch, emulator, value, hint):
+    hook = hook_for(monkeypatch, value.format(key=API_KEY).replace("127.0.0.1:8931", emulator.base_url[7:]))
+    with pytest.raises(PictoryConfigError, match="has no API key|starts with 'Bearer '") as err:
+        hook.generate_image("A lighthouse at dawn")
     assert hint in str(err.value)
     assert API_KEY not in str(err.value)
+    assert sum(emulator.stats()["requests"].values()) == 0
 
 
 def test_a_missing_connection_in_a_pytest_test_names_the_fixture(monkeypatch):

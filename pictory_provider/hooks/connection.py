@@ -189,6 +189,11 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
             f"Connection {conn_id!r}: the API key contains {problem}, so it cannot be sent in an HTTP header; "
             "copy the key again from Pictory and paste it into the connection's API Key (password) field"
         )
+    if api_key[:7].lower() == "bearer ":
+        raise PictoryConfigError(
+            f"Connection {conn_id!r}: the API key starts with 'Bearer ', but Pictory takes the raw key in the "
+            "Authorization header: remove 'Bearer ' from the connection's API Key (password) field"
+        )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
     rate = extra.get("max_requests_per_second")
