@@ -228,3 +228,16 @@ def test_a_missing_connection_in_a_pytest_test_names_the_fixture(monkeypatch):
     with pytest.raises(PictoryConfigError, match="is not defined") as err:
         PictoryHook("pictory_nowhere").get_credentials()
     assert "fixture" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("max_request_per_second", "max_requests_per_second"), ("status_poling", "status_polling")]
+)
+def test_a_typo_in_an_extra_key_is_logged_with_the_key_meant(monkeypatch, caplog, typo, meant):
+    value = json.dumps({"conn_type": "pictory", "password": API_KEY, "extra": {typo: 1, "unrelated_team_tag": "x"}})
+    with caplog.at_level("WARNING", logger="pictory_provider.hooks.connection"):
+        hook_for(monkeypatch, value).get_credentials()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "pictory_provider.hooks.connection"]
+    assert warnings == [
+        f"Connection 'pictory_forms': extra {typo!r} is not a Pictory setting and is ignored; did you mean {meant!r}?"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import ipaddress
@@ -36,6 +37,8 @@ DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 USER_AGENT = f"airflow-provider-pictory/{__version__}"
 #: Connection extra ``status_polling``: how the triggerer learns job states (``auto`` picks by load).
 STATUS_POLLING_MODES = ("auto", "list", "per_job")
+#: The connection extra keys the provider reads (a near miss is logged as a likely typo).
+EXTRA_SETTINGS = ("scheme", "max_requests_per_second", "status_polling")
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,15 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
+    for name in extra:
+        close = difflib.get_close_matches(name, EXTRA_SETTINGS, n=1, cutoff=0.75)
+        if name not in EXTRA_SETTINGS and close:
+            log.warning(
+                "Connection %r: extra %r is not a Pictory setting and is ignored; did you mean %r?",
+                conn_id,
+                name,
+                close[0],
+            )
     rate = extra.get("max_requests_per_second")
     if rate is None:  # absent, or left empty in the connection form (Airflow >= 3.2 stores null)
         rate = DEFAULT_MAX_REQUESTS_PER_SECOND
