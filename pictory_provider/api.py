@@ -397,10 +397,23 @@ def validate_job_id(job_id: object) -> str:
     else:
         if isinstance(job_id, str):
             return job_id
+    hint = ""
+    text = "" if job_id is None else str(job_id).strip()
+    inside = _UUID_INSIDE.search(text)
+    if text in ("", "None", "null", "[]"):
+        hint = (
+            ": an empty or 'None' job_id usually means the template's xcom_pull found nothing; check its "
+            "task_ids and key='job_id', and that the submitting task runs upstream"
+        )
+    elif inside:
+        hint = f": it contains the job id {inside.group(0)}; pull only that, e.g. xcom_pull(..., key='job_id')"
     raise PictoryValidationError(
-        f"job_id must be a Pictory job UUID such as '4d82d040-4394-4371-867d-72ae1dd62b6d' (got {job_id!r})",
+        f"job_id must be a Pictory job UUID such as '4d82d040-4394-4371-867d-72ae1dd62b6d' (got {job_id!r}){hint}",
         [_field_error("job_id", "must be a UUID")],
     )
+
+
+_UUID_INSIDE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def parse_created_job(body: object, what: str = "image") -> str:

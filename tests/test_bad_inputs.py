@@ -124,6 +124,18 @@ CASES = [
         "job id not a UUID (sensor)", wait(job_id="job-42"), PictoryValidationError, "job_id must be a Pictory job UUID"
     ),
     Case(
+        "job id 'None' from an xcom_pull that found nothing (sensor)",
+        wait(job_id="None"),
+        PictoryValidationError,
+        "usually means the template's xcom_pull found nothing; check its task_ids and key='job_id'",
+    ),
+    Case(
+        "job id: a whole return value pulled instead of key='job_id' (sensor)",
+        wait(job_id=f"{{'job_id': '{UNKNOWN_JOB}', 'url': 'https://cdn/x.png'}}"),
+        PictoryValidationError,
+        f"it contains the job id {UNKNOWN_JOB}; pull only that, e.g. xcom_pull(..., key='job_id')",
+    ),
+    Case(
         "job id not a UUID (trigger)",
         lambda tmp_path: PictoryJobTrigger("42"),
         PictoryValidationError,
