@@ -323,3 +323,20 @@ def test_wait_settings_accept_a_timedelta_as_airflow_sensors_do():
         assert (operator.poll_interval, operator.timeout, operator.reconcile_timeout) == (5, 300, 60)
     with pytest.raises(PictoryValidationError, match=r"at most the timeout \(60 s\)"):
         PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, poke_interval=timedelta(minutes=2), timeout=60)
+
+
+def test_hook_params_are_checked_when_the_dag_is_parsed():
+    # A typo used to surface at run time as "BaseHook.__init__() got an unexpected keyword argument".
+    import inspect
+
+    from pictory_provider.api import HOOK_PARAMS
+    from pictory_provider.hooks.pictory import PictoryHook
+
+    signature = inspect.signature(PictoryHook.__init__).parameters.values()
+    assert tuple(p.name for p in signature if p.kind is inspect.Parameter.KEYWORD_ONLY) == HOOK_PARAMS
+    with pytest.raises(PictoryValidationError, match="unknown setting 'max_retries': did you mean 'max_attempts'?"):
+        PictoryGenerateImageOperator(task_id="o", prompt="A valid prompt", hook_params={"max_retries": 8})
+    with pytest.raises(PictoryValidationError, match=r"hook_params\['read_timeout'\] must be a number, got '60'"):
+        PictoryImageJobSensor(task_id="s", job_id=UNKNOWN_JOB, hook_params={"read_timeout": "60"})
+    sensor = PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, hook_params={"max_attempts": 8})
+    assert sensor.hook_params == {"max_attempts": 8}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
-from pictory_provider.api import check_wait_settings, wait_seconds
+from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
 from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError, PictoryValidationError
@@ -110,7 +110,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.output_path = output_path
         self.pictory_conn_id = pictory_conn_id
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = check_hook_params(hook_params)
         self.resubmit_unclear = resubmit_unclear
         self.max_ai_credits = check_max_ai_credits(max_ai_credits)
         self.check_quota = check_quota

@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from pictory_provider.api import check_wait_settings, wait_seconds
+from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
 from pictory_provider.events import complete, complete_from_event
 from pictory_provider.kinds import ANY_JOB, IMAGE, VIDEO, JobKind
 
@@ -83,7 +83,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
         self.job_id = job_id
         self.pictory_conn_id = pictory_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = check_hook_params(hook_params)
         self.output_path = output_path
 
     @cached_property
