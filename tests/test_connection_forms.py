@@ -52,6 +52,11 @@ WORKING_FORMS = [
     ("pictory://:{key}@api.pictory.ai", "https://api.pictory.ai"),
     ("pictory://:{key}@pictory-proxy.example.com:{port}", "https://pictory-proxy.example.com:{port}"),
     ("pictory://:{key}@127.0.0.1:{port}?scheme=https", "https://127.0.0.1:{port}"),
+    # a proxy's own path is kept (only Pictory's /pictoryapis segment is refused)
+    (
+        '{{"conn_type": "pictory", "host": "https://proxy.example.com/pictoryapis-relay/", "password": "{key}"}}',
+        "https://proxy.example.com/pictoryapis-relay",
+    ),
     ('{{"conn_type": "pictory", "password": "{key}", "port": 0}}', "https://api.pictory.ai"),  # the UI's port 0
 ]
 

@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,7 +132,8 @@ def base_url_from_host(host: str | None, port: int | None = None, scheme: object
             f"Pictory's API at {parts.hostname} is https only: plain http would send the API key "
             f"unencrypted. Leave the Base URL empty (or use https://{parts.hostname})"
         )
-    api_at = parts.path.lower().find("/pictoryapis")
+    api_path = re.search(r"/pictoryapis(?:/|$)", parts.path.lower())
+    api_at = api_path.start() if api_path else -1
     if api_at != -1:
         root = f"{parts.scheme}://{parts.netloc}{parts.path[:api_at]}"
         raise PictoryConfigError(
