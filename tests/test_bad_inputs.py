@@ -210,6 +210,12 @@ CASES = [
         "is an existing folder: end it with '/' to store <job_id>.png in it",
     ),
     Case(
+        "sensor output_path with an unknown scheme",  # known before the wait, not after it
+        wait(output_path="s4://bucket/images/", soft_fail=True),
+        PictoryValidationError,
+        "has an unknown storage scheme 's4'",
+    ),
+    Case(
         "video output_path with an unknown scheme",
         lambda tmp_path: PictoryGenerateVideoOperator(
             task_id="t", prompt="A valid prompt", deferrable=False, output_path="ftp2://host/videos/"
@@ -282,19 +288,24 @@ def test_read_only_output_folder_fails_before_any_request(emulator, tmp_path):
 
 @pytest.mark.parametrize("output_path", ["~/pictory/", "file://data/pictory/"])
 def test_a_sensor_never_stores_where_a_local_output_path_does_not_point(emulator, monkeypatch, tmp_path, output_path):
-    # The sensor buys nothing, so it meets output_path only at store time: the same forms the operator
-    # refuses before paying must not land in ./~/ or ./data/ under the worker's working directory.
+    # The forms the operator refuses before paying must never land in ./~/ or ./data/ under the worker's
+    # working directory: the sensor refuses them before its first request, store_image when it stores.
     from pictory_provider.exceptions import PictoryDownloadError
     from pictory_provider.hooks.pictory import PictoryHook
+    from pictory_provider.storage import destination_for
 
     connection = {"conn_type": "pictory", "host": emulator.base_url, "password": "pictai_bad_inputs"}
     monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(connection))
     monkeypatch.chdir(tmp_path)
     job_id = PictoryHook().generate_image("A valid prompt")
     emulator.finish_jobs()
+    before = sum(emulator.stats()["requests"].values())
     sensor = PictoryImageJobSensor(task_id="t", job_id=job_id, deferrable=False, output_path=output_path)
-    with pytest.raises(PictoryDownloadError, match="three slashes|is not expanded"):
+    with pytest.raises(PictoryValidationError, match="three slashes|is not expanded"):
         sensor.execute(make_context())
+    assert sum(emulator.stats()["requests"].values()) == before
+    with pytest.raises(PictoryDownloadError, match="three slashes|is not expanded"):
+        destination_for(output_path, job_id)  # what store_image names the file with
     assert list(tmp_path.rglob("*.png")) == []
 
 

@@ -24,6 +24,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
+from pictory_provider.destination import check_output_path
 from pictory_provider.events import complete, complete_from_event
 from pictory_provider.kinds import ANY_JOB, IMAGE, VIDEO, JobKind
 
@@ -109,6 +110,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
         from pictory_provider.api import validate_job_id
 
         self.job_id = validate_job_id(self.job_id)
+        check_output_path(self.output_path, self.kind.extension)  # before the wait, not after it (soft_fail or not)
         if not self.deferrable:
             return super().execute(context)
         try:
