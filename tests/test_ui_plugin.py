@@ -92,7 +92,7 @@ def test_importing_the_plugin_is_light():
 
 @on_3_1_plus
 def test_only_local_files_of_the_kind_are_served(tmp_path: Path):
-    from pictory_provider.ui.app import local_file
+    from pictory_provider.ui.files import local_file
 
     png = tmp_path / "a.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)

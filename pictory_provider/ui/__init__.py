@@ -5,6 +5,7 @@
 - :mod:`pictory_provider.ui.gallery`: pure functions from Airflow's records (XCom rows, asset events,
   rendered fields) to outputs, filters and the AI-credit spend;
 - :mod:`pictory_provider.ui.pages`: the server-rendered HTML;
+- :mod:`pictory_provider.ui.files`: which stored files the views may serve;
 - :mod:`pictory_provider.ui.app`: the FastAPI app the api-server mounts under ``/pictory`` (database
   reads and Airflow's authorization; imported only by the api-server).
 """

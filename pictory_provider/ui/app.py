@@ -8,8 +8,9 @@ Airflow's own ``get_user``) and reads only what Airflow's auth manager lets that
 - a task's view and its stored file need read access to that DAG's XCom (else 403);
 - the quota needs read access to the connection; the hook calls Pictory server-side, so the API key
   never reaches the browser;
-- a stored file is served only when the task recorded it as its output, it is a local file with the
-  kind's extension, and it starts like one (PNG signature, MP4 ``ftyp`` box).
+- a stored file is served only when the task recorded it as its output, it is the file the task's own
+  rendered ``output_path`` names, it is a local file with the kind's extension, and it starts like one
+  (PNG signature, MP4 ``ftyp`` box).
 
 Imported only by the api-server (through the plugin's ``fastapi_apps``): it imports FastAPI and
 Airflow's API modules.
@@ -25,17 +26,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui import gallery, pages
+from pictory_provider.ui.files import MEDIA_TYPES, PARTS, extension_of, output_file
 from pictory_provider.ui.plugin import TASK_ROUTE
 
 __all__ = [
@@ -45,8 +47,8 @@ __all__ = [
     "Gathered",
     "create_app",
     "load_outputs",
-    "local_file",
     "readable_xcom_dags",
+    "stored_files",
     "with_requests",
 ]
 
@@ -58,9 +60,6 @@ DEFAULT_DAYS = 30
 MAX_ROWS = 20_000
 #: Cards shown on the gallery page (all outputs count in the spend).
 SHOWN = 60
-#: How a stored file of each extension starts: (offset, bytes).
-SIGNATURES = {"png": (0, b"\x89PNG\r\n\x1a\n"), "mp4": (4, b"ftyp")}
-MEDIA_TYPES = {"png": "image/png", "mp4": "video/mp4"}
 
 
 def _auth_manager() -> Any:
@@ -107,9 +106,14 @@ def readable_xcom_dags(user: Any, dag_ids: Iterable[str], session: Session) -> s
 
 
 def _decode(value: Any) -> Any:
+    """An XCom value, or ``None`` when the api-server cannot decode it (a class outside
+    ``allowed_deserialization_classes``, say): one such row must not break the page."""
     from airflow.models.xcom import XComModel
 
-    return XComModel.deserialize_value(SimpleNamespace(value=value))
+    try:
+        return XComModel.deserialize_value(SimpleNamespace(value=value))
+    except Exception:  # ImportError, and whatever a custom class's deserialize raises
+        return None
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
@@ -126,11 +130,23 @@ def load_outputs(
 ) -> list[gallery.Output]:
     """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids`` between two UTC dates, or of
     one task instance (``task``; the other tasks of its run are read for the submitter of a sensor's job)."""
+    return _read_outputs(session, dag_ids, since=since, until=until, task=task)[0]
+
+
+def _read_outputs(
+    session: Session,
+    dag_ids: set[str],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    task: gallery.TaskKey | None = None,
+) -> tuple[list[gallery.Output], bool]:
+    """:func:`load_outputs`, and whether a read stopped at :data:`MAX_ROWS` (older records left out)."""
     from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel as X
 
     if not dag_ids:
-        return []
+        return [], False
     xcom = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
         X.key.in_(gallery.xcom_keys()), X.dag_id.in_(dag_ids)
     )
@@ -152,13 +168,14 @@ def load_outputs(
     if task is None and since is not None:
         start = datetime.combine(since, time(), tzinfo=UTC)
         xcom, events = xcom.where(X.timestamp >= start), events.where(AssetEvent.timestamp >= start)
-    if task is None and until is not None:
+    if task is None and until is not None and until < date.max:  # 9999-12-31: no end (and no next day)
         end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
         xcom, events = xcom.where(X.timestamp < end), events.where(AssetEvent.timestamp < end)
     xcom_rows = [
         gallery.XComRow(d, r, t, m, k, _decode(v), ts)
         for d, r, t, m, k, v, ts in session.execute(xcom.order_by(X.timestamp.desc()).limit(MAX_ROWS))
     ]
+    truncated = len(xcom_rows) >= MAX_ROWS
     # Sensors publish no job_id key: the job id is in their return value (read for them only).
     for chunk in _chunks(sorted(gallery.tasks_without_job_id(xcom_rows))):
         returned = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
@@ -167,15 +184,24 @@ def load_outputs(
         xcom_rows += [
             gallery.XComRow(d, r, t, m, k, _decode(v), ts) for d, r, t, m, k, v, ts in session.execute(returned)
         ]
+    events_read = session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS)).all()
+    truncated = truncated or len(events_read) >= MAX_ROWS
     event_rows = [
         gallery.AssetEventRow(d, r, t, -1 if m is None else m, e, ts)
-        for d, r, t, m, e, ts in session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS))
+        for d, r, t, m, e, ts in events_read
         if d and r and t
     ]
     outputs = gallery.merge_outputs(
         gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
     )
-    return outputs if task is None else [output for output in outputs if output.task == task]
+    if task is None:
+        return outputs, truncated
+    mine = [output for output in outputs if output.task == task]
+    if not mine:  # the task published a job again (the run's outputs name the first publisher): its own
+        requests = {output.job_id: output.request_task for output in outputs}
+        own = gallery.outputs_from_xcoms([row for row in xcom_rows if gallery.TaskKey(*row[:4]) == task])
+        mine = [replace(output, request_task=requests.get(output.job_id, output.task)) for output in own]
+    return mine, truncated
 
 
 def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
@@ -201,31 +227,26 @@ def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[g
     ]
 
 
-def local_file(path: str | None, extension: str) -> Path | None:
-    """The stored output as a local file, if it is one the plugin may serve (see the module docstring)."""
-    if not path:
-        return None
-    parts = urlsplit(path)
-    if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
-        return None
-    candidate = Path(unquote(parts.path) if parts.scheme else path)
-    signature = SIGNATURES.get(extension)
-    if signature is None or not candidate.is_absolute() or candidate.suffix.lower() != f".{extension}":
-        return None
-    offset, magic = signature
-    try:
-        if not candidate.is_file():
-            return None
-        with candidate.open("rb") as handle:
-            head = handle.read(offset + len(magic))
-    except OSError:
-        return None
-    return candidate if head[offset:] == magic else None
+def stored_files(session: Session, outputs: Sequence[gallery.Output], part: str = "") -> dict[str, Path]:
+    """The files the plugin may serve for ``outputs`` (or the ``part`` beside each), by job id
+    (:func:`output_file`; one query for the rendered ``output_path`` of the tasks that stored them)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
 
-
-def _extension(output: gallery.Output) -> str:
-    kind = KINDS_BY_SHAPE.get(output.kind)
-    return kind.extension if kind else ""
+    tasks = {output.task for output in outputs if (output.extra_paths.get(part) if part else output.stored_path)}
+    if not tasks:
+        return {}
+    output_paths: dict[gallery.TaskKey, object] = {}
+    for chunk in _chunks(sorted(tasks)):
+        rows = session.execute(
+            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields).where(
+                tuple_(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index).in_([tuple(key) for key in chunk])
+            )
+        )
+        for dag_id, run_id, task_id, map_index, rendered in rows:
+            if isinstance(rendered, dict):
+                output_paths[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered.get("output_path")
+    files = {output.job_id: output_file(output, output_paths.get(output.task), part) for output in outputs}
+    return {job_id: path for job_id, path in files.items() if path is not None}
 
 
 def _parse_date(value: str, name: str) -> date | None:
@@ -244,6 +265,8 @@ class Gathered:
     outputs: list[gallery.Output]
     readable: set[str]
     filters: pages.Filters
+    #: A read stopped at :data:`MAX_ROWS`: older outputs (and their spend) are missing.
+    truncated: bool = False
 
 
 def _gallery_outputs(
@@ -261,25 +284,37 @@ def _gallery_outputs(
     permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
     if dag_id:
         permitted &= {dag_id}
-    outputs = load_outputs(session, permitted, since=first, until=last)
+    outputs, truncated = _read_outputs(session, permitted, since=first, until=last)
     readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
     outputs = [output for output in outputs if output.task.dag_id in readable]
     filters = pages.Filters(dag_id, kind, since, until)
-    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters)
+    return Gathered(gallery.filter_outputs(outputs, kind=kind or None), readable, filters, truncated)
 
 
 GalleryDep = Annotated[Gathered, Depends(_gallery_outputs)]
 
 
+def _raw_run_id(request: Request, parsed: str) -> str:
+    """The run id as the query string spells it, with a ``+`` read as itself: Airflow 3.1's UI puts the run
+    id into the tab's URL unencoded (``manual__...+00:00``), and run ids have no spaces to encode as ``+``."""
+    for part in request.url.query.split("&"):
+        name, _, value = part.partition("=")
+        if unquote(name) == "run_id":
+            return unquote(value)
+    return parsed
+
+
 def _task_output(
     user: UserDep,
     session: SessionDep,
+    request: Request,
     dag_id: Annotated[str, Query(min_length=1)],
     run_id: Annotated[str, Query(min_length=1)],
     task_id: Annotated[str, Query(min_length=1)],
     map_index: str = "-1",
 ) -> tuple[gallery.TaskKey, gallery.Output | None]:
     """The task instance the query names and its output; 403 unless the user may read the DAG's XCom."""
+    run_id = _raw_run_id(request, run_id)
     # The UI leaves {MAP_INDEX} unreplaced on an unmapped task's page.
     task = gallery.TaskKey(dag_id, run_id, task_id, int(map_index) if re.fullmatch(r"-?\d{1,9}", map_index) else -1)
     if not readable_xcom_dags(user, {dag_id}, session):
@@ -311,6 +346,14 @@ def _quota_view(user: Any, session: Session, conn_id: str) -> pages.QuotaView:
     from pictory_provider.hooks.pictory import PictoryHook
 
     try:
+        conn_type = PictoryHook.get_connection(conn_id).conn_type
+    except Exception as exc:  # not defined: Airflow's message names the conn_id only
+        return pages.QuotaView(conn_ids, conn_id, error=f"Could not read the quota: {exc}")
+    if conn_type != PictoryHook.conn_type:  # never send another service's password anywhere as a Pictory key
+        return pages.QuotaView(
+            conn_ids, conn_id, error=f"The connection {conn_id!r} is of type {conn_type!r}, not a Pictory connection."
+        )
+    try:
         quota = PictoryHook(pictory_conn_id=conn_id, max_attempts=2, read_timeout=15.0).get_quota()
     except Exception as exc:  # the page still shows the gallery; the hook never puts the key in errors
         log.warning("Could not read the Pictory quota of %s: %s", conn_id, exc)
@@ -328,15 +371,11 @@ def create_app(ui_base: str = "") -> FastAPI:
             dag_id=task.dag_id, run_id=task.run_id, task_id=task.task_id, map_index=str(task.map_index)
         )
 
-    def media_src(output: gallery.Output) -> str | None:
-        if local_file(output.stored_path, _extension(output)) is not None:
-            return file_href(output.task)
-        return output.url
-
     @app.get("/", response_class=HTMLResponse)
     def gallery_view(user: UserDep, session: SessionDep, found: GalleryDep, conn_id: str = "") -> HTMLResponse:
         """The Pictory page: gallery, spend by day and DAG, quota of a chosen connection."""
         outputs, filters = found.outputs, found.filters
+        files = stored_files(session, outputs[:SHOWN])
         html = pages.gallery_page(
             with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:],
             gallery.spend(outputs),
@@ -344,10 +383,11 @@ def create_app(ui_base: str = "") -> FastAPI:
             dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
             kinds=list(KINDS_BY_SHAPE),
             quota=_quota_view(user, session, conn_id),
-            media_src={output.job_id: media_src(output) for output in outputs[:SHOWN]},
+            media_src={o.job_id: file_href(o.task) if o.job_id in files else o.url for o in outputs[:SHOWN]},
             ui_base=ui_base,
             plugin_route=TASK_ROUTE,
             shown=SHOWN,
+            truncated_at=MAX_ROWS if found.truncated else None,
         )
         return HTMLResponse(html, headers=pages.HEADERS)
 
@@ -373,6 +413,7 @@ def create_app(ui_base: str = "") -> FastAPI:
                 }
                 for o in outputs
             ],
+            "truncated": found.truncated,
             "spend": {
                 "total": summary.total,
                 "jobs": summary.jobs,
@@ -382,22 +423,32 @@ def create_app(ui_base: str = "") -> FastAPI:
         }
 
     @app.get("/task", response_class=HTMLResponse)
-    def task_view(found: TaskOutputDep) -> HTMLResponse:
+    def task_view(session: SessionDep, found: TaskOutputDep) -> HTMLResponse:
         """A task instance's output: the image or the video player, and its facts."""
         task, output = found
-        stored = output is not None and local_file(output.stored_path, _extension(output)) is not None
+        stored = output is not None and output.job_id in stored_files(session, [output])
         src = None if output is None else (file_href(task) if stored else output.url)
-        page = pages.task_page(task, output, src, stored_href=file_href(task) if stored else None)
+        track = output is not None and output.job_id in stored_files(session, [output], "vtt")
+        page = pages.task_page(
+            task,
+            output,
+            src,
+            stored_href=file_href(task) if stored else None,
+            track_src=file_href(task) + "&part=vtt" if track else None,
+        )
         return HTMLResponse(page, headers=pages.HEADERS)
 
     @app.get("/file")
-    def stored_file(found: TaskOutputDep) -> FileResponse:
-        """The file a task stored (``output_path``), when the api-server can read it."""
+    def stored_file(session: SessionDep, found: TaskOutputDep, part: str = "") -> FileResponse:
+        """The file a task stored (``output_path``), or the ``part`` beside it (``vtt``), when the api-server
+        can read it."""
         _, output = found
-        path = None if output is None else local_file(output.stored_path, _extension(output))
+        if part and part not in PARTS:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"part must be one of {', '.join(PARTS)}")
+        path = None if output is None else stored_files(session, [output], part).get(output.job_id)
         if output is None or path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No stored file of this task is readable here")
-        media_type = MEDIA_TYPES.get(_extension(output), "application/octet-stream")
+        media_type = MEDIA_TYPES.get(part or extension_of(output), "application/octet-stream")
         headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff"}
         return FileResponse(path, media_type=media_type, headers=headers)
 

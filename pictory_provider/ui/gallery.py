@@ -103,6 +103,8 @@ class Output:
     source: str = "xcom"
     request_task: TaskKey | None = None
     request: Mapping[str, Any] = field(default_factory=dict)
+    #: Files stored beside the output, by extension (a render's ``vtt``: XCom ``vtt_path``).
+    extra_paths: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str | None:
@@ -141,6 +143,7 @@ def xcom_keys(kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[str]:
     for kind in kinds.values():
         keys.update(kind.xcom_keys.values())
         keys.add(kind.path_key)
+        keys.update(path_key for _, _, path_key in kind.extra_files)
     return keys
 
 
@@ -211,8 +214,18 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
             stored_path=stored if isinstance(stored, str) and stored else None,
             timestamp=stamps[task],
             request_task=submitters.get((task.dag_id, task.run_id, job_id), task),
+            extra_paths=_extra_paths(values, kind),
         )
     return sorted(outputs.values(), key=lambda o: o.timestamp, reverse=True)
+
+
+def _extra_paths(values: Mapping[str, Any], kind: JobKind) -> dict[str, str]:
+    """Where the files stored beside the output are, by extension (strings only)."""
+    return {
+        extension: path
+        for _, extension, path_key in kind.extra_files
+        if isinstance(path := values.get(path_key), str) and path
+    }
 
 
 def _kind_of_extra(extra: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> JobKind | None:
@@ -251,6 +264,7 @@ def outputs_from_asset_events(
             timestamp=row.timestamp,
             source="asset_event",
             request_task=task,
+            extra_paths=_extra_paths(extra, kind),
         )
     return list(outputs.values())
 

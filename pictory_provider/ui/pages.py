@@ -109,8 +109,9 @@ def ti_ui_path(task: TaskKey) -> str:
     return path + (f"/mapped/{task.map_index}" if task.map_index >= 0 else "")
 
 
-def _media(output: Output, src: str | None, *, big: bool = False) -> str:
-    """The image, or the video in a player (poster: its thumbnail; subtitles: its VTT track)."""
+def _media(output: Output, src: str | None, *, big: bool = False, track_src: str | None = None) -> str:
+    """The image, or the video in a player (poster: its thumbnail; subtitles: its VTT track, ``track_src``
+    when the plugin serves the stored one: a browser loads a track only from the page's own origin)."""
     if src is None:
         return '<p class="empty">No viewable URL was recorded.</p>'
     alt = escape(output.title or output.job_id)
@@ -118,7 +119,7 @@ def _media(output: Output, src: str | None, *, big: bool = False) -> str:
     extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
     if extension in VIDEO_EXTENSIONS:
         poster = safe_url(output.fields.get("thumbnail_url"))
-        track = safe_url(output.fields.get("vtt_url"))
+        track = track_src or safe_url(output.fields.get("vtt_url"))
         return (
             f'<video controls preload="metadata" src="{escape(src)}"'
             + (f' poster="{escape(poster)}"' if poster else "")
@@ -219,6 +220,7 @@ def gallery_page(
     ui_base: str,
     plugin_route: str,
     shown: int,
+    truncated_at: int | None = None,
 ) -> str:
     """The Pictory page: filters, AI-credit spend, quota, and a gallery of the newest ``shown`` outputs."""
     form = (
@@ -242,6 +244,12 @@ def gallery_page(
         "<h1>Pictory</h1>"
         + form
         + "<h2>AI-credit spend</h2>"
+        + (
+            f'<p class="error" id="truncated">Only the newest {truncated_at:,} records were read: older outputs '
+            "and their AI credits are missing. Narrow the dates or pick a DAG.</p>"
+            if truncated_at
+            else ""
+        )
         + _spend_tables(summary)
         + "<h2>Quota</h2>"
         + _quota_panel(quota, filters)
@@ -251,7 +259,9 @@ def gallery_page(
     return _page("Pictory", body)
 
 
-def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_href: str | None) -> str:
+def task_page(
+    task: TaskKey, output: Output | None, src: str | None, *, stored_href: str | None, track_src: str | None = None
+) -> str:
     """The task instance tab: the output inline and what Airflow recorded about it."""
     if output is None:
         body = (
@@ -285,7 +295,7 @@ def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_h
     body = (
         "<h1>Pictory</h1>"
         + (f'<p id="title">{escape(title)}</p>' if title else "")
-        + f'<div class="detail"><div class="output">{_media(output, src, big=True)}</div>'
+        + f'<div class="detail"><div class="output">{_media(output, src, big=True, track_src=track_src)}</div>'
         + "<dl>"
         + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
         + "</dl></div>"
@@ -294,5 +304,5 @@ def task_page(task: TaskKey, output: Output | None, src: str | None, *, stored_h
 
 
 def query(**params: str) -> str:
-    """A query string of the non-empty parameters."""
-    return urlencode({key: value for key, value in params.items() if value})
+    """A query string of the non-empty parameters (a space as ``%20``: the app reads a ``+`` as itself)."""
+    return urlencode({key: value for key, value in params.items() if value}, quote_via=quote)

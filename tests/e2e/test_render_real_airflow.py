@@ -55,7 +55,11 @@ def test_render_in_the_real_triggerer_stores_mp4_and_subtitles(cluster, e2e_emul
     status, page = cluster.fetch(f"/pictory/task?{query}")
     assert status == 200, page[:300]
     html = page.decode()
-    assert "<video" in html and f'src="{escape(result["vtt_url"])}"' in html, html
+    # the stored subtitles, through the plugin: a browser loads a track only from the page's own origin
+    vtt_src = escape(f"/pictory/file?{query}&part=vtt")
+    assert "<video" in html and f'<track kind="subtitles" label="Subtitles" default src="{vtt_src}">' in html, html
+    status, vtt = cluster.fetch(f"/pictory/file?{query}&part=vtt")
+    assert status == 200 and vtt.decode() == Path(result["vtt_path"]).read_text()
     assert "e2e-render" in html and job_id in html
     outputs = json.loads(cluster.fetch(f"/pictory/api/outputs?dag_id={DAG_ID}")[1])["outputs"]
     assert [(o["kind"], o["job_id"]) for o in outputs if o["run_id"] == run_id] == [("render", job_id)]
