@@ -6,6 +6,7 @@ and the emulator, so every part agrees on what Pictory accepts and returns.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import json
 import math
@@ -13,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +38,7 @@ __all__ = [
     "PictoryJob",
     "build_image_request",
     "build_video_request",
+    "check_hook_params",
     "check_wait_settings",
     "image_request_errors",
     "job_failure",
@@ -45,6 +48,7 @@ __all__ = [
     "validate_job_id",
     "video_credits",
     "video_request_errors",
+    "wait_seconds",
     "without_query",
 ]
 
@@ -185,6 +189,34 @@ def job_failure(job: PictoryJob) -> tuple[str, str] | None:
     if job.status is JobStatus.CLEANED:
         return "JOB_CLEANED", "the job's outputs were deleted (cleaned) before they were collected"
     return None
+
+
+#: The keyword arguments ``hook_params`` may pass to ``PictoryHook`` (numbers; tests check the signature).
+HOOK_PARAMS = ("max_attempts", "retry_min_wait", "retry_max_wait", "connect_timeout", "read_timeout")
+
+
+def check_hook_params(hook_params: dict[str, Any] | None) -> dict[str, Any]:
+    """Check ``hook_params`` when the DAG is parsed: known ``PictoryHook`` settings, each a number."""
+    params = dict(hook_params or {})
+    for name, value in params.items():
+        if name not in HOOK_PARAMS:
+            close = difflib.get_close_matches(str(name), HOOK_PARAMS, n=1)
+            meant = f"did you mean {close[0]!r}? " if close else ""
+            raise PictoryValidationError(
+                f"hook_params has an unknown setting {name!r}: {meant}PictoryHook takes {', '.join(HOOK_PARAMS)}",
+                [_field_error("hook_params", f"unknown setting {name!r}")],
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PictoryValidationError(
+                f"hook_params[{name!r}] must be a number, got {value!r}",
+                [_field_error("hook_params", f"{name} must be a number")],
+            )
+    return params
+
+
+def wait_seconds(value: float | timedelta) -> float:
+    """A wait setting in seconds: a ``timedelta`` (as Airflow's own sensors accept) becomes its seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 def check_wait_settings(poll_interval: float, timeout: float) -> None:
@@ -390,10 +422,23 @@ def validate_job_id(job_id: object) -> str:
     else:
         if isinstance(job_id, str):
             return job_id
+    hint = ""
+    text = "" if job_id is None else str(job_id).strip()
+    inside = _UUID_INSIDE.search(text)
+    if text in ("", "None", "null", "[]"):
+        hint = (
+            ": an empty or 'None' job_id usually means the template's xcom_pull found nothing; check its "
+            "task_ids and key='job_id', and that the submitting task runs upstream"
+        )
+    elif inside:
+        hint = f": it contains the job id {inside.group(0)}; pull only that, e.g. xcom_pull(..., key='job_id')"
     raise PictoryValidationError(
-        f"job_id must be a Pictory job UUID such as '4d82d040-4394-4371-867d-72ae1dd62b6d' (got {job_id!r})",
+        f"job_id must be a Pictory job UUID such as '4d82d040-4394-4371-867d-72ae1dd62b6d' (got {job_id!r}){hint}",
         [_field_error("job_id", "must be a UUID")],
     )
+
+
+_UUID_INSIDE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def parse_created_job(body: object, what: str = "image") -> str:

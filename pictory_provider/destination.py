@@ -46,7 +46,9 @@ def check_output_path(output_path: str | None, extension: str = "png") -> None:
     parts = urlsplit(output_path)
     scheme = parts.scheme.lower() if len(parts.scheme) > 1 else ""  # "C:" is a drive, not a scheme
     if scheme in LOCAL_SCHEMES:
-        problem = _local_problem(parts.path if scheme else output_path, output_path.endswith("/"), extension)
+        problem = _local_form_problem(output_path, scheme, parts.netloc) or _local_problem(
+            parts.path if scheme else output_path, output_path.endswith("/"), extension
+        )
     else:
         problem = _filesystem_problem(output_path, scheme)
     if problem:
@@ -56,6 +58,22 @@ def check_output_path(output_path: str | None, extension: str = "png") -> None:
 def _refuse(output_path: object, problem: str) -> None:
     message = f"output_path {output_path!r} {problem}; nothing was sent to Pictory"
     raise PictoryValidationError(message, fields=[{"name": "output_path", "errors": [problem]}])
+
+
+def _local_form_problem(output_path: str, scheme: str, netloc: str) -> str | None:
+    """Local forms that would store the file somewhere else than the user meant (a "lost" file)."""
+    if scheme and netloc:  # fsspec reads file://data/x as the relative path data/x
+        return (
+            f"has a host part ({netloc!r}) that Airflow's file system would read as a folder under the worker's "
+            f"working directory: write {scheme}:///{netloc}{urlsplit(output_path).path} (three slashes) "
+            "or a plain absolute path"
+        )
+    if not scheme and output_path.startswith("~"):
+        return (
+            "starts with '~', which is not expanded (the file would land in a folder named '~' under the "
+            f"worker's working directory): write the absolute path, e.g. {os.path.expanduser(output_path)!r}"
+        )
+    return None
 
 
 def _local_problem(path: str, is_folder: bool, extension: str) -> str | None:

@@ -25,7 +25,7 @@ from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 from pictory_provider.api import without_query
-from pictory_provider.destination import check_output_path
+from pictory_provider.destination import LOCAL_SCHEMES, _local_form_problem, check_output_path
 from pictory_provider.exceptions import PictoryDownloadError
 
 __all__ = [
@@ -292,6 +292,11 @@ def destination_for(output_path: str, job_id: str, extension: str = "png") -> st
         job_id = validate_job_id(job_id)
     except PictoryValidationError as exc:
         raise PictoryDownloadError(f"Refusing to name a stored file after an invalid job id: {exc}") from None
+    parts = urlsplit(output_path)
+    scheme = parts.scheme.lower() if len(parts.scheme) > 1 else ""
+    problem = _local_form_problem(output_path, scheme, parts.netloc) if scheme in LOCAL_SCHEMES else None
+    if problem:  # a sensor's output_path is first checked here: never store where the user did not mean
+        raise PictoryDownloadError(f"output_path {output_path!r} {problem}")
     return f"{output_path}{job_id}.{extension}" if output_path.endswith("/") else output_path
 
 

@@ -124,6 +124,18 @@ CASES = [
         "job id not a UUID (sensor)", wait(job_id="job-42"), PictoryValidationError, "job_id must be a Pictory job UUID"
     ),
     Case(
+        "job id 'None' from an xcom_pull that found nothing (sensor)",
+        wait(job_id="None"),
+        PictoryValidationError,
+        "usually means the template's xcom_pull found nothing; check its task_ids and key='job_id'",
+    ),
+    Case(
+        "job id: a whole return value pulled instead of key='job_id' (sensor)",
+        wait(job_id=f"{{'job_id': '{UNKNOWN_JOB}', 'url': 'https://cdn/x.png'}}"),
+        PictoryValidationError,
+        f"it contains the job id {UNKNOWN_JOB}; pull only that, e.g. xcom_pull(..., key='job_id')",
+    ),
+    Case(
         "job id not a UUID (trigger)",
         lambda tmp_path: PictoryJobTrigger("42"),
         PictoryValidationError,
@@ -168,6 +180,18 @@ CASES = [
         "not-a-folder is a file, not a folder; nothing was sent to Pictory",
     ),
     Case(
+        "output_path starting with '~'",  # not expanded: stored under ./~/ in the worker's working directory
+        generate(output_path="~/pictory/"),
+        PictoryValidationError,
+        "starts with '~', which is not expanded",
+    ),
+    Case(
+        "output_path file:// with two slashes",  # fsspec reads file://data/x as ./data/x
+        generate(output_path="file://data/pictory/"),
+        PictoryValidationError,
+        "write file:///data/pictory/ (three slashes)",
+    ),
+    Case(
         "output_path with an unknown scheme",
         generate(output_path="s4://bucket/images/"),
         PictoryValidationError,
@@ -184,6 +208,12 @@ CASES = [
         lambda tmp_path: generate(output_path=str(tmp_path))(tmp_path),
         PictoryValidationError,
         "is an existing folder: end it with '/' to store <job_id>.png in it",
+    ),
+    Case(
+        "sensor output_path with an unknown scheme",  # known before the wait, not after it
+        wait(output_path="s4://bucket/images/", soft_fail=True),
+        PictoryValidationError,
+        "has an unknown storage scheme 's4'",
     ),
     Case(
         "video output_path with an unknown scheme",
@@ -254,3 +284,70 @@ def test_read_only_output_folder_fails_before_any_request(emulator, tmp_path):
         f"create files in the folder {folder} (where {folder}/images would be created); nothing was sent to Pictory"
     ), result.stderr[-3000:]
     assert sum(emulator.stats()["requests"].values()) == 0
+
+
+@pytest.mark.parametrize("output_path", ["~/pictory/", "file://data/pictory/"])
+def test_a_sensor_never_stores_where_a_local_output_path_does_not_point(emulator, monkeypatch, tmp_path, output_path):
+    # The forms the operator refuses before paying must never land in ./~/ or ./data/ under the worker's
+    # working directory: the sensor refuses them before its first request, store_image when it stores.
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.hooks.pictory import PictoryHook
+    from pictory_provider.storage import destination_for
+
+    connection = {"conn_type": "pictory", "host": emulator.base_url, "password": "pictai_bad_inputs"}
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(connection))
+    monkeypatch.chdir(tmp_path)
+    job_id = PictoryHook().generate_image("A valid prompt")
+    emulator.finish_jobs()
+    before = sum(emulator.stats()["requests"].values())
+    sensor = PictoryImageJobSensor(task_id="t", job_id=job_id, deferrable=False, output_path=output_path)
+    with pytest.raises(PictoryValidationError, match="three slashes|is not expanded"):
+        sensor.execute(make_context())
+    assert sum(emulator.stats()["requests"].values()) == before
+    with pytest.raises(PictoryDownloadError, match="three slashes|is not expanded"):
+        destination_for(output_path, job_id)  # what store_image names the file with
+    assert list(tmp_path.rglob("*.png")) == []
+
+
+def test_wait_settings_accept_a_timedelta_as_airflow_sensors_do():
+    # BaseSensorOperator takes timeout=timedelta(...); the provider's own check used to crash on it with
+    # "TypeError: '>' not supported between instances of 'datetime.timedelta' and 'int'" at parse time.
+    from datetime import timedelta
+
+    from pictory_provider.operators.render import PictoryRenderVideoOperator
+
+    sensor = PictoryImageJobSensor(
+        task_id="s", job_id=UNKNOWN_JOB, poke_interval=timedelta(seconds=30), timeout=timedelta(minutes=5)
+    )
+    assert (sensor.poke_interval, sensor.timeout) == (30, 300)
+    for cls, extra in (
+        (PictoryGenerateImageOperator, {"prompt": "A valid prompt"}),
+        (PictoryRenderVideoOperator, {"preview_job_id": UNKNOWN_JOB}),
+    ):
+        operator = cls(
+            task_id="o",
+            poll_interval=timedelta(seconds=5),
+            timeout=timedelta(minutes=5),
+            reconcile_timeout=timedelta(minutes=1),
+            **extra,
+        )
+        assert (operator.poll_interval, operator.timeout, operator.reconcile_timeout) == (5, 300, 60)
+    with pytest.raises(PictoryValidationError, match=r"at most the timeout \(60 s\)"):
+        PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, poke_interval=timedelta(minutes=2), timeout=60)
+
+
+def test_hook_params_are_checked_when_the_dag_is_parsed():
+    # A typo used to surface at run time as "BaseHook.__init__() got an unexpected keyword argument".
+    import inspect
+
+    from pictory_provider.api import HOOK_PARAMS
+    from pictory_provider.hooks.pictory import PictoryHook
+
+    signature = inspect.signature(PictoryHook.__init__).parameters.values()
+    assert tuple(p.name for p in signature if p.kind is inspect.Parameter.KEYWORD_ONLY) == HOOK_PARAMS
+    with pytest.raises(PictoryValidationError, match="unknown setting 'max_retries': did you mean 'max_attempts'?"):
+        PictoryGenerateImageOperator(task_id="o", prompt="A valid prompt", hook_params={"max_retries": 8})
+    with pytest.raises(PictoryValidationError, match=r"hook_params\['read_timeout'\] must be a number, got '60'"):
+        PictoryImageJobSensor(task_id="s", job_id=UNKNOWN_JOB, hook_params={"read_timeout": "60"})
+    sensor = PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, hook_params={"max_attempts": 8})
+    assert sensor.hook_params == {"max_attempts": 8}

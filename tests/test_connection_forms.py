@@ -52,6 +52,11 @@ WORKING_FORMS = [
     ("pictory://:{key}@api.pictory.ai", "https://api.pictory.ai"),
     ("pictory://:{key}@pictory-proxy.example.com:{port}", "https://pictory-proxy.example.com:{port}"),
     ("pictory://:{key}@127.0.0.1:{port}?scheme=https", "https://127.0.0.1:{port}"),
+    # a proxy's own path is kept (only Pictory's /pictoryapis segment is refused)
+    (
+        '{{"conn_type": "pictory", "host": "https://proxy.example.com/pictoryapis-relay/", "password": "{key}"}}',
+        "https://proxy.example.com/pictoryapis-relay",
+    ),
     ('{{"conn_type": "pictory", "password": "{key}", "port": 0}}', "https://api.pictory.ai"),  # the UI's port 0
 ]
 
@@ -184,3 +189,60 @@ def test_the_plain_http_hint_needs_a_failed_tls_handshake(emulator):
     https_url = emulator.base_url.replace("http://", "https://")
     assert diagnose_unreachable(https_url, tls_failed=False) is None
     assert "did you mean http://" in (diagnose_unreachable(https_url, tls_failed=True) or "")
+
+
+# -- a key or a path in the wrong place: said before any request (review of issue 21) ------------------
+
+
+@pytest.mark.parametrize("path", ["/pictoryapis/v1", "/pictoryapis/v1/", "/pictoryapis"])
+def test_a_base_url_with_the_api_path_names_the_root_before_any_request(monkeypatch, emulator, path):
+    # Copied from Pictory's API reference, "https://api.pictory.ai/pictoryapis/v1" used to 404 every
+    # request with "Pictory found nothing", which did not say what to change.
+    value = json.dumps({"conn_type": "pictory", "host": emulator.base_url + path, "password": API_KEY})
+    hook = hook_for(monkeypatch, value)
+    with pytest.raises(PictoryConfigError, match="includes Pictory's API path") as err:
+        hook.generate_image("A lighthouse at dawn")
+    assert f"Set the Base URL to {emulator.base_url} " in str(err.value)
+    assert sum(emulator.stats()["requests"].values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("pictory://{key}@127.0.0.1:8931", "the key seems to be in the Login field"),  # the colon forgotten
+        ('{{"conn_type": "pictory", "extra": {{"api_key": "{key}"}}}}', "the extra has 'api_key'"),
+        ('{{"conn_type": "pictory", "password": "Bearer {key}"}}', "remove 'Bearer '"),  # the raw key, no prefix
+    ],
+)
+def test_a_key_in_the_wrong_field_is_named_without_echoing_it(monkeypatch, emulator, value, hint):
+    hook = hook_for(monkeypatch, value.format(key=API_KEY).replace("127.0.0.1:8931", emulator.base_url[7:]))
+    with pytest.raises(PictoryConfigError, match="has no API key|starts with 'Bearer '") as err:
+        hook.generate_image("A lighthouse at dawn")
+    assert hint in str(err.value)
+    assert API_KEY not in str(err.value)
+    assert sum(emulator.stats()["requests"].values()) == 0
+
+
+def test_a_missing_connection_in_a_pytest_test_names_the_fixture(monkeypatch):
+    # A user's test that imports a DAG and runs dag.test() without the plugin's fixture.
+    monkeypatch.delenv("AIRFLOW_CONN_PICTORY_NOWHERE", raising=False)
+    with pytest.raises(PictoryConfigError, match="is not defined") as err:
+        PictoryHook("pictory_nowhere").get_credentials()
+    assert "ask for the provider's `pictory_connection` fixture" in str(err.value)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # outside pytest (a deployment), no word about fixtures
+    with pytest.raises(PictoryConfigError, match="is not defined") as err:
+        PictoryHook("pictory_nowhere").get_credentials()
+    assert "fixture" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("max_request_per_second", "max_requests_per_second"), ("status_poling", "status_polling")]
+)
+def test_a_typo_in_an_extra_key_is_logged_with_the_key_meant(monkeypatch, caplog, typo, meant):
+    value = json.dumps({"conn_type": "pictory", "password": API_KEY, "extra": {typo: 1, "unrelated_team_tag": "x"}})
+    with caplog.at_level("WARNING", logger="pictory_provider.hooks.connection"):
+        hook_for(monkeypatch, value).get_credentials()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "pictory_provider.hooks.connection"]
+    assert warnings == [
+        f"Connection 'pictory_forms': extra {typo!r} is not a Pictory setting and is ignored; did you mean {meant!r}?"
+    ]

@@ -157,3 +157,34 @@ def test_example_dags_page_says_what_the_asset_consumer_does_under_dags_test() -
     assert "announce` prints nothing and returns `[]`" in text  # tests/test_dag_runs.py checks this
     assert "Create Event → Manual" in text
     assert "POST /api/v2/assets/events" in text
+
+
+# -- review of issue 21: docs/emulator.md's tables name what the emulator has ----------------------------
+
+
+def test_emulator_page_lists_every_cli_option_and_fault_route() -> None:
+    from pictory_provider.emulator.__main__ import _parser
+    from pictory_provider.emulator.faults import FAULT_ROUTES
+    from pictory_provider.emulator.routes import ROUTE_OF_HANDLER, create_video
+
+    text = read("docs/emulator.md")
+    options = section(text, "## Running it")
+    flags = [flag for action in _parser()._actions for flag in action.option_strings if flag.startswith("--")]
+    missing = [flag for flag in flags if flag != "--help" and f"| `{flag}" not in options]
+    assert not missing, f"docs/emulator.md's options table lacks {missing}"
+
+    faults = section(text, "## Fault injection")
+    assert set(FAULT_ROUTES) | set(ROUTE_OF_HANDLER.values()) <= set(re.findall(r"^\| `(\w+)` \|", faults, re.M))
+    (create_row,) = [line for line in faults.splitlines() if line.startswith("| `create` |")]
+    assert ROUTE_OF_HANDLER[create_video] == "create" and "/aistudio/videos" in create_row
+    assert "/storyboard/render" in create_row
+
+
+def test_example_dags_page_names_every_output_path_default() -> None:
+    text = " ".join(read("docs/example-dags.md").split())
+    defaults = set()
+    for path in sorted((ROOT / "example_dags").glob("*.py")):
+        defaults |= set(re.findall(r'"output_path": Param\("([^"]+)"', path.read_text(encoding="utf-8")))
+    assert defaults, "no output_path params found in example_dags/"
+    missing = sorted(default for default in defaults if f"`{default}`" not in text)
+    assert not missing, f"docs/example-dags.md does not name the output_path defaults {missing}"

@@ -713,6 +713,18 @@ def test_cli() -> None:
             process.stderr.close()
 
 
+def test_cli_on_a_busy_port_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    from pictory_provider.emulator.__main__ import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["--port", str(busy.getsockname()[1])]) == 1
+    error = capsys.readouterr().err
+    assert "address already in use" in error
+    assert "--port 0 picks a free one" in error
+
+
 def test_finish_jobs_completes_every_running_job_now_and_keeps_failures(emu):
     emu.set_job_seconds(600)
     first, second = create(emu), create(emu, prompt="FAILME please")

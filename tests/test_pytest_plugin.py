@@ -240,3 +240,21 @@ def test_plugin_finds_the_projects_dags_folder(tmp_path: Path, args: list[str], 
     assert result.returncode == 0, result.stdout[-3000:]
     (line,) = [line for line in result.stdout.splitlines() if "DAGS=" in line]
     assert line.split("DAGS=", 1)[1] == (str(tmp_path / expected) if expected else "")
+
+
+def test_a_user_project_without_airflow_db_migrate_is_told_to_run_it(tmp_path: Path) -> None:
+    """The recipe's middle line skipped: the failure says how to fix it, not only "no such table"."""
+    shutil.copytree(USER_PROJECT, tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "PYTEST_"))}
+    env |= {"AIRFLOW_HOME": str(tmp_path / "never-migrated"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-k", "every_prompt"],
+        cwd=tmp_path / "project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "no such table" in result.stdout
+    assert f"(AIRFLOW_HOME={tmp_path / 'never-migrated'}) has no tables: run `airflow db migrate`" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
 
@@ -77,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        print(f"pictory-emulator: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            hint = (
+                " (another process, perhaps an emulator left running, listens there: stop it, or use "
+                "another --port; --port 0 picks a free one)"
+            )
+        print(f"pictory-emulator: cannot serve on {args.host}:{args.port}: {exc}{hint}", file=sys.stderr)
         return 1
     return 0
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import ipaddress
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +38,8 @@ DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 USER_AGENT = f"airflow-provider-pictory/{__version__}"
 #: Connection extra ``status_polling``: how the triggerer learns job states (``auto`` picks by load).
 STATUS_POLLING_MODES = ("auto", "list", "per_job")
+#: The connection extra keys the provider reads (a near miss is logged as a likely typo).
+EXTRA_SETTINGS = ("scheme", "max_requests_per_second", "status_polling")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,15 @@ def base_url_from_host(host: str | None, port: int | None = None, scheme: object
             f"Pictory's API at {parts.hostname} is https only: plain http would send the API key "
             f"unencrypted. Leave the Base URL empty (or use https://{parts.hostname})"
         )
+    api_path = re.search(r"/pictoryapis(?:/|$)", parts.path.lower())
+    api_at = api_path.start() if api_path else -1
+    if api_at != -1:
+        root = f"{parts.scheme}://{parts.netloc}{parts.path[:api_at]}"
+        raise PictoryConfigError(
+            f"The Base URL {host!r} includes Pictory's API path ({parts.path[api_at:]}): the provider adds "
+            f"/pictoryapis/v1/... to every request itself. Set the Base URL to {root} "
+            f"(or leave it empty for {DEFAULT_BASE_URL})"
+        )
     netloc = parts.netloc
     if port and not has_port:
         netloc = f"{netloc}:{port}"
@@ -173,7 +186,7 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
     if not api_key:
         raise PictoryConfigError(
             f"Connection {conn_id!r} has no API key: put your Pictory API key (it starts with 'pictai_') "
-            "in the connection's API Key (password) field"
+            "in the connection's API Key (password) field" + _misplaced_key_hint(conn, extra)
         )
     problem = api_key_problem(api_key)
     if problem:
@@ -181,8 +194,22 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
             f"Connection {conn_id!r}: the API key contains {problem}, so it cannot be sent in an HTTP header; "
             "copy the key again from Pictory and paste it into the connection's API Key (password) field"
         )
+    if api_key[:7].lower() == "bearer ":
+        raise PictoryConfigError(
+            f"Connection {conn_id!r}: the API key starts with 'Bearer ', but Pictory takes the raw key in the "
+            "Authorization header: remove 'Bearer ' from the connection's API Key (password) field"
+        )
     if not api_key.startswith("pictai_"):
         log.warning("The API key of connection %r does not start with 'pictai_'; Pictory may reject it", conn_id)
+    for name in extra:
+        close = difflib.get_close_matches(name, EXTRA_SETTINGS, n=1, cutoff=0.75)
+        if name not in EXTRA_SETTINGS and close:
+            log.warning(
+                "Connection %r: extra %r is not a Pictory setting and is ignored; did you mean %r?",
+                conn_id,
+                name,
+                close[0],
+            )
     rate = extra.get("max_requests_per_second")
     if rate is None:  # absent, or left empty in the connection form (Airflow >= 3.2 stores null)
         rate = DEFAULT_MAX_REQUESTS_PER_SECOND
@@ -203,6 +230,20 @@ def credentials_from_connection(conn: Any, conn_id: str, extra: dict[str, Any]) 
         max_requests_per_second=float(rate),
         status_polling=polling,
     )
+
+
+def _misplaced_key_hint(conn: Any, extra: dict[str, Any]) -> str:
+    """Where a key without a password probably went instead (named, never echoed)."""
+    if (getattr(conn, "login", None) or "").strip():
+        return (
+            "; the key seems to be in the Login field: in the URI form the key goes after a colon, "
+            "pictory://:pictai_...@ (the colon before the key matters)"
+        )
+    keys = sorted(k for k in extra if "key" in k.lower() or "token" in k.lower() or k.lower() == "password")
+    if keys:
+        named = ", ".join(map(repr, keys))
+        return f"; the extra has {named}, which the provider does not read: move the key to the password field"
+    return ""
 
 
 def extra_of(conn: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -69,6 +70,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Added to "connection is not defined" inside a pytest test: the fixture that points it at the emulator.
+PYTEST_HINT = (
+    ". In a pytest test, ask for the provider's `pictory_connection` fixture (it points the connection at "
+    "a local emulator; no conftest needed, see the provider's docs/testing.md)"
+)
 
 
 class PictoryHook(PictoryLookupsMixin, BaseHook):
@@ -167,6 +173,7 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
             f"Airflow connection {self.pictory_conn_id!r} is not defined: create a connection of type "
             f"'pictory' (UI, `airflow connections add`, or AIRFLOW_CONN_{self.pictory_conn_id.upper()})"
             + unreadable_env_connection_hint(self.pictory_conn_id)
+            + (PYTEST_HINT if os.environ.get("PYTEST_CURRENT_TEST") else "")
         )
 
     def get_conn(self) -> requests.Session:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
-from pictory_provider.api import check_wait_settings
+from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
 from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError, PictoryValidationError
@@ -89,29 +89,28 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         *,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
-        poll_interval: float = 10,
-        timeout: float = DEFAULT_TIMEOUT,
+        poll_interval: float | timedelta = 10,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_wait_settings(poll_interval, timeout)
-        if not reconcile_timeout >= 0:
+        self.poll_interval, self.timeout = wait_seconds(poll_interval), wait_seconds(timeout)
+        check_wait_settings(self.poll_interval, self.timeout)
+        self.reconcile_timeout = wait_seconds(reconcile_timeout)
+        if not self.reconcile_timeout >= 0:
             raise ValueError(f"reconcile_timeout must be 0 or more seconds (got {reconcile_timeout!r})")
-        self.reconcile_timeout = reconcile_timeout
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
         self.output_path = output_path
         self.pictory_conn_id = pictory_conn_id
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = check_hook_params(hook_params)
         self.resubmit_unclear = resubmit_unclear
         self.max_ai_credits = check_max_ai_credits(max_ai_credits)
         self.check_quota = check_quota
@@ -329,13 +328,13 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         webhook: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
-        poll_interval: float = 10,
-        timeout: float = DEFAULT_TIMEOUT,
+        poll_interval: float | timedelta = 10,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,
@@ -437,13 +436,13 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         webhook: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
-        poll_interval: float = 10,
-        timeout: float = DEFAULT_TIMEOUT,
+        poll_interval: float | timedelta = 10,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         resubmit_unclear: bool = False,
-        reconcile_timeout: float = DEFAULT_RECONCILE_TIMEOUT,
+        reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
         **kwargs: Any,

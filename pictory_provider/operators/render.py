@@ -8,6 +8,7 @@ of a reviewed preview.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from pictory_provider.exceptions import PictoryValidationError
@@ -77,8 +78,8 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         webhook: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
-        poll_interval: float = 30,
-        timeout: float = DEFAULT_TIMEOUT,
+        poll_interval: float | timedelta = 30,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
         output_path: str | None = None,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,

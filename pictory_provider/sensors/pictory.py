@@ -23,7 +23,8 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from pictory_provider.api import check_wait_settings
+from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
+from pictory_provider.destination import check_output_path
 from pictory_provider.events import complete, complete_from_event
 from pictory_provider.kinds import ANY_JOB, IMAGE, VIDEO, JobKind
 
@@ -70,19 +71,20 @@ class PictoryJobSensorBase(BaseSensorOperator):
         job_id: str,
         pictory_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool | None = None,
-        poke_interval: float = 10,
-        timeout: float = DEFAULT_TIMEOUT,
+        poke_interval: float | timedelta = 10,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
         hook_params: dict[str, Any] | None = None,
         output_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        check_wait_settings(poke_interval, timeout)
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        seconds = wait_seconds(poke_interval), wait_seconds(timeout)  # a timedelta, as Airflow's sensors allow
+        check_wait_settings(*seconds)
+        super().__init__(poke_interval=seconds[0], timeout=seconds[1], **kwargs)
 
         self.job_id = job_id
         self.pictory_conn_id = pictory_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = check_hook_params(hook_params)
         self.output_path = output_path
 
     @cached_property
@@ -109,6 +111,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
         from pictory_provider.api import validate_job_id
 
         self.job_id = validate_job_id(self.job_id)
+        check_output_path(self.output_path, self.kind.extension)  # before the wait, not after it (soft_fail or not)
         if not self.deferrable:
             return super().execute(context)
         try:

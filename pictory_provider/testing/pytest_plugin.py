@@ -44,6 +44,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_load_initial_conftests",
     "pytest_report_header",
+    "pytest_runtest_makereport",
     "pytest_unconfigure",
 ]
 
@@ -117,6 +118,30 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(_SET_DAGS_FOLDER, None) is not None and os.environ.get(DAGS_FOLDER_ENV):
         os.environ.pop(DAGS_FOLDER_ENV, None)
+
+
+#: What Airflow's metadata DB answers to dag.test() before ``airflow db migrate`` (SQLite, PostgreSQL).
+_UNMIGRATED = ("no such table: ", 'relation "')
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """After an unmigrated metadata DB failed a test of a Pictory fixture, say how to migrate it."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    fixtures = getattr(item, "fixturenames", ())
+    if not report.failed or call.excinfo is None or not {"pictory_emulator", "pictory_connection"} & set(fixtures):
+        return
+    error = str(call.excinfo.value)
+    if any(marker in error for marker in _UNMIGRATED) and ("no such table" in error or "does not exist" in error):
+        home = os.environ.get("AIRFLOW_HOME", "~/airflow")
+        report.sections.append(
+            (
+                "pictory",
+                f"Airflow's metadata database (AIRFLOW_HOME={home}) has no tables: run `airflow db migrate` "
+                "once for this AIRFLOW_HOME before pytest (the provider's docs/testing.md)",
+            )
+        )
 
 
 def _job_seconds(config: pytest.Config) -> float:
