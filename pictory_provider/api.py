@@ -6,7 +6,6 @@ and the emulator, so every part agrees on what Pictory accepts and returns.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import json
 import math
@@ -14,7 +13,6 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,8 +36,6 @@ __all__ = [
     "PictoryJob",
     "build_image_request",
     "build_video_request",
-    "check_hook_params",
-    "check_wait_settings",
     "image_request_errors",
     "job_failure",
     "parse_created_job",
@@ -48,7 +44,6 @@ __all__ = [
     "validate_job_id",
     "video_credits",
     "video_request_errors",
-    "wait_seconds",
     "without_query",
 ]
 
@@ -189,44 +184,6 @@ def job_failure(job: PictoryJob) -> tuple[str, str] | None:
     if job.status is JobStatus.CLEANED:
         return "JOB_CLEANED", "the job's outputs were deleted (cleaned) before they were collected"
     return None
-
-
-#: The keyword arguments ``hook_params`` may pass to ``PictoryHook`` (numbers; tests check the signature).
-HOOK_PARAMS = ("max_attempts", "retry_min_wait", "retry_max_wait", "connect_timeout", "read_timeout")
-
-
-def check_hook_params(hook_params: dict[str, Any] | None) -> dict[str, Any]:
-    """Check ``hook_params`` when the DAG is parsed: known ``PictoryHook`` settings, each a number."""
-    params = dict(hook_params or {})
-    for name, value in params.items():
-        if name not in HOOK_PARAMS:
-            close = difflib.get_close_matches(str(name), HOOK_PARAMS, n=1)
-            meant = f"did you mean {close[0]!r}? " if close else ""
-            raise PictoryValidationError(
-                f"hook_params has an unknown setting {name!r}: {meant}PictoryHook takes {', '.join(HOOK_PARAMS)}",
-                [_field_error("hook_params", f"unknown setting {name!r}")],
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PictoryValidationError(
-                f"hook_params[{name!r}] must be a number, got {value!r}",
-                [_field_error("hook_params", f"{name} must be a number")],
-            )
-    return params
-
-
-def wait_seconds(value: float | timedelta) -> float:
-    """A wait setting in seconds: a ``timedelta`` (as Airflow's own sensors accept) becomes its seconds."""
-    return value.total_seconds() if isinstance(value, timedelta) else value
-
-
-def check_wait_settings(poll_interval: float, timeout: float) -> None:
-    """Validate a wait's ``poll_interval`` and ``timeout`` (seconds)."""
-    if not timeout > 0:
-        raise PictoryValidationError(f"timeout must be greater than 0 seconds (got {timeout!r})")
-    if not 0 < poll_interval <= timeout:
-        raise PictoryValidationError(
-            f"poll_interval must be greater than 0 and at most the timeout ({timeout:g} s) (got {poll_interval!r})"
-        )
 
 
 def _field_error(name: str, errors: str) -> dict[str, str]:

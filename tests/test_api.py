@@ -7,13 +7,13 @@ import pytest
 from pictory_provider.api import (
     JobStatus,
     build_image_request,
-    check_wait_settings,
     job_failure,
     parse_created_job,
     parse_job,
     validate_job_id,
 )
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
+from pictory_provider.task_settings import check_wait_settings
 
 JOB_ID = "4d82d040-4394-4371-867d-72ae1dd62b6d"
 

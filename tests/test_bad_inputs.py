@@ -340,8 +340,8 @@ def test_hook_params_are_checked_when_the_dag_is_parsed():
     # A typo used to surface at run time as "BaseHook.__init__() got an unexpected keyword argument".
     import inspect
 
-    from pictory_provider.api import HOOK_PARAMS
     from pictory_provider.hooks.pictory import PictoryHook
+    from pictory_provider.task_settings import HOOK_PARAMS
 
     signature = inspect.signature(PictoryHook.__init__).parameters.values()
     assert tuple(p.name for p in signature if p.kind is inspect.Parameter.KEYWORD_ONLY) == HOOK_PARAMS

@@ -518,7 +518,8 @@ def test_job_sensor_defers_with_a_trigger_that_needs_no_url(pictory_conn):
 def test_subtitle_checks_and_companion_names():
     import io
 
-    from pictory_provider.storage import check_srt, check_vtt, with_extension
+    from pictory_provider.file_checks import check_srt, check_vtt
+    from pictory_provider.storage import with_extension
 
     srt = b"1\r\n00:00:00,000 --> 00:00:02,000\r\nHello\r\n"
     assert check_srt(io.BytesIO(srt), len(srt)) is None

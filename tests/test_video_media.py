@@ -16,8 +16,9 @@ import requests
 
 from pictory_provider.emulator.media import FPS, encode_jpeg, encode_mp4, job_jpeg, job_mp4, streamed
 from pictory_provider.exceptions import PictoryDownloadError
+from pictory_provider.file_checks import check_mp4, check_png
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.storage import check_mp4, check_png, store_image
+from pictory_provider.storage import store_image
 
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
 FFPROBE, FFMPEG = shutil.which("ffprobe"), shutil.which("ffmpeg")

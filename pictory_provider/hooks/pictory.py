@@ -21,7 +21,6 @@ from pictory_provider.api import (
     JOBS_PATH,
     JobStatus,
     PictoryJob,
-    check_wait_settings,
     job_failure,
     parse_created_job,
     parse_job,
@@ -56,6 +55,7 @@ from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO, JobKind
 from pictory_provider.submission import Fence
+from pictory_provider.task_settings import check_wait_settings
 
 __all__ = [
     "USER_AGENT",

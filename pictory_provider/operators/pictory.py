@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
-from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
 from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError, PictoryValidationError
@@ -23,6 +22,7 @@ from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 from pictory_provider.storage import check_output_paths
 from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
+from pictory_provider.task_settings import check_hook_params, check_wait_settings, wait_seconds
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook

@@ -23,10 +23,10 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from pictory_provider.api import check_hook_params, check_wait_settings, wait_seconds
 from pictory_provider.destination import check_output_path
 from pictory_provider.events import complete, complete_from_event
 from pictory_provider.kinds import ANY_JOB, IMAGE, VIDEO, JobKind
+from pictory_provider.task_settings import check_hook_params, check_wait_settings, wait_seconds
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.pictory import PictoryHook

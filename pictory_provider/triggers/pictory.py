@@ -10,12 +10,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from pictory_provider.api import JobStatus, PictoryJob, check_wait_settings, job_failure, parse_job, validate_job_id
+from pictory_provider.api import JobStatus, PictoryJob, job_failure, parse_job, validate_job_id
 from pictory_provider.events import ERROR, FAILED, SUCCESS, TIMEOUT, make_event
 from pictory_provider.exceptions import PictoryError
 from pictory_provider.hooks.pictory import PictoryHook, log_render_progress
 from pictory_provider.hooks.scan import StatusScan, scan_registration
 from pictory_provider.hooks.transport import DeadlineReached, describe_exception
+from pictory_provider.task_settings import check_wait_settings
 
 __all__ = [
     "PictoryJobTrigger",
