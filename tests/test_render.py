@@ -334,10 +334,18 @@ def test_upload_media_reads_any_object_storage_path(pictory_conn):
     assert requests.get(url, timeout=10).content == b"ID3 audio"
 
 
-def test_upload_media_refuses_unknown_content_type_before_any_request(pictory_conn, tmp_path):
-    source = tmp_path / "notes.weird-ext"
-    source.write_bytes(b"x")
-    with pytest.raises(PictoryValidationError, match="content_type="):
+@pytest.mark.parametrize(
+    ("name", "content", "refusal"),
+    [
+        ("notes.weird-ext", b"x", "content_type="),  # no content type Pictory would take
+        # an empty body goes out chunked, which a signed S3 PUT refuses (HTTP 501, retried 3 times)
+        ("empty.png", b"", "is empty"),
+    ],
+)
+def test_upload_media_refuses_before_any_request(pictory_conn, tmp_path, name, content, refusal):
+    source = tmp_path / name
+    source.write_bytes(content)
+    with pytest.raises(PictoryValidationError, match=refusal):
         PictoryHook(**FAST).upload_media(str(source))
     assert requests_sent(pictory_conn) == 0
 
@@ -418,31 +426,25 @@ def test_failed_render_fails_with_pictorys_reason(pictory_conn):
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
-def test_unclear_render_create_fails_the_retry_instead_of_rendering_twice(pictory_conn):
-    """No list of renders to look in: the retry refuses (PictorySubmissionUnresolvedError), 1 POST only."""
+@pytest.mark.parametrize(
+    ("mode", "what"),
+    [({}, "render jobs"), ({"preview_job_id": JOB_ID}, "preview render jobs")],
+    ids=["render", "render of a preview (PUT)"],
+)
+def test_unclear_render_create_fails_the_retry_instead_of_rendering_twice(pictory_conn, mode, what):
+    """No list of renders to look in: the retry refuses (PictorySubmissionUnresolvedError), 1 request only."""
     pictory_conn.add_fault("answer_late", route="create", delay=1.0)
     store = TaskStateStore()
     late = {**FAST, "read_timeout": 0.3, "max_attempts": 1}
     with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
-        operator(hook_params=late, deferrable=False).execute(make_context(store))
-    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of render jobs") as raised:
-        operator(deferrable=False).execute(make_context(store))
+        operator(**mode, hook_params=late, deferrable=False).execute(make_context(store))
+    with pytest.raises(PictorySubmissionUnresolvedError, match=f"no list of {what}") as raised:
+        operator(**mode, deferrable=False).execute(make_context(store))
     assert pictory_conn.stats()["posts"] == 1
-    # the hint names a list a person can read (the render path takes POSTs only)
-    assert "Look in GET /pictoryapis/v1/jobs;" in str(raised.value) and f"GET {RENDER_PATH}" not in str(raised.value)
-
-
-@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
-def test_unclear_render_of_a_preview_fails_the_retry_with_a_readable_hint(pictory_conn):
-    pictory_conn.add_fault("answer_late", route="create", delay=1.0)
-    store = TaskStateStore()
-    late = {**FAST, "read_timeout": 0.3, "max_attempts": 1}
-    with pytest.raises(PictoryTransientError, match="may have reached Pictory"):
-        operator(preview_job_id=JOB_ID, hook_params=late, deferrable=False).execute(make_context(store))
-    with pytest.raises(PictorySubmissionUnresolvedError, match="no list of preview render jobs") as raised:
-        operator(preview_job_id=JOB_ID, deferrable=False).execute(make_context(store))
-    assert "{previewJobId}" not in str(raised.value) and "Look in GET /pictoryapis/v1/jobs;" in str(raised.value)
-    assert pictory_conn.stats()["posts"] == 1
+    # the hint names a list a person can read (the render path takes POSTs only; no path placeholder)
+    text = str(raised.value)
+    assert "Look in GET /pictoryapis/v1/jobs;" in text and f"GET {RENDER_PATH}" not in text
+    assert "{previewJobId}" not in text
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists on Airflow >= 3.3")
@@ -635,15 +637,6 @@ def test_upload_media_takes_file_names_with_url_characters(pictory_conn, tmp_pat
     source.write_bytes(b"bytes of " + name.encode())
     url = PictoryHook(**FAST).upload_media(str(source))
     assert requests.get(url, timeout=10).content == source.read_bytes()
-
-
-def test_upload_media_refuses_an_empty_file_before_any_request(pictory_conn, tmp_path):
-    """An empty body goes out chunked, which a signed S3 PUT refuses (HTTP 501, retried 3 times)."""
-    source = tmp_path / "empty.png"
-    source.write_bytes(b"")
-    with pytest.raises(PictoryValidationError, match="is empty"):
-        PictoryHook(**FAST).upload_media(str(source))
-    assert requests_sent(pictory_conn) == 0
 
 
 def test_upload_media_goes_through_the_environments_proxy(pictory_conn, tmp_path, monkeypatch):
