@@ -360,6 +360,8 @@ def test_operator_modes_are_checked_at_construction():
         PictoryRenderVideoOperator(task_id="r")
     assert operator().kind is RENDER and operator(preview_only=True).kind is PREVIEW
     assert operator(preview_job_id=JOB_ID).kind is PREVIEW_RENDER
+    with pytest.raises(PictoryValidationError, match="a preview, which has no video to store"):
+        operator(preview_only=True, output_path="/tmp/previews/")  # it would store nothing, silently
     assert set(PictoryRenderVideoOperator.template_fields) >= {"storyboard", "preview_job_id", "output_path"}
 
 

@@ -108,6 +108,11 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             )
         if preview_only and storyboard is None:
             raise PictoryValidationError("preview_only=True needs storyboard= (the storyboard to preview)")
+        if preview_only and output_path is not None:
+            raise PictoryValidationError(
+                "preview_only=True makes a preview, which has no video to store: drop output_path here and "
+                "set it on the task that renders the reviewed preview (preview_job_id=)"
+            )
         self.storyboard = storyboard
         self.preview_job_id = preview_job_id
         self.preview_only = preview_only
