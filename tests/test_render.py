@@ -25,7 +25,7 @@ from pictory_provider.exceptions import (
     PictoryValidationError,
 )
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER
+from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO
 from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryJobSensor
 from pictory_provider.storyboard import RENDER_PATH, storyboard_errors, storyboard_warnings
@@ -486,15 +486,7 @@ def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
     video_id = hook.generate_video("Waves roll onto the beach")
     (other_id,) = pictory_conn.add_other_jobs(1)
     time.sleep(0.6)
-    video_keys = {
-        "video_url",
-        "duration",
-        "width",
-        "height",
-        "ai_credits_used",
-        "thumbnail_url",
-        "last_frame_image_url",
-    }
+    video_keys = set(VIDEO.xcom_keys.values())  # pinned key by key in tests/test_video_api.py
     for job_id, kind, keys in (
         (preview_id, None, set()),
         (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pictory_provider.exceptions import PictoryAPIError, PictoryTransientError, PictoryValidationError
@@ -35,17 +36,8 @@ class PictoryLookupsMixin:
     """``list_*`` lookups, :meth:`search_music` and :meth:`upload_media` (see :class:`PictoryHook`)."""
 
     transport: PictoryTransport
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        payload: dict[str, Any] | None = None,
-        *,
-        idempotent: bool | None = None,
-    ) -> Any:
-        raise NotImplementedError
+    #: ``PictoryHook._call``: one request through the transport (method, path, what, payload, idempotent=).
+    _call: Callable[..., Any]
 
     def _lookup(self, name: str) -> list[dict[str, Any]]:
         path = LOOKUP_PATHS[name]
