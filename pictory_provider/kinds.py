@@ -189,6 +189,20 @@ _RENDER_XCOM = {
 }
 _RENDER_FILES = (("srt_url", "srt", "srt_path"), ("vtt_url", "vtt", "vtt_path"))
 
+#: Storyboard fields that correlate or deliver a render without shaping the video: a change to them
+#: (a webhook or ``projectMetadata`` templated per try, another destination) is the same request, so a
+#: retry never renders again for it (https://docs.pictory.ai/api-reference/videos/render-storyboard-video:
+#: webhook, webhookInput, saveProject, destinations with awsConnectionId/vimeoConnectionId, projectMetadata).
+DELIVERY_FIELDS = (
+    "webhook",
+    "webhookInput",
+    "projectMetadata",
+    "destinations",
+    "saveProject",
+    "awsConnectionId",
+    "vimeoConnectionId",
+)
+
 #: A storyboard rendered to a video (``POST /v2/video/storyboard/render``). Pictory has no list of
 #: render jobs by storyboard, so ``list_path=None``: an unclear create is never reconciled by
 #: guessing; the next try fails with ``PictorySubmissionUnresolvedError`` (never a second render).
@@ -201,7 +215,7 @@ RENDER = JobKind(
     path_key="video_path",
     extension="mp4",
     link_name="Pictory Video",
-    match_fields=tuple(name for name in storyboard.TOP_LEVEL_FIELDS if name not in ("webhook", "webhookInput")),
+    match_fields=tuple(name for name in storyboard.TOP_LEVEL_FIELDS if name not in DELIVERY_FIELDS),
     list_path=None,
     extra_files=_RENDER_FILES,
 )

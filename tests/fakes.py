@@ -9,15 +9,23 @@ from typing import Any
 
 
 class RecordingTI:
-    """Records ``xcom_push`` calls like the runtime task instance."""
+    """Records ``xcom_push`` calls like the runtime task instance; ``xcom_pull`` answers with the
+    ``job_id`` values that other task instances (``others``: siblings, other tasks, earlier runs) published."""
 
     stats_tags: dict[str, str] = {}
+    task_id = "generate"
 
-    def __init__(self) -> None:
+    def __init__(self, others: list[str] | None = None) -> None:
         self.xcom: dict[str, Any] = {}
+        self.others = list(others or [])
+        self.pulls: list[dict[str, Any]] = []
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
+
+    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", **kwargs: Any) -> Any:
+        self.pulls.append({"task_ids": task_ids, "key": key, **kwargs})
+        return list(self.others) if key == "job_id" else []
 
 
 class TaskStateStore:
@@ -36,8 +44,9 @@ class TaskStateStore:
         self.values.pop(key, None)
 
 
-def make_context(store: TaskStateStore | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"ti": RecordingTI()}
+def make_context(store: TaskStateStore | None = None, claimed: list[str] | None = None) -> dict[str, Any]:
+    """A task context; ``claimed`` are job ids other task instances published as XCom ``job_id``."""
+    context: dict[str, Any] = {"ti": RecordingTI(claimed)}
     if store is not None:
         context["task_state_store"] = store
     return context

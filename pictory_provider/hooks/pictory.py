@@ -348,7 +348,8 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
         seen = self.transport.last_pictory_time
         if seen is None:
             log.warning("Pictory's answer carried no Date header: an unclear create could only be placed by list order")
-        return Fence(newest, seen[0] if seen else None, seen[1] if seen else time.time())
+        limit = self.transport.connect_timeout + self.transport.read_timeout  # a create is out at most this long
+        return Fence(newest, seen[0] if seen else None, seen[1] if seen else time.time(), limit)
 
     def job_data(self, job_id: str) -> dict[str, Any]:
         """A job's ``data`` as Pictory sends it (``GET /jobs/{job_id}``; ``{}`` when it has none)."""

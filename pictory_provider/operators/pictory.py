@@ -21,7 +21,7 @@ from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 from pictory_provider.storage import check_output_paths
-from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
+from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT, GONE_CONFIRM_SECONDS
 from pictory_provider.task_settings import check_hook_params, check_wait_settings, wait_seconds
 
 if TYPE_CHECKING:
@@ -98,9 +98,11 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
+        adopt_job_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.adopt_job_id = adopt_job_id
         self.poll_interval, self.timeout = wait_seconds(poll_interval), wait_seconds(timeout)
         check_wait_settings(self.poll_interval, self.timeout)
         self.reconcile_timeout = wait_seconds(reconcile_timeout)
@@ -186,14 +188,24 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         try:
             return self.hook.get_job(str(external_id), require_url=self.kind.requires_url).raw_status
         except PictoryNotFoundError:
+            # One 404 (a CDN or proxy) is "not known yet": gone only when it repeats and the list drops it.
+            job_id = str(external_id)
+            status = self._guard.job_gone(
+                job_id,
+                lambda: self.hook.get_job(job_id, require_url=self.kind.requires_url).raw_status,
+                self.hook.list_page,
+            )
+            if status is not None:
+                return status
             # Gone: cleaned past Pictory's retention, or the connection now reaches another account. The
             # request is the same (a changed one never reaches here), so it is bought anew, like a cleaned job.
             self.log.warning(
-                "Pictory answers HTTP 404 for job %s, stored under the task state store key %r for this same "
-                "request: its outputs are gone for this connection, so the request is submitted anew (as for a "
-                "'cleaned' job). To keep the old job instead, stop here and check the connection's key",
+                "Pictory answered HTTP 404 for job %s (task state store key %r, this same request) for %.0f s and "
+                "the jobs list no longer holds it: its outputs are gone for this connection, so the request is "
+                "submitted anew now (as for a 'cleaned' job)",
                 external_id,
                 self.external_id_key,
+                GONE_CONFIRM_SECONDS,
             )
             return NOT_FOUND_STATUS
 
@@ -305,6 +317,10 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         waits for running jobs that could be that request's own before failing with
         ``PictorySubmissionUnresolvedError`` (Airflow retries it later). The wait is deferred
         when ``deferrable``.
+    :param adopt_job_id: This request's job is that listed Pictory job: keep it instead of buying (the way
+        out of ``PictorySubmissionAmbiguousError``/``PictorySubmissionUnresolvedError``, whose messages list
+        the jobs that can be the request's own; templated). Checked before use: the job must exist, be
+        of this kind, be held by no other task instance, and its output must repeat the request's fields.
     :param max_ai_credits: Fail with ``PictoryBudgetError`` before any request when the estimated cost
         (the model's price) exceeds this many AI credits.
     :param check_quota: Read the quota first and fail with ``PictoryBudgetError``, without sending the
@@ -314,7 +330,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
 
     kind = IMAGE
     request_fields = ("prompt", "model", "aspect_ratio", "style", "reference_image_url", "webhook")
-    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id", "adopt_job_id")
     operator_extra_links = (PictoryImageLink(),)
 
     def __init__(
@@ -420,7 +436,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         "reference_image_urls",
         "webhook",
     )
-    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id")
+    template_fields: Sequence[str] = (*request_fields, "output_path", "pictory_conn_id", "adopt_job_id")
     operator_extra_links = (PictoryVideoLink(),)
 
     def __init__(

@@ -65,7 +65,14 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     """
 
     kind = RENDER
-    template_fields: Sequence[str] = ("storyboard", "preview_job_id", "webhook", "output_path", "pictory_conn_id")
+    template_fields: Sequence[str] = (
+        "storyboard",
+        "preview_job_id",
+        "webhook",
+        "output_path",
+        "pictory_conn_id",
+        "adopt_job_id",
+    )
     template_fields_renderers = {"storyboard": "json"}
     operator_extra_links = (PictoryVideoLink(),)  # XCom video_url, as a video's
 
