@@ -33,11 +33,12 @@ Routes: ``"create"`` (POST images or videos), ``"job"`` (GET job), ``"list"`` (b
 Kinds:
 
 - ``"status"``: answer ``status`` (default 500) with ``{"message": "<reason phrase>"}`` or ``body``
-  (a string is sent verbatim); ``retry_after`` adds a ``Retry-After`` header.
+  (a string is sent verbatim); ``retry_after`` adds a ``Retry-After`` header; ``delay`` waits that
+  long first (a gateway that gives up: nothing is created).
 - ``"rate_limit"``: 429 ``{"message": "Too Many Requests"}`` with ``Retry-After: <retry_after>``
   (default 1, rounded up to whole seconds).
 - ``"slow"``: wait ``delay`` seconds (default 5), then answer normally (the request takes effect
-  only after the wait).
+  only after the wait, even when the client gave up meanwhile: a create Pictory makes late).
 - ``"answer_late"``: handle the request at once (a ``create`` really creates its job), then wait
   ``delay`` seconds (default 5) before sending the answer: with a shorter client read timeout, the
   job exists although the client saw only a timeout.

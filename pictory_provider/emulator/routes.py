@@ -273,6 +273,12 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         request.headers.get("Authorization"),
     )
     response: web.StreamResponse | None = None
+
+    async def respond() -> web.StreamResponse:
+        if route not in ("file", "signed_upload") and not state.authorized(request.headers.get("Authorization")):
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        return await handler(request)
+
     if fault is not None:
         if fault.kind == "reset":
             _abort_connection(request)
@@ -280,14 +286,17 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             # aiohttp fails to write this to the aborted transport and closes quietly.
             return web.Response(status=500)
         if fault.kind == "slow":
-            await asyncio.sleep(DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay)
+            # the request takes effect after the delay even when the client has given up meanwhile (a
+            # create Pictory makes late): shielded from aiohttp's cancellation on disconnect
+            delay = DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay
+            await request.read()  # the body is kept: the handler reads it after the client may have left
+            response = await asyncio.shield(asyncio.ensure_future(_after(delay, respond())))
         elif fault.kind not in SHAPING_KINDS and fault.kind != "answer_late":
+            if fault.kind == "status" and fault.delay:  # a gateway that gives up after a while: nothing created
+                await asyncio.sleep(fault.delay)
             response = _fault_response(fault)
     if response is None:
-        if route not in ("file", "signed_upload") and not state.authorized(request.headers.get("Authorization")):
-            response = web.json_response({"message": "Unauthorized"}, status=401)
-        else:
-            response = await handler(request)
+        response = await respond()
         if fault is not None and fault.kind in SHAPING_KINDS:
             response = await shape_response(request, response, fault)
     if fault is not None and fault.kind == "answer_late":
@@ -305,6 +314,11 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 # -- admin routes (no auth, not counted) ---------------------------------------------------------
+
+
+async def _after(delay: float, answer: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+    await asyncio.sleep(delay)
+    return await answer
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

@@ -33,8 +33,9 @@ PAGE_SIZE = 100
 #: ``job_seconds_max`` (``None`` or >= ``job_seconds``): each new job runs a random time in between.
 #: ``clock_offset``: seconds Pictory's clock is ahead of this host's (negative: behind), in the
 #: ``createdDate`` of list items and the ``Date`` header. ``created_dates``: the form of ``createdDate``
-#: in the outputs lists (see :data:`CREATED_DATE_FORMS`). ``streamed_mp4``: MP4s as a streaming muxer
-#: writes them (the last box has size 0, "to the end of the file").
+#: in the outputs lists (see :data:`CREATED_DATE_FORMS`). ``created_skew``: seconds the ``createdDate``
+#: stamps run ahead of the ``Date`` header (two clocks of Pictory's that may disagree). ``streamed_mp4``:
+#: MP4s as a streaming muxer writes them (the last box has size 0, "to the end of the file").
 LIST_DEFAULTS: dict[str, Any] = {
     "page_size": PAGE_SIZE,
     "paging": "key",
@@ -43,6 +44,7 @@ LIST_DEFAULTS: dict[str, Any] = {
     "job_seconds_max": None,
     "clock_offset": 0.0,
     "created_dates": "iso",
+    "created_skew": 0.0,
     "streamed_mp4": False,
 }
 #: ``createdDate`` forms: ISO with ``Z`` (Pictory's documented form), ISO without a zone, epoch
@@ -384,8 +386,10 @@ class EmulatorState:
                 raise ValueError(f'list_outputs must be true, false or "url" (got {value!r})')
             if name == "streamed_mp4" and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false (got {value!r})")
-            if name == "clock_offset" and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise ValueError(f"clock_offset must be a number of seconds (got {value!r})")
+            if name in ("clock_offset", "created_skew") and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ValueError(f"{name} must be a number of seconds (got {value!r})")
             if name == "created_dates" and value not in CREATED_DATE_FORMS:
                 raise ValueError(f"created_dates must be one of {', '.join(CREATED_DATE_FORMS)} (got {value!r})")
         with self.lock:
@@ -461,7 +465,9 @@ class EmulatorState:
                     if isinstance(job, Job):
                         item = job.list_item()
                         item.pop("createdDate")
-                        created = created_date(job.created_at + config["clock_offset"], config["created_dates"])
+                        created = created_date(
+                            job.created_at + config["clock_offset"] + config["created_skew"], config["created_dates"]
+                        )
                         if created is not None:
                             item["createdDate"] = created
                         items.append(item)
