@@ -210,6 +210,9 @@ def parse_avatars_page(body: object) -> tuple[list[Avatar], str | None]:
 def parse_music_tracks(body: object) -> list[MusicTrack]:
     """``{"items": [{"id": 279, "title", "audioUrl", "duration", "genres", "instruments", "moods", "purposes"}]}``."""
     what = "the music search"
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("searchResults"), list):  # read by Pictory's own client
+        body = {"items": data["searchResults"]}
     return _records(_items(body, what), what, {"id": int, "title": str, "audioUrl": str})
 
 
