@@ -10,7 +10,6 @@ documented examples themselves live in ``tests/contract/lookups-*.json`` and ``m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
@@ -18,6 +17,7 @@ from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 __all__ = [
     "AVATARS_PATH",
     "BRANDS_PATH",
+    "LOOKUP_PATHS",
     "MUSIC_FACET_PATHS",
     "MUSIC_LIST_FILTERS",
     "MUSIC_SEARCH_FIELDS",
@@ -276,11 +276,13 @@ def music_search_body(query: str | None = None, **filters: Any) -> dict[str, Any
     return body
 
 
-#: Reader per simple (unpaged) lookup name.
-READERS: dict[str, Callable[[object], list[Any]]] = {
-    "voices": parse_voices,
-    "brands": parse_brands,
-    "text_styles": parse_text_styles,
-    "templates": parse_templates,
-    "smart_layouts": parse_smart_layouts,
-}
+#: Every lookup path the hook reads (the music facets are in :data:`MUSIC_FACET_PATHS`).
+LOOKUP_PATHS = (
+    VOICES_PATH,
+    BRANDS_PATH,
+    TEXT_STYLES_PATH,
+    TEMPLATES_PATH,
+    SMART_LAYOUTS_PATH,
+    AVATARS_PATH,
+    MUSIC_SEARCH_PATH,
+)
