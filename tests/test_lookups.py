@@ -3,6 +3,9 @@ over real HTTP against the emulator."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -13,6 +16,7 @@ from pictory_provider.lookups import music_search_body
 
 from .conftest import API_KEY
 
+ROOT = Path(__file__).resolve().parent.parent
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
 
 
@@ -161,3 +165,13 @@ def test_a_storyboard_post_without_json_content_type_is_refused(pictory_conn):
         )
         assert answer.status_code == 400 and "application/json" in answer.json()["message"], path
     assert pictory_conn.stats()["jobs_created"] == 0
+
+
+def test_the_escape_hatch_example_of_the_docs_runs(pictory_conn):
+    """docs/hooks.md includes ``list_project_names`` from docs/snippets/dag_patterns.py."""
+    assert '--8<-- "docs/snippets/dag_patterns.py:escape_hatch"' in (ROOT / "docs" / "hooks.md").read_text()
+    spec = importlib.util.spec_from_file_location("docs_snippet_escape_hatch", ROOT / "docs/snippets/dag_patterns.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.list_project_names() == ["Hello World Template"]
