@@ -5,10 +5,12 @@ address of the docs page it comes from (``docs``; ``"inferred"`` notes where the
 
 - ``response`` (the documented example) must satisfy ``schema`` (JSON Schema of the shape the
   provider relies on), so the schema is no looser or stricter than the docs' own example;
-- ``emulator`` (a list of steps ``{method, path, json?, params?, poll?}``; ``"json": "request"`` sends
-  the documented ``request``; ``{jobId}`` in a path is the previous answer's ``data.jobId``; ``poll``
-  repeats a GET until ``data.status`` is no longer ``in-progress``): the emulator's answer to the last
-  step must satisfy the same ``schema``, so the emulator cannot drift from the docs silently;
+- ``emulator`` (a list of steps ``{method, path, json?, params?, poll?, status?, headers?}``;
+  ``"json": "request"`` sends the documented ``request``; ``{jobId}`` in a path is the previous
+  answer's ``data.jobId``; ``poll`` repeats a GET until ``data.status`` is no longer
+  ``in-progress``; ``status`` is the expected HTTP status, default 200; ``headers`` replace the
+  default ones, e.g. a wrong key): the emulator's answer to the last step must satisfy the same
+  ``schema``, so the emulator cannot drift from the docs silently;
 - ``parser`` (optional, ``module:function``): the provider's reader of that answer must accept the
   documented example.
 """
@@ -60,7 +62,7 @@ def _run_steps(base_url: str, case: dict[str, Any]) -> Any:
                 base_url + path,
                 json=body,
                 params=step.get("params"),
-                headers={"Authorization": API_KEY},
+                headers=step.get("headers", {"Authorization": API_KEY}),
                 timeout=10,
             )
             assert response.status_code == step.get("status", 200), (path, response.status_code, response.text[:300])

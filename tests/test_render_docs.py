@@ -11,9 +11,9 @@ import pytest
 
 from pictory_provider.hooks.lookups import PictoryLookupsMixin
 from pictory_provider.kinds import RENDER
+from pictory_provider.lookups import LOOKUP_PATHS, MUSIC_FACET_PATHS
 from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryJobSensor
-from pictory_provider.storyboard import LOOKUP_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "renders.md").read_text()
@@ -29,11 +29,11 @@ def test_xcom_keys_lookups_and_paths_are_documented():
     for key in (*RENDER.xcom_keys.values(), "job_id", "video_path", "srt_path", "vtt_path"):
         assert f"`{key}`" in PAGE, key
     methods = [name for name in vars(PictoryLookupsMixin) if name.startswith(("list_", "search_", "upload_"))]
-    assert len(methods) == len(LOOKUP_PATHS) + 2
+    assert len(methods) == 14
     for name in methods:
         assert f"`{name}(" in PAGE or f".{name}(" in PAGE, name
-    for path in LOOKUP_PATHS.values():
-        assert path.removeprefix("/pictoryapis") in PAGE, path
+    for path in (*LOOKUP_PATHS, *MUSIC_FACET_PATHS.values()):
+        assert path.removeprefix("/pictoryapis").removeprefix("/v1/music") in PAGE, path
 
 
 def test_snippets_exist_in_the_example_dags():

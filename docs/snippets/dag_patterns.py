@@ -32,6 +32,25 @@ def generate_with_hook(prompt: str, poll_interval: float = 15, timeout: float = 
 # --8<-- [end:hook_task]
 
 
+# --8<-- [start:escape_hatch]
+def list_project_names(conn_id: str = "pictory_default") -> list[str]:
+    """The account's projects (List Projects, GET /v2/projects): an endpoint the hook has no method for."""
+    from pictory_provider.hooks.pictory import PictoryHook
+
+    hook = PictoryHook(conn_id)
+    names, page_key = [], None
+    while True:
+        params = {"pagekey": page_key} if page_key else None
+        page = hook.request("GET", "/pictoryapis/v2/projects", params=params)
+        names += [project["name"] for project in page["items"]]
+        page_key = page.get("pageKey")
+        if not page_key:
+            return names
+
+
+# --8<-- [end:escape_hatch]
+
+
 @dag(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

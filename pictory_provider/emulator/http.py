@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -54,3 +55,19 @@ async def request_object(request: web.Request) -> dict[str, Any] | None:
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """An unknown route or method is answered in JSON, ``{"message": ...}``, as Pictory's errors are
+    (401 ``{"message": "Unauthorized"}`` in its docs; this status/message pair is inferred), not as
+    aiohttp's text. The emulator's own ``/_emulator/`` routes are left as they are."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or request.path.startswith("/_emulator/"):
+            raise
+        allow = exc.headers.get("Allow")
+        return web.json_response({"message": exc.reason}, status=exc.status, headers={"Allow": allow} if allow else {})

@@ -33,9 +33,11 @@ from pictory_provider.emulator.http import (
     _job_id,
     _not_found,
     _origin,
+    json_errors,
     request_object,
 )
 from pictory_provider.emulator.jobs import FILES_PREFIX
+from pictory_provider.emulator.lookup_routes import LOOKUP_ROUTES, add_lookup_routes
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
@@ -123,6 +125,10 @@ def _schedule_webhook(app: web.Application, job: Any) -> None:
 async def _create(request: web.Request, kind: str) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     keep, check = CREATE[kind]
+    if kind in ("render", "preview") and request.content_type != "application/json":
+        # "Content-Type ... must be set to application/json" (videos/render-storyboard-video,
+        # videos/create-storyboard-preview); answering it with the documented 400 shape is inferred
+        return _invalid_body("Content-Type must be application/json", [{"name": "Content-Type", "errors": "required"}])
     try:
         payload = json.loads(await request.read())
     except ValueError:
@@ -222,6 +228,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     create_preview: "create",
     render_preview: "create",
     **STORYBOARD_ROUTES,
+    **LOOKUP_ROUTES,
     create_video: "create",
     list_videos: "list",
     get_video_file: "file",
@@ -435,7 +442,7 @@ async def _cleanup_background(app: web.Application) -> None:
 
 def build_app(state: EmulatorState) -> web.Application:
     """The aiohttp application serving the Pictory API (and ``/_emulator/`` admin routes) from ``state``."""
-    app = web.Application(middlewares=[api_middleware])
+    app = web.Application(middlewares=[json_errors, api_middleware])
     app[STATE_KEY] = state
     app[BACKGROUND_KEY] = _Background()
     app.on_cleanup.append(_cleanup_background)
@@ -454,6 +461,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post(storyboard.PREVIEW_PATH, create_preview)
     router.add_put(storyboard.RENDER_PREVIEW_PATH.replace("{previewJobId}", "{job_id}"), render_preview)
     add_storyboard_routes(router)
+    add_lookup_routes(router)
     router.add_post("/_emulator/faults", admin_add_fault)
     router.add_get("/_emulator/faults", admin_list_faults)
     router.add_delete("/_emulator/faults", admin_clear_faults)

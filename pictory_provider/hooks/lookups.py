@@ -11,69 +11,131 @@ import mimetypes
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from pictory_provider.exceptions import PictoryAPIError, PictoryTransientError, PictoryValidationError
-from pictory_provider.storyboard import (
-    LOOKUP_PATHS,
-    MEDIA_UPLOAD_PATH,
+from pictory_provider.lookups import (
+    AVATARS_PATH,
+    BRANDS_PATH,
+    MUSIC_FACET_PATHS,
     MUSIC_SEARCH_PATH,
-    parse_items,
-    parse_signed_upload,
+    SMART_LAYOUTS_PATH,
+    TEMPLATES_PATH,
+    TEXT_STYLES_PATH,
+    VOICES_PATH,
+    Avatar,
+    Brand,
+    MusicTrack,
+    SmartLayout,
+    Template,
+    TextStyle,
+    Voice,
+    music_search_body,
+    parse_avatars_page,
+    parse_brands,
+    parse_music_facet,
+    parse_music_tracks,
+    parse_smart_layouts,
+    parse_templates,
+    parse_text_styles,
+    parse_voices,
 )
+from pictory_provider.storyboard import MEDIA_UPLOAD_PATH, parse_signed_upload
 
 if TYPE_CHECKING:
     from pictory_provider.hooks.transport import PictoryTransport
 
-__all__ = ["UPLOAD_ATTEMPTS", "PictoryLookupsMixin"]
+__all__ = ["MAX_LOOKUP_PAGES", "UPLOAD_ATTEMPTS", "PictoryLookupsMixin"]
 
 log = logging.getLogger(__name__)
 
 #: Attempts of the ``PUT`` to a signed upload URL (it overwrites one object, so it is safe to repeat).
 UPLOAD_ATTEMPTS = 3
+#: Pages a paged lookup follows at most (a ``nextPageKey`` that never ends is an error, not a hang).
+MAX_LOOKUP_PAGES = 100
 
 
 class PictoryLookupsMixin:
-    """``list_*`` lookups, :meth:`search_music` and :meth:`upload_media` (see :class:`PictoryHook`)."""
+    """The lookups (typed records with Pictory's documented field names, envelopes and pages handled),
+    :meth:`search_music` and :meth:`upload_media` (see :class:`PictoryHook`)."""
 
     transport: PictoryTransport
     #: ``PictoryHook._call``: one request through the transport (method, path, what, payload, idempotent=).
     _call: Callable[..., Any]
 
-    def _lookup(self, name: str) -> list[dict[str, Any]]:
-        path = LOOKUP_PATHS[name]
-        return parse_items(self._call("GET", path, f"GET {path}"), f"GET {path}")
+    def _get(self, path: str) -> Any:
+        return self._call("GET", path, f"GET {path}")
 
-    def list_voices(self) -> list[dict[str, Any]]:
-        """AI voices (``GET /v1/voiceovers/tracks``): ``id``, ``name``, ``language``, ``gender``, ...;
-        a voice's ``name`` goes into ``voiceOver.aiVoices[].speaker``."""
-        return self._lookup("voices")
+    def list_voices(self) -> list[Voice]:
+        """AI voices (``GET /v1/voiceovers/tracks``): ``id``, ``name``, ``language``, ``gender``,
+        ``ssmlSupportCategory``, ...; a voice's ``name`` goes into ``voiceOver.aiVoices[].speaker``."""
+        return parse_voices(self._get(VOICES_PATH))
 
-    def list_brands(self) -> list[dict[str, Any]]:
-        """Brand kits (``GET /v1/brands/video``), for ``brandId`` / ``brandName``."""
-        return self._lookup("brands")
+    def list_brands(self) -> list[Brand]:
+        """Video brands (``GET /v1/brands/video``): ``id`` and ``name``, for ``brandId`` / ``brandName``."""
+        return parse_brands(self._get(BRANDS_PATH))
 
-    def list_templates(self) -> list[dict[str, Any]]:
-        """Templates (``GET /v1/templates``), for ``templateId``."""
-        return self._lookup("templates")
+    def list_text_styles(self) -> list[TextStyle]:
+        """Text styles (``GET /v1/styles``): ``id`` and ``name``, for ``subtitleStyleId`` / ``subtitleStyleName``."""
+        return parse_text_styles(self._get(TEXT_STYLES_PATH))
 
-    def list_smart_layouts(self) -> list[dict[str, Any]]:
-        """Smart layouts (``GET /v1/smartlayouts``), for ``smartLayoutId`` / ``smartLayoutName``."""
-        return self._lookup("smart_layouts")
+    #: The same lookup under the name of the storyboard fields it serves.
+    list_subtitle_styles = list_text_styles
 
-    def list_subtitle_styles(self) -> list[dict[str, Any]]:
-        """Subtitle styles (``GET /v1/styles``), for ``subtitleStyleId`` / ``subtitleStyleName``."""
-        return self._lookup("subtitle_styles")
+    def list_templates(self) -> list[Template]:
+        """Templates (``GET /v1/templates``): ``templateId``, ``name``, ``language``, ``published``,
+        ``deprecated``; use a published, non-deprecated one's ``templateId``."""
+        return parse_templates(self._get(TEMPLATES_PATH))
 
-    def list_avatars(self) -> list[dict[str, Any]]:
-        """AI avatars (``GET /v1/avatars``), for ``avatar.avatarId``."""
-        return self._lookup("avatars")
+    def list_smart_layouts(self) -> list[SmartLayout]:
+        """Smart layouts (``GET /v1/smartlayouts``): ``templateId`` (the ``smartLayoutId``),
+        ``templateName`` (the ``smartLayoutName``), ``schemaVersion``."""
+        return parse_smart_layouts(self._get(SMART_LAYOUTS_PATH))
 
-    def search_music(self, query: str | None = None, **filters: Any) -> list[dict[str, Any]]:
-        """Search the music library (``POST /v1/music/search``; filters such as ``mood=["Happy"]``,
-        ``pageSize=20``); a track's ``audioUrl`` goes into ``backgroundMusic.musicUrl``."""
-        body = {"query": query, **filters} if query is not None else dict(filters)
+    def list_avatars(self) -> list[Avatar]:
+        """AI avatars (``GET /v1/avatars``, every page): ``id``, ``name``, ``gender`` and ``looks``;
+        a look's ``id`` is the ``avatar.avatarId`` to send."""
+        avatars: list[Avatar] = []
+        next_key: str | None = None
+        for _ in range(MAX_LOOKUP_PAGES):
+            query = f"?{urlencode({'nextPageKey': next_key})}" if next_key else ""
+            page, next_key = parse_avatars_page(self._call("GET", AVATARS_PATH + query, f"GET {AVATARS_PATH}"))
+            avatars += page
+            if next_key is None:
+                return avatars
+        raise PictoryAPIError(f"GET {AVATARS_PATH} still had a nextPageKey after {MAX_LOOKUP_PAGES} pages")
+
+    def search_music(self, query: str | None = None, **filters: Any) -> list[MusicTrack]:
+        """Search the music library (``POST /v1/music/search``), one page: documented filters such as
+        ``mood=["Calm / Serene"]`` (case-sensitive; valid values from :meth:`list_music_moods` etc.),
+        ``page`` (>= 1), ``pageSize`` (20-100), ``sort``. Checked before sending
+        (:class:`PictoryValidationError`); a track's ``audioUrl`` goes into ``backgroundMusic.musicUrl``."""
+        body = music_search_body(query, **filters)
         answer = self._call("POST", MUSIC_SEARCH_PATH, "the music search", body, idempotent=True)  # buys nothing
-        return parse_items(answer, "the music search")
+        return parse_music_tracks(answer)
+
+    def _facet(self, name: str) -> list[str]:
+        return parse_music_facet(self._get(MUSIC_FACET_PATHS[name]))
+
+    def list_music_moods(self) -> list[str]:
+        """The music moods (``GET /v1/music/moods``), the values of ``search_music(mood=[...])``."""
+        return self._facet("moods")
+
+    def list_music_genres(self) -> list[str]:
+        """The music genres (``GET /v1/music/genres``), for ``search_music(genre=[...])``."""
+        return self._facet("genres")
+
+    def list_music_genre_groups(self) -> list[str]:
+        """The music genre groups (``GET /v1/music/genres/groups``), for ``search_music(genreGroup=[...])``."""
+        return self._facet("genre_groups")
+
+    def list_music_instruments(self) -> list[str]:
+        """The instruments (``GET /v1/music/instruments``), for ``search_music(instrument=[...])``."""
+        return self._facet("instruments")
+
+    def list_music_purposes(self) -> list[str]:
+        """The music purposes (``GET /v1/music/purposes``), for ``search_music(purpose=[...])``."""
+        return self._facet("purposes")
 
     def upload_media(self, path: Any, *, content_type: str | None = None, file_name: str | None = None) -> str:
         """Upload a local file or any ``ObjectStoragePath`` (``s3://``, ``gs://``, ...) and return its

@@ -40,6 +40,7 @@ from pictory_provider.exceptions import (
     PictoryConfigError,
     PictoryError,
     PictoryJobTimeoutError,
+    PictoryValidationError,
 )
 from pictory_provider.get_provider_info import UI_FIELD_BEHAVIOUR
 from pictory_provider.hooks.connection import (
@@ -52,7 +53,7 @@ from pictory_provider.hooks.connection import (
 )
 from pictory_provider.hooks.lookups import PictoryLookupsMixin
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
-from pictory_provider.hooks.transport import SHARED_SESSIONS, PictoryTransport, describe_exception
+from pictory_provider.hooks.transport import SHARED_SESSIONS, KeyAuth, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO, JobKind
 from pictory_provider.submission import Fence
 from pictory_provider.task_settings import check_wait_settings
@@ -177,8 +178,41 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
         )
 
     def get_conn(self) -> requests.Session:
-        """Return the ``requests`` session used by the synchronous methods."""
-        return self.transport.session
+        """The ``requests`` session of the synchronous methods, authenticated: it sends the
+        connection's API key and User-Agent with every request (prefix paths with
+        ``get_credentials().base_url``). It has none of :meth:`request`'s retries or error mapping."""
+        creds = self.get_credentials()
+        session = self.transport.session
+        session.auth = KeyAuth(creds.api_key)  # also keeps ~/.netrc from replacing the key
+        session.headers.update({key: creds.headers[key] for key in ("User-Agent", "Accept")})
+        return session
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call any Pictory endpoint the hook has no method for; return the parsed JSON answer.
+
+        ``path`` is relative to the connection's base URL (``/pictoryapis/v2/projects``). The request
+        goes through the same transport as every method: the connection's key and User-Agent,
+        timeouts, retries (a GET on transient failures; any other method only when Pictory cannot
+        have received it), ``Retry-After`` on HTTP 429 and the error mapping
+        (:class:`PictoryValidationError` for a 400, :class:`PictoryAuthError`, ...).
+        """
+        verb = method.upper() if isinstance(method, str) else ""
+        if verb not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            raise PictoryValidationError(f"request: unsupported HTTP method {method!r}")
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+            raise PictoryValidationError(
+                f"request: path must be relative to the connection's base URL, starting with '/' (got {path!r})"
+            )
+        query = urlencode(params, doseq=True) if params else ""
+        full = f"{path}{'&' if '?' in path else '?'}{query}" if query else path
+        return self._call(verb, full, f"{verb} {path}", json)
 
     # -- synchronous path ---------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ __all__ = [
     "SHARED_SESSIONS",
     "USER_AGENT",
     "DeadlineReached",
+    "KeyAuth",
     "PictoryTransport",
     "RequestPacer",
     "RetryableError",
@@ -192,7 +193,7 @@ def _unreachable_hint(base_url: str, tls_failed: bool) -> str | None:
         return None
 
 
-class _KeyAuth(requests.auth.AuthBase):
+class KeyAuth(requests.auth.AuthBase):
     """Sets the ``Authorization`` header to the API key. Passing an ``auth`` keeps ``requests`` from
     replacing the header with credentials from ``~/.netrc``; the repr never shows the key."""
 
@@ -316,7 +317,7 @@ class PictoryTransport:
                 creds.base_url + path,
                 json=payload,
                 headers=creds.headers,
-                auth=_KeyAuth(creds.api_key),  # the connection's key wins over ~/.netrc
+                auth=KeyAuth(creds.api_key),  # the connection's key wins over ~/.netrc
                 timeout=(self.connect_timeout, self.read_timeout),
                 stream=True,
             ) as response:
