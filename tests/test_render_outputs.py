@@ -25,6 +25,7 @@ from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 from .conftest import API_KEY
 from .fakes import make_context
+from .test_ui_app import client, session  # noqa: F401 (fixtures of the UI tab test)
 
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
 JOB_ID = "4d82d040-4394-4371-867d-72ae1dd62b6d"
@@ -214,3 +215,18 @@ def test_an_explicit_opt_in_sends_a_field_the_check_does_not_know(pictory_conn):
         task_id="r", storyboard=new, allow_unknown_fields=["newField", "sceneEffect"], wait_for_completion=False
     )
     assert operator.execute(make_context())
+
+
+# -- the UI's Pictory tab of a preview task embeds the player (item 2) -----------------------------
+
+
+def test_the_preview_tasks_tab_embeds_the_player(client, session):  # noqa: F811 (the imported fixtures)
+    from .test_ui_app import publish, task_query
+
+    page_url = "https://video.pictory.ai/v2/preview/318e78f8-aec4-4217-a787-42f7e1302a2b"
+    publish(session, "a_dag", "preview", {"job_id": JOB_ID, "preview_url": page_url, "project_id": None}, {})
+    response = client.get("/pictory/task", params=task_query("a_dag", "preview"))
+    assert f'<iframe src="{page_url}?mode=player"' in response.text and 'id="no-output"' not in response.text
+    assert "frame-src http: https:" in response.headers["Content-Security-Policy"]
+    publish(session, "a_dag", "evil", {"job_id": JOB_ID, "preview_url": "javascript:alert(1)"}, {})
+    assert "<iframe" not in client.get("/pictory/task", params=task_query("a_dag", "evil")).text
