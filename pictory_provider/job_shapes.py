@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["URL_LESS_KINDS", "job_kind", "progress", "storyboard_outputs"]
+__all__ = ["URL_LESS_KINDS", "job_kind", "parse_job_body", "progress", "storyboard_outputs"]
 
 #: Kinds whose completed job carries no result URL: complete, not malformed, without one.
 URL_LESS_KINDS = ("preview", "transcription")
@@ -75,3 +75,11 @@ def job_kind(data: dict[str, Any], url_field: str) -> str | None:
         return "transcription"
     found = data.get("jobType")
     return found if isinstance(found, str) and found else None
+
+
+def parse_job_body(body: Any) -> Any:
+    """:func:`~pictory_provider.api.parse_job` of a whole ``GET /jobs/{id}`` body, about its own ``job_id``
+    (the contract tests feed documented examples through it)."""
+    from pictory_provider.api import parse_job
+
+    return parse_job(body, str(body.get("job_id")) if isinstance(body, dict) else "")

@@ -230,3 +230,13 @@ def test_the_preview_tasks_tab_embeds_the_player(client, session):  # noqa: F811
     assert "frame-src http: https:" in response.headers["Content-Security-Policy"]
     publish(session, "a_dag", "evil", {"job_id": JOB_ID, "preview_url": "javascript:alert(1)"}, {})
     assert "<iframe" not in client.get("/pictory/task", params=task_query("a_dag", "evil")).text
+
+
+def test_the_documented_storyboard_requests_pass_the_check():
+    from .test_contract import CASES
+
+    requests_ = {name: case["request"] for name, case in CASES.items() if "/v2/video/storyboard" in case["path"]}
+    requests_ |= {name: case["request"] for name, case in CASES.items() if name.startswith(("render-comp", "preview-"))}
+    assert len(requests_) >= 3
+    for name, body in requests_.items():
+        assert storyboard_errors(body) == [], name
