@@ -2,8 +2,11 @@
 
 The preview task creates Pictory's storyboard preview (no render yet); the approval task waits for a
 human in the Airflow UI (human-in-the-loop operators, Airflow 3.1+); the render task renders exactly
-the reviewed preview (``preview_job_id``). Rejecting skips the render: nothing is bought. On older
-Airflow this file defines no DAG.
+the reviewed preview (``preview_job_id``). The approval's body links Pictory's preview player
+(XCom ``preview_url``), so the reviewer watches before paying. Rejecting skips the render: nothing is
+bought. To change the preview before rendering, render its modified ``renderParams`` instead
+(``render_params=``, ``POST /v2/video/render``; see docs/renders.md). On older Airflow this file
+defines no DAG.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ if ApprovalOperator is not None:
         approve = ApprovalOperator(
             task_id="approve",
             subject="Render the video {{ params.video_name }}?",
-            body="Preview job {{ ti.xcom_pull(task_ids='preview', key='job_id') }} is ready for review.",
+            body=(
+                "Preview job {{ ti.xcom_pull(task_ids='preview', key='job_id') }} is ready for review: "
+                "[watch the preview]({{ ti.xcom_pull(task_ids='preview', key='preview_url') }})."
+            ),
             response_timeout=timedelta(hours=12),
         )
         render = PictoryRenderVideoOperator(

@@ -12,10 +12,11 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from pictory_provider import job_shapes
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
 __all__ = [
@@ -132,9 +133,12 @@ class PictoryJob:
     ``preview_image_url`` and ``last_frame_image_url``; they are ``None`` for images. Storyboard
     render jobs carry ``url`` (Pictory's ``videoURL``), ``share_url``, ``thumbnail_url``, the subtitle
     files ``srt_url``/``vtt_url``/``txt_url`` and ``duration`` (``videoDuration``); while rendering,
-    ``render_progress`` (0-100) and ``render_message``. ``job_kind`` is the kind the job's shape
-    shows (``image``, ``video``, ``render``, or Pictory's ``jobType``), ``None`` when it shows none.
-    Fields a job does not have are ``None``: any job (a preview, a transcription) parses.
+    ``render_progress`` (0-100) and ``render_message``; a render's ``audio_url`` (``audioURL``). A
+    completed preview carries ``preview_url`` (an embeddable player page), ``render_params`` (to render
+    with modifications), the processed ``storyboard`` and, with ``saveProject``, ``project_id``.
+    ``job_kind`` is the kind the job's shape shows (``image``, ``video``, ``render``, ``preview``,
+    ``transcription``, or Pictory's ``jobType``), ``None`` when it shows none (:mod:`pictory_provider.job_shapes`).
+    Fields a job does not have are ``None``: any job parses.
     """
 
     job_id: str
@@ -157,6 +161,11 @@ class PictoryJob:
     render_progress: float | None = None
     render_message: str | None = None
     job_kind: str | None = None
+    audio_url: str | None = None
+    preview_url: str | None = None
+    project_id: str | None = None
+    render_params: dict[str, Any] | None = field(default=None, repr=False)
+    storyboard: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -441,8 +450,9 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
     :class:`PictoryAPIError` naming the field and what was wrong. The answer must be about ``job_id``
     (the job that was asked for; a different top-level ``job_id`` is an error, and the returned job
     always carries the requested id). A result URL (``url``, render jobs' ``videoURL``) must be an
-    http(s) URL when present; a ``completed`` job must carry one unless ``require_url=False`` (a
-    preview, a transcription, any job of unknown kind: then it parses with ``url=None``). Numbers
+    http(s) URL when present; a ``completed`` job must carry one unless its shape shows a kind without
+    one (a preview, a transcription: :data:`~pictory_provider.job_shapes.URL_LESS_KINDS`) or
+    ``require_url=False`` (any job of unknown kind: then it parses with ``url=None``). Numbers
     must be finite (``width``/``height`` whole numbers >= 0). ``success: false`` without a known
     status means the job failed.
     """
@@ -464,6 +474,8 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
     url = data.get(url_field)
     if url is not None and not isinstance(url, str):
         raise _malformed(job_id, f"data.{url_field} is {_shown(url)} (expected a URL string)")
+    kind = job_shapes.job_kind(data, url_field)
+    require_url = require_url and kind not in job_shapes.URL_LESS_KINDS
     if status is JobStatus.COMPLETED and (require_url or url not in (None, "")) and not _is_http_url(url):
         problem = f"has no data.{url_field}" if url in (None, "") else f"has data.{url_field} {_shown(url)}"
         raise _malformed(job_id, f"the job is completed but {problem}" + (", not an http(s) URL" if url else ""))
@@ -482,29 +494,11 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
         thumbnail_url=_optional_str(data.get("thumbnailImageUrl") or data.get("thumbnail")),
         preview_image_url=_optional_str(data.get("previewImageUrl")),
         last_frame_image_url=_optional_str(data.get("lastFrameImageUrl")),
-        share_url=_optional_str(data.get("videoShareURL")),
         srt_url=_optional_str(data.get("srtFile")),
         vtt_url=_optional_str(data.get("vttFile")),
         txt_url=_optional_str(data.get("txtFile")),
-        render_progress=_progress(data.get("renderProgress")),
+        render_progress=job_shapes.progress(data.get("renderProgress")),
         render_message=_optional_str(data.get("renderProgressMessage")),
-        job_kind=_job_kind(data, url_field),
+        job_kind=kind,
+        **job_shapes.storyboard_outputs(data),
     )
-
-
-def _progress(value: object) -> float | None:
-    """``renderProgress`` as a number 0-100; informational, so an unreadable value is ``None``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return int(value) if float(value).is_integer() else float(value)
-
-
-def _job_kind(data: dict[str, Any], url_field: str) -> str | None:
-    """The kind a job's ``data`` shows: a render (``videoURL``), a video, an image, or its ``jobType``."""
-    if url_field == "videoURL" or any(data.get(name) is not None for name in ("videoShareURL", "srtFile")):
-        return "render"
-    if data.get("url") is not None:
-        video = any(data.get(name) is not None for name in ("duration", "thumbnailImageUrl", "lastFrameImageUrl"))
-        return "video" if video else "image"
-    job_type = data.get("jobType")
-    return job_type if isinstance(job_type, str) and job_type else None

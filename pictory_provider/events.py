@@ -51,8 +51,9 @@ DETERMINISTIC_ERRORS = frozenset(
 )
 EVENT_STATUSES = (SUCCESS, FAILED, ERROR, TIMEOUT)
 #: Every event carries exactly these keys (JSON primitives only). ``duration``, ``thumbnail_url`` and
-#: ``last_frame_image_url`` are video results, ``share_url`` and the subtitle URLs render results
-#: (``None`` where a job has none); ``job_kind`` is the kind the job's shape shows.
+#: ``last_frame_image_url`` are video results, ``share_url``, ``audio_url`` and the subtitle URLs render
+#: results, ``preview_url`` and ``project_id`` preview results (``None`` where a job has none);
+#: ``job_kind`` is the kind the job's shape shows.
 EVENT_KEYS = (
     "status",
     "job_id",
@@ -71,6 +72,9 @@ EVENT_KEYS = (
     "vtt_url",
     "txt_url",
     "job_kind",
+    "audio_url",
+    "preview_url",
+    "project_id",
 )
 #: Named XCom keys pushed on success, beside the ``return_value`` dict.
 XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
@@ -105,6 +109,9 @@ def make_event(
         "vtt_url": job.vtt_url if job else None,
         "txt_url": job.txt_url if job else None,
         "job_kind": job.job_kind if job else None,
+        "audio_url": job.audio_url if job else None,
+        "preview_url": job.preview_url if job else None,
+        "project_id": job.project_id if job else None,
     }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "PREVIEW",
     "PREVIEW_RENDER",
     "RENDER",
+    "RENDER_PARAMS",
     "VIDEO",
     "JobKind",
 ]
@@ -85,7 +86,7 @@ class JobKind:
     def named_kind(self, result: Mapping[str, Any]) -> JobKind:
         """The kind whose XCom keys and file a result gets: this one, or for :data:`ANY_JOB` the kind
         the job's shape shows (itself when it shows none)."""
-        return KINDS_BY_SHAPE.get(str(result.get("job_kind")), self) if self.name == ANY_JOB_NAME else self
+        return SHAPE_KINDS.get(str(result.get("job_kind")), self) if self.name == ANY_JOB_NAME else self
 
     @property
     def url_key(self) -> str:
@@ -186,6 +187,7 @@ _RENDER_XCOM = {
     "thumbnail_url": "thumbnail_url",
     "duration": "duration",
     "ai_credits_used": "ai_credits_used",
+    "audio_url": "audio_url",
 }
 _RENDER_FILES = (("srt_url", "srt", "srt_path"), ("vtt_url", "vtt", "vtt_path"))
 
@@ -220,14 +222,19 @@ RENDER = JobKind(
     extra_files=_RENDER_FILES,
 )
 
+#: What a completed preview publishes: the player page to watch before paying, and with ``saveProject``
+#: the project id (its ``renderParams`` and processed storyboard stay on :class:`~pictory_provider.api.PictoryJob`:
+#: they can be large; a task that modifies them reads them with the hook).
+_PREVIEW_XCOM = {"preview_url": "preview_url", "project_id": "project_id"}
+
 #: A storyboard preview (``POST /v2/video/storyboard``): a job that completes without a video, to
-#: review before paying for the render (:data:`PREVIEW_RENDER`).
+#: review before paying for the render (:data:`PREVIEW_RENDER`, or :data:`RENDER_PARAMS` modified).
 PREVIEW = JobKind(
     name="preview",
     path=storyboard.PREVIEW_PATH,
     build_request=storyboard.build_render_request,
-    result_fields=(),
-    xcom_keys={},
+    result_fields=tuple(_PREVIEW_XCOM),
+    xcom_keys=_PREVIEW_XCOM,
     path_key="preview_path",
     extension="mp4",
     link_name="Pictory Video",
@@ -253,6 +260,22 @@ PREVIEW_RENDER = JobKind(
     extra_files=_RENDER_FILES,
 )
 
+#: The render of a preview's ``renderParams``, modified or not (``POST /v2/video/render``,
+#: https://docs.pictory.ai/api-reference/videos/render-video): a render job.
+RENDER_PARAMS = JobKind(
+    name="modified render",
+    path=storyboard.RENDER_PARAMS_PATH,
+    build_request=storyboard.build_modified_render_request,
+    result_fields=RENDER.result_fields,
+    xcom_keys=_RENDER_XCOM,
+    path_key="video_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=("output", "elements"),
+    list_path=None,
+    extra_files=_RENDER_FILES,
+)
+
 #: Any job (image, video, render, preview, transcription): what the job has, and the named XCom keys
 #: of the kind its shape shows (``job_kind``).
 ANY_JOB = JobKind(
@@ -263,6 +286,7 @@ ANY_JOB = JobKind(
         "job_kind",
         *VIDEO.result_fields,
         *(name for name in RENDER.result_fields if name not in VIDEO.result_fields),
+        *PREVIEW.result_fields,
     ),
     xcom_keys={},
     path_key="file_path",
@@ -274,6 +298,9 @@ ANY_JOB = JobKind(
 #: The AI Studio kinds by name (the status scan reads their result fields).
 JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO)}
 #: Every kind whose outputs a task publishes, by the ``job_kind`` a parsed job shows (the any-job
-#: sensor publishes that kind's keys; the UI's gallery and task tab show these kinds). :data:`PREVIEW` has
-#: no output; :data:`PREVIEW_RENDER` publishes exactly what :data:`RENDER` does.
+#: sensor publishes that kind's keys; the UI's gallery and task tab show these kinds). :data:`PREVIEW`
+#: has no output file (the task tab embeds its player page); :data:`PREVIEW_RENDER` and
+#: :data:`RENDER_PARAMS` publish exactly what :data:`RENDER` does.
 KINDS_BY_SHAPE: dict[str, JobKind] = {**JOB_KINDS, RENDER.name: RENDER}
+#: Every kind a job's shape can show, for the any-job sensor's named XCom keys (a preview's player page too).
+SHAPE_KINDS: dict[str, JobKind] = {**KINDS_BY_SHAPE, PREVIEW.name: PREVIEW}

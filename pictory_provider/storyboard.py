@@ -5,7 +5,9 @@ Pictory silently strips unknown fields from a storyboard, so a typo (``videoname
 names at the top level, in scenes and in their documented sub-objects, naming the documented field
 ("did you mean videoName?"), and checks Pictory's documented rules. Pure Python, shared by the hook,
 the operator and the emulator (which, like Pictory, strips unknown fields instead: :func:`strip_unknown`).
-Field names: pictoryai/pictory-claude-skills ``references/request-schema.md``.
+Field names, each list with its docs page: :mod:`pictory_provider.storyboard_fields`. A field the check
+does not know yet is sent with ``allow_unknown_fields=("newField",)``, so the check never blocks a
+feature Pictory adds.
 """
 
 from __future__ import annotations
@@ -18,22 +20,34 @@ from typing import Any, TypedDict
 
 from pictory_provider.api import validate_job_id
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
+from pictory_provider.storyboard_fields import (
+    BACKGROUND_FIELDS,
+    BACKGROUND_MUSIC_FIELDS,
+    CONTENT_SOURCES,
+    DROPPED_FIELDS,
+    EXCLUSIVE_PAIRS,
+    SCENE_BACKGROUND_MUSIC_FIELDS,
+    SCENE_EXCLUSIVE_PAIRS,
+    SCENE_FIELDS,
+    STORY_COPILOT_FIELDS,
+    TOP_LEVEL_FIELDS,
+    VOICE_OVER_FIELDS,
+)
 
 __all__ = [
     "ASPECT_RATIOS",
-    "LOOKUP_PATHS",
     "MEDIA_UPLOAD_PATH",
-    "MUSIC_SEARCH_PATH",
     "PREVIEW_PATH",
+    "RENDER_PARAMS_PATH",
     "RENDER_PATH",
     "RENDER_PREVIEW_PATH",
     "SCENE_FIELDS",
     "TOP_LEVEL_FIELDS",
     "Scene",
     "StoryboardRequest",
+    "build_modified_render_request",
     "build_preview_render_request",
     "build_render_request",
-    "parse_items",
     "parse_signed_upload",
     "storyboard_errors",
     "storyboard_warnings",
@@ -47,92 +61,15 @@ RENDER_PATH = "/pictoryapis/v2/video/storyboard/render"
 PREVIEW_PATH = "/pictoryapis/v2/video/storyboard"
 #: ``PUT``; ``{previewJobId}`` is the id of a completed preview job.
 RENDER_PREVIEW_PATH = "/pictoryapis/v2/video/render/{previewJobId}"
+#: ``POST``: render a completed preview's ``renderParams``, modified or not, sent as the body
+#: (https://docs.pictory.ai/api-reference/videos/render-video).
+RENDER_PARAMS_PATH = "/pictoryapis/v2/video/render"
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:5")
 WEBHOOK_MAX_LENGTH = 500
 STORY_MAX_LENGTH = 15_000
 COPILOT_PROMPT_MAX_LENGTH = 5_000
 AI_VISUAL_PROMPT_MAX_LENGTH = 500
-
-TOP_LEVEL_FIELDS = (
-    "videoName",
-    "videoWidth",
-    "videoHeight",
-    "aspectRatio",
-    "language",
-    "saveProject",
-    "webhook",
-    "webhookInput",
-    "backgroundMusic",
-    "voiceOver",
-    "logo",
-    "avatar",
-    "subtitleStyle",
-    "scenes",
-    "templateId",
-    "variables",
-    "smartLayoutId",
-    "smartLayoutName",
-    "brandId",
-    "brandName",
-    "subtitleStyleId",
-    "subtitleStyleName",
-    "visualLibraryId",
-    "visualSelectionPreference",
-    "destinations",
-    "awsConnectionId",
-    "vimeoConnectionId",
-    "projectMetadata",
-    "storyboardVersion",
-)
-#: The content sources of a scene: exactly one, or none with a ``background`` (a visual-only scene).
-CONTENT_SOURCES = ("story", "storyCoPilot", "blogUrl", "pptUrl", "audioUrl", "videoUrl")
-SCENE_FIELDS = (
-    *CONTENT_SOURCES,
-    "audioLanguage",
-    "transcript",
-    "mediaRepurposeSettings",
-    "isSSMLStory",
-    "createSceneOnNewLine",
-    "createSceneOnEndOfSentence",
-    "maxSubtitleLines",
-    "highlightKeywords",
-    "hideSubtitles",
-    "minimumDuration",
-    "endPauseDuration",
-    "sceneTransition",
-    "subtitleStyle",
-    "background",
-    "voiceOver",
-    "backgroundMusic",
-    "elements",
-    "caption",
-    "avatar",
-    "backgroundBrolls",
-    "backgroundCorpus",
-)
-VOICE_OVER_FIELDS = ("enabled", "aiVoices", "externalVoice")
-BACKGROUND_MUSIC_FIELDS = ("enabled", "autoMusic", "musicUrl", "volume", "clips")
-#: A scene's ``backgroundMusic`` only turns the storyboard's music on or off for that scene.
-SCENE_BACKGROUND_MUSIC_FIELDS = ("enabled",)
-BACKGROUND_FIELDS = (
-    "visualUrl",
-    "type",
-    "clips",
-    "color",
-    "searchFilter",
-    "aiVisual",
-    "colorOverlay",
-    "settings",
-    "motionGraphics",
-)
-STORY_COPILOT_FIELDS = ("prompt", "videoType", "duration", "platform", "tone")
-#: Pairs of which at most one may be given (top level).
-EXCLUSIVE_PAIRS = (
-    ("brandId", "brandName"),
-    ("subtitleStyleId", "subtitleStyleName"),
-    ("smartLayoutId", "smartLayoutName"),
-)
 
 
 class Scene(TypedDict, total=False):
@@ -184,10 +121,14 @@ def _error(name: str, errors: str) -> dict[str, str]:
     return {"name": name, "errors": errors}
 
 
-def _unknown(obj: Mapping[str, Any], known: tuple[str, ...], where: str) -> list[dict[str, str]]:
-    errors = []
+#: What the unknown-field check lets through besides the documented names (``None``: no check).
+Unknown = frozenset[str] | None
+
+
+def _unknown(obj: Mapping[str, Any], known: tuple[str, ...], where: str, unknown: Unknown) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
     for name in obj:
-        if name in known:
+        if unknown is None or name in known or name in unknown:
             continue
         hint = suggest_field(str(name), known)
         label = f"{where}.{name}" if where else str(name)
@@ -204,10 +145,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-def _voice_over_errors(voice: object, where: str, unknown: bool) -> list[dict[str, str]]:
+def _voice_over_errors(voice: object, where: str, unknown: Unknown) -> list[dict[str, str]]:
     if not isinstance(voice, dict):
         return [_error(where, f"{where} must be an object")]
-    errors = _unknown(voice, VOICE_OVER_FIELDS, where) if unknown else []
+    errors = _unknown(voice, VOICE_OVER_FIELDS, where, unknown)
     if voice.get("aiVoices") is not None and voice.get("externalVoice") is not None:
         errors.append(_error(where, f"{where}: give aiVoices or externalVoice, not both"))
     voices = voice.get("aiVoices")
@@ -223,10 +164,10 @@ def _voice_over_errors(voice: object, where: str, unknown: bool) -> list[dict[st
     return errors
 
 
-def _music_errors(music: object, where: str, unknown: bool) -> list[dict[str, str]]:
+def _music_errors(music: object, where: str, unknown: Unknown) -> list[dict[str, str]]:
     if not isinstance(music, dict):
         return [_error(where, f"{where} must be an object")]
-    errors = _unknown(music, BACKGROUND_MUSIC_FIELDS, where) if unknown else []
+    errors = _unknown(music, BACKGROUND_MUSIC_FIELDS, where, unknown)
     if music.get("autoMusic") and music.get("musicUrl") is not None:
         errors.append(_error(where, f"{where}: give autoMusic or musicUrl, not both"))
     volume = music.get("volume")
@@ -235,10 +176,10 @@ def _music_errors(music: object, where: str, unknown: bool) -> list[dict[str, st
     return errors
 
 
-def _background_errors(background: object, where: str, unknown: bool) -> list[dict[str, str]]:
+def _background_errors(background: object, where: str, unknown: Unknown) -> list[dict[str, str]]:
     if not isinstance(background, dict):
         return [_error(where, f"{where} must be an object")]
-    errors = _unknown(background, BACKGROUND_FIELDS, where) if unknown else []
+    errors = _unknown(background, BACKGROUND_FIELDS, where, unknown)
     given = [name for name in ("visualUrl", "color", "aiVisual") if background.get(name) is not None]
     if len(given) > 1:
         errors.append(_error(where, f"{where}: give one of visualUrl, color, aiVisual (got {', '.join(given)})"))
@@ -253,11 +194,11 @@ def _background_errors(background: object, where: str, unknown: bool) -> list[di
     return errors
 
 
-def _scene_errors(scene: object, index: int, unknown: bool) -> list[dict[str, str]]:
+def _scene_errors(scene: object, index: int, unknown: Unknown) -> list[dict[str, str]]:
     where = f"scenes[{index}]"
     if not isinstance(scene, dict):
         return [_error(where, f"{where} must be an object")]
-    errors = _unknown(scene, SCENE_FIELDS, where) if unknown else []
+    errors = _unknown(scene, SCENE_FIELDS, where, unknown)
     sources = [name for name in CONTENT_SOURCES if scene.get(name) not in (None, "")]
     if len(sources) > 1:
         errors.append(_error(where, f"{where} must have exactly one content source (got {', '.join(sources)})"))
@@ -274,6 +215,9 @@ def _scene_errors(scene: object, index: int, unknown: bool) -> list[dict[str, st
     copilot = scene.get("storyCoPilot")
     if copilot is not None:
         errors += _copilot_errors(copilot, f"{where}.storyCoPilot", unknown)
+    for first, second in SCENE_EXCLUSIVE_PAIRS:
+        if scene.get(first) is not None and scene.get(second) is not None:
+            errors.append(_error(f"{where}.{second}", f"{where}: give {first} or {second}, not both"))
     if scene.get("background") is not None:
         errors += _background_errors(scene["background"], f"{where}.background", unknown)
     if scene.get("voiceOver") is not None:
@@ -283,15 +227,15 @@ def _scene_errors(scene: object, index: int, unknown: bool) -> list[dict[str, st
         label = f"{where}.backgroundMusic"
         if not isinstance(music, dict):
             errors.append(_error(label, f"{label} must be an object"))
-        elif unknown:  # track and volume are the storyboard's; Pictory drops them here
-            errors += _unknown(music, SCENE_BACKGROUND_MUSIC_FIELDS, label)
+        else:  # track and volume are the storyboard's; Pictory drops them here
+            errors += _unknown(music, SCENE_BACKGROUND_MUSIC_FIELDS, label, unknown)
     return errors
 
 
-def _copilot_errors(copilot: object, where: str, unknown: bool) -> list[dict[str, str]]:
+def _copilot_errors(copilot: object, where: str, unknown: Unknown) -> list[dict[str, str]]:
     if not isinstance(copilot, dict):
         return [_error(where, f"{where} must be an object")]
-    errors = _unknown(copilot, STORY_COPILOT_FIELDS, where) if unknown else []
+    errors = _unknown(copilot, STORY_COPILOT_FIELDS, where, unknown)
     prompt = copilot.get("prompt")
     if not isinstance(prompt, str) or not prompt or len(prompt) > COPILOT_PROMPT_MAX_LENGTH:
         errors.append(
@@ -303,14 +247,19 @@ def _copilot_errors(copilot: object, where: str, unknown: bool) -> list[dict[str
     return errors
 
 
-def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, str]]:
+def storyboard_errors(
+    body: object, *, unknown: bool = True, allow_unknown_fields: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
     """Pictory-style ``fields`` errors for a storyboard request (empty if valid).
 
-    ``unknown=False`` skips the unknown-field check (the emulator strips unknown fields, as Pictory does).
+    ``unknown=False`` skips the unknown-field check (the emulator strips unknown fields, as Pictory does);
+    ``allow_unknown_fields`` names fields the check lets through at any level (a field Pictory added
+    after this provider); :data:`~pictory_provider.storyboard_fields.DROPPED_FIELDS` only warn.
     """
     if not isinstance(body, dict):
         return [_error("storyboard", f"the storyboard must be a dict (got {type(body).__name__})")]
-    errors = _unknown(body, TOP_LEVEL_FIELDS, "") if unknown else []
+    allowed: Unknown = frozenset(allow_unknown_fields) if unknown else None
+    errors = _unknown(body, TOP_LEVEL_FIELDS + tuple(DROPPED_FIELDS), "", allowed)
     name = body.get("videoName")
     if not isinstance(name, str) or not name.strip():
         errors.append(_error("videoName", "videoName is required (a non-empty string)"))
@@ -328,7 +277,7 @@ def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, s
         errors.append(_error("scenes", f"scenes must be a list of at least one scene{got}"))
     else:
         for index, scene in enumerate(scenes):
-            errors += _scene_errors(scene, index, unknown)
+            errors += _scene_errors(scene, index, allowed)
     ratio = body.get("aspectRatio")
     if ratio is not None and ratio not in ASPECT_RATIOS:
         errors.append(_error("aspectRatio", f"aspectRatio must be one of {', '.join(ASPECT_RATIOS)} (got {ratio!r})"))
@@ -344,17 +293,17 @@ def storyboard_errors(body: object, *, unknown: bool = True) -> list[dict[str, s
         errors.append(_error("webhookInput", "webhookInput must be an object"))
     voice = body.get("voiceOver")
     if voice is not None:
-        errors += _voice_over_errors(voice, "voiceOver", unknown)
+        errors += _voice_over_errors(voice, "voiceOver", allowed)
     if body.get("avatar") is not None and not (isinstance(voice, dict) and voice.get("enabled") is True):
         errors.append(_error("avatar", "avatar requires voiceOver.enabled: true"))
     if body.get("backgroundMusic") is not None:
-        errors += _music_errors(body["backgroundMusic"], "backgroundMusic", unknown)
+        errors += _music_errors(body["backgroundMusic"], "backgroundMusic", allowed)
     return errors
 
 
 def storyboard_warnings(body: Mapping[str, Any]) -> list[str]:
-    """Valid but probably unintended: a silent video, background music at full volume."""
-    warnings = []
+    """Valid but probably unintended: a silent video, background music at full volume, a field Pictory drops."""
+    warnings = [f"{name}: {why}" for name, why in DROPPED_FIELDS.items() if name in body]
     scenes = body.get("scenes")
     scenes = scenes if isinstance(scenes, list) else []
     narrated_scenes = any(isinstance(scene, dict) and scene.get("voiceOver") is not None for scene in scenes)
@@ -388,18 +337,48 @@ def _raise(what: str, errors: list[dict[str, str]]) -> None:
     raise PictoryValidationError(f"Invalid Pictory {what}: {shown}{more}; nothing was sent to Pictory", errors)
 
 
-def build_render_request(storyboard: Mapping[str, Any], *, webhook: str | None = None) -> dict[str, Any]:
-    """The checked storyboard body (a deep copy; ``webhook`` set if given), or :class:`PictoryValidationError`."""
+def build_render_request(
+    storyboard: Mapping[str, Any],
+    *,
+    webhook: str | None = None,
+    allow_unknown_fields: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    """The checked storyboard body (a deep copy; ``webhook`` set if given), or :class:`PictoryValidationError`.
+
+    ``allow_unknown_fields``: field names sent although the check does not know them (at any level).
+    """
     if not isinstance(storyboard, Mapping):
         _raise("storyboard", [_error("storyboard", f"the storyboard must be a dict (got {type(storyboard).__name__})")])
+    if isinstance(allow_unknown_fields, str) or not all(isinstance(name, str) for name in allow_unknown_fields):
+        _raise("storyboard", [_error("allow_unknown_fields", "allow_unknown_fields must be a list of field names")])
     body = copy.deepcopy(dict(storyboard))
     if webhook is not None:
         body["webhook"] = webhook
-    errors = storyboard_errors(body)
+    errors = storyboard_errors(body, allow_unknown_fields=tuple(allow_unknown_fields))
     if errors:
         _raise("storyboard", errors)
     for warning in storyboard_warnings(body):
         log.warning("Storyboard %r: %s", body.get("videoName"), warning)
+    return body
+
+
+def build_modified_render_request(render_params: Mapping[str, Any], *, webhook: str | None = None) -> dict[str, Any]:
+    """The body of ``POST /v2/video/render``: a completed preview's ``renderParams``, sent as the body itself
+    ("not wrapped in a renderParams property", docs ``api-reference/videos/render-video``); ``webhook``
+    is added to it (inferred from Pictory's older render API, whose body took the callback URL)."""
+    if not isinstance(render_params, Mapping) or not render_params:
+        got = type(render_params).__name__
+        _raise("render", [_error("renderParams", f"render_params must be a preview's renderParams dict (got {got})")])
+    if set(render_params) == {"renderParams"}:
+        _raise("render", [_error("renderParams", "send the renderParams content itself, not wrapped in renderParams")])
+    body = copy.deepcopy(dict(render_params))
+    if webhook is not None:
+        if not _is_http_url(webhook) or len(webhook) > WEBHOOK_MAX_LENGTH:
+            _raise(
+                "render",
+                [_error("webhook", f"webhook must be an http(s) URL of at most {WEBHOOK_MAX_LENGTH} characters")],
+            )
+        body["webhook"] = webhook
     return body
 
 
@@ -418,32 +397,8 @@ def build_preview_render_request(preview_job_id: str, *, webhook: str | None = N
 
 # -- lookups and upload: the ids and URLs a storyboard needs (never invent them) -----------------
 
-#: ``GET`` path per lookup (``search_music`` is a ``POST`` to :data:`MUSIC_SEARCH_PATH`).
-LOOKUP_PATHS = {
-    "voices": "/pictoryapis/v1/voiceovers/tracks",
-    "brands": "/pictoryapis/v1/brands/video",
-    "templates": "/pictoryapis/v1/templates",
-    "smart_layouts": "/pictoryapis/v1/smartlayouts",
-    "subtitle_styles": "/pictoryapis/v1/styles",
-    "avatars": "/pictoryapis/v1/avatars",
-}
-MUSIC_SEARCH_PATH = "/pictoryapis/v1/music/search"
 #: ``POST {"fileName", "contentType"}`` -> ``{"data": {"signedUrl", "url", "key"}}``.
 MEDIA_UPLOAD_PATH = "/pictoryapis/v1/media/generateurl"
-#: Keys under which a lookup answer may hold its list (besides a bare list).
-LIST_KEYS = ("data", "tracks", "items", "results", "searchResults")
-
-
-def parse_items(body: object, what: str) -> list[dict[str, Any]]:
-    """The items of a lookup answer: a bare list, ``{"data": [...]}``, ``{"tracks": [...]}`` (or
-    ``items``/``results``/``searchResults``; a ``data`` object holding one of those is read too)."""
-    found: object = body
-    for _ in range(2):
-        if isinstance(found, dict):
-            found = next((found[key] for key in LIST_KEYS if isinstance(found.get(key), (list, dict))), None)
-        if isinstance(found, list):
-            return [item for item in found if isinstance(item, dict)]
-    raise PictoryAPIError(f"Pictory's answer to {what} holds no list (expected a list, data, or tracks)")
 
 
 def parse_signed_upload(body: object) -> tuple[str, str]:

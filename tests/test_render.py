@@ -53,6 +53,7 @@ RENDER_XCOM = {
     "thumbnail_url",
     "duration",
     "ai_credits_used",
+    "audio_url",
 }
 
 
@@ -157,6 +158,7 @@ def test_render_job_shapes_parse():
                 "status": "completed",
                 "progress": 100,
                 "videoURL": "https://cdn.example.com/v.mp4",
+                "audioURL": "https://cdn.example.com/v.mp3",
                 "videoShareURL": "https://video.pictory.ai/s/1",
                 "thumbnail": "https://cdn.example.com/t.jpg",
                 "srtFile": "https://cdn.example.com/v.srt",
@@ -178,6 +180,7 @@ def test_render_job_shapes_parse():
         "thumbnail_url": "https://cdn.example.com/t.jpg",
         "duration": 65.6,
         "ai_credits_used": 48,
+        "audio_url": "https://cdn.example.com/v.mp3",
     }
     assert done.job_kind == "render"
     failed = parse_job(
@@ -197,10 +200,11 @@ def test_preview_and_other_jobs_parse_without_a_url():
     preview = parse_job({"success": True, "data": {"status": "completed", "progress": 100}}, JOB_ID, require_url=False)
     assert (preview.status, preview.url, preview.job_kind) == (JobStatus.COMPLETED, None, None)
     other = {"success": True, "data": {"status": "completed", "jobType": "transcription", "transcript": []}}
-    job = parse_job(other, JOB_ID, require_url=False)
+    job = parse_job(other, JOB_ID)  # its shape shows a kind without a URL: complete, not malformed
     assert (job.url, job.duration, job.job_kind, job.ai_credits_used) == (None, None, "transcription", None)
+    image = {"success": True, "data": {"status": "completed", "width": 1024, "height": 1024, "aiCreditsUsed": 2}}
     with pytest.raises(PictoryAPIError, match="completed but has no data.url"):  # an image/video/render needs one
-        parse_job(other, JOB_ID)
+        parse_job(image, JOB_ID)
 
 
 # -- hook ------------------------------------------------------------------------------------------
@@ -341,7 +345,7 @@ def test_upload_media_refuses_before_any_request(pictory_conn, tmp_path, name, c
 
 
 def test_operator_modes_are_checked_at_construction():
-    with pytest.raises(PictoryValidationError, match="not both"):
+    with pytest.raises(PictoryValidationError, match="needs one of"):
         PictoryRenderVideoOperator(task_id="r", storyboard=board(), preview_job_id=JOB_ID)
     with pytest.raises(PictoryValidationError, match="storyboard= "):
         PictoryRenderVideoOperator(task_id="r")
@@ -393,7 +397,12 @@ def test_render_defers_to_the_one_trigger_and_completes_from_its_event(pictory_c
 def test_preview_first_then_render_the_reviewed_preview(pictory_conn, tmp_path):
     ctx = make_context()
     preview = operator(preview_only=True, deferrable=False).execute(ctx)
-    assert preview == {"job_id": ctx["ti"].xcom["job_id"]} and set(ctx["ti"].xcom) == {"job_id"}
+    assert preview == {
+        "job_id": ctx["ti"].xcom["job_id"],
+        "preview_url": ctx["ti"].xcom["preview_url"],
+        "project_id": None,
+    }
+    assert set(ctx["ti"].xcom) == {"job_id", "preview_url", "project_id"}
     render_ctx = make_context()
     result = operator(preview_job_id=preview["job_id"], deferrable=False, output_path=f"{tmp_path}/").execute(
         render_ctx
@@ -475,7 +484,7 @@ def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
     time.sleep(0.6)
     video_keys = set(VIDEO.xcom_keys.values())  # pinned key by key in tests/test_video_api.py
     for job_id, kind, keys in (
-        (preview_id, None, set()),
+        (preview_id, "preview", {"preview_url", "project_id"}),
         (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),
         (video_id, "video", video_keys),
         (other_id, "transcription", set()),
@@ -546,8 +555,9 @@ def test_job_sensor_deferred_path_completes_a_preview_without_a_url(pictory_conn
             return event.payload
 
     event = asyncio.run(asyncio.wait_for(first_event(), 20))
-    assert (event["status"], event["url"], event["job_kind"]) == ("success", None, None)
-    assert sensor.execute_complete(ctx, event)["job_id"] == preview_id and ctx["ti"].xcom == {}
+    assert (event["status"], event["url"], event["job_kind"]) == ("success", None, "preview")
+    assert sensor.execute_complete(ctx, event)["job_id"] == preview_id
+    assert ctx["ti"].xcom == {"preview_url": event["preview_url"], "project_id": None}
 
 
 @pytest.mark.parametrize("render", [json.dumps, repr])

@@ -182,6 +182,13 @@ RENDER_AI_VISUAL_CREDITS = 2.0
 _RENDER_STAGES = ((30, "Preparing scenes"), (60, "Generating voice-over"), (101, "Rendering video"))
 
 
+def render_size(board: dict[str, Any]) -> tuple[int, int]:
+    """A storyboard's video size: ``videoWidth`` x ``videoHeight``, else by its aspect ratio."""
+    if isinstance(board.get("videoWidth"), int) and isinstance(board.get("videoHeight"), int):
+        return min(board["videoWidth"], 1920), min(board["videoHeight"], 1920)
+    return RENDER_SIZES.get(str(board.get("aspectRatio", "16:9")), RENDER_SIZES["16:9"])
+
+
 def scene_text(scene: object) -> str:
     """What a scene says (its story, or a description of its other source) for subtitles."""
     if not isinstance(scene, dict):
@@ -219,10 +226,7 @@ class RenderJob(VideoJob):
 
     @property
     def size(self) -> tuple[int, int]:
-        board = self.storyboard or {}
-        if isinstance(board.get("videoWidth"), int) and isinstance(board.get("videoHeight"), int):
-            return min(board["videoWidth"], 1920), min(board["videoHeight"], 1920)
-        return RENDER_SIZES.get(self.aspect_ratio, RENDER_SIZES["16:9"])
+        return render_size(self.storyboard or {})
 
     @property
     def credits(self) -> float:
@@ -244,10 +248,13 @@ class RenderJob(VideoJob):
         return body
 
     def completed_data(self) -> dict[str, Any]:
+        """Pictory's skill (references/api-endpoints.md) and ``api-reference/projects/get-project-by-id``
+        (``audioURL``; the render job page promises "video, audio, subtitles, and thumbnail")."""
         base = f"{self.origin}{FILES_PREFIX}{self.id}"
         return {
             "progress": 100,
             "videoURL": f"{base}.mp4",
+            "audioURL": f"{base}.mp3",
             "videoShareURL": f"{self.origin}/share/{self.id}",
             "thumbnail": f"{base}-thumbnail.jpg",
             "srtFile": f"{base}.srt",
@@ -283,10 +290,61 @@ class PreviewJob(Job):
         return 0.0
 
     def completed_data(self) -> dict[str, Any]:
+        """``previewUrl``, ``renderParams``, ``storyboard`` and, with ``saveProject``, the project id
+        (https://docs.pictory.ai/api-reference/jobs/get-storyboard-preview-job-by-id). The URL is the
+        emulator's own player page (Pictory's: ``https://video.pictory.ai/v2/preview/<id>``); the shape of
+        ``renderParams`` (``output``; ``elements`` with ``elementType``, ``startTime``, ``duration``) follows
+        the page's and ``api-reference/videos/render-video``'s descriptions, its values are inferred."""
         board = self.storyboard or {}
-        scenes = board.get("scenes")
-        count = len(scenes) if isinstance(scenes, list) else 0
-        return {"progress": 100, "videoName": board.get("videoName"), "sceneCount": count}
+        data: dict[str, Any] = {
+            "previewUrl": f"{self.origin}{PREVIEW_PAGE_PREFIX}{self.id}",
+            "renderParams": render_params(board),
+            "storyboard": board,
+        }
+        if board.get("saveProject") is True:
+            data["projectId"] = self.id.replace("-", "")  # inferred: Pictory's project ids are hex strings
+        return data
+
+
+#: The emulator's preview player pages (Pictory's: ``https://video.pictory.ai/v2/preview/<id>``).
+PREVIEW_PAGE_PREFIX = "/v2/preview/"
+
+
+def render_params(board: dict[str, Any]) -> dict[str, Any]:
+    """A preview's ``renderParams``: output settings, and per scene a background and its text (inferred)."""
+    scenes = board.get("scenes") if isinstance(board.get("scenes"), list) else []
+    width, height = render_size(board)
+    elements: list[dict[str, Any]] = []
+    for index, scene in enumerate(scenes or [{}]):
+        start = index * RENDER_SCENE_SECONDS
+        timing = {"startTime": start, "duration": RENDER_SCENE_SECONDS}
+        elements.append(
+            {"elementType": "backgroundElement", **timing, "type": "image", "backgroundColor": "rgba(0,0,0,1)"}
+        )
+        elements.append({"elementType": "SceneText", **timing, "text": scene_text(scene)})
+    name = str(board.get("videoName", ""))
+    return {
+        "output": {"name": name, "title": name, "format": "mp4", "width": width, "height": height},
+        "elements": elements,
+    }
+
+
+def storyboard_of_render_params(params: dict[str, Any]) -> dict[str, Any]:
+    """What the emulator renders of ``renderParams``: one scene per ``SceneText`` element, at the output size."""
+    found = params.get("output")
+    output: dict[str, Any] = found if isinstance(found, dict) else {}
+    texts = [
+        str(element.get("text", ""))
+        for element in params.get("elements") or []
+        if isinstance(element, dict) and element.get("elementType") == "SceneText"
+    ]
+    board: dict[str, Any] = {"videoName": str(output.get("name") or "render"), "scenes": [{"story": t} for t in texts]}
+    if isinstance(output.get("width"), int) and isinstance(output.get("height"), int):
+        board.update(videoWidth=output["width"], videoHeight=output["height"])
+    for name in ("webhook", "webhookInput"):
+        if params.get(name) is not None:
+            board[name] = params[name]
+    return board
 
 
 def _storyboard_job(kind: str, body: dict[str, Any], **common: Any) -> Job:

@@ -337,7 +337,14 @@ class EmulatorState:
             job = self._jobs.get(job_id)
             if job is None or job.webhook is None:
                 return None
-            return job.webhook, job.payload(job.outcome)
+            payload = job.payload(job.outcome)
+            # webhookInput: "Custom data object that will be included in the webhook POST payload when the job
+            # completes" (https://docs.pictory.ai/api-reference/videos/create-storyboard-preview); where in the
+            # payload is not documented: inferred as a top-level ``webhookInput`` beside ``job_id`` and ``data``.
+            echoed = (getattr(job, "storyboard", None) or {}).get("webhookInput")
+            if echoed is not None:
+                payload["webhookInput"] = echoed
+            return job.webhook, payload
 
     def record_webhook(self, job_id: str, url: str, status: int | str) -> None:
         with self.lock:

@@ -54,7 +54,7 @@ from pictory_provider.hooks.connection import (
 from pictory_provider.hooks.lookups import PictoryLookupsMixin
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, KeyAuth, PictoryTransport, describe_exception
-from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO, JobKind
+from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS, VIDEO, JobKind
 from pictory_provider.submission import Fence
 from pictory_provider.task_settings import check_wait_settings
 
@@ -284,26 +284,41 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
             webhook=webhook,
         )
 
-    def render_video(self, storyboard: dict[str, Any]) -> str:
+    def render_video(
+        self, storyboard: dict[str, Any], *, webhook: str | None = None, allow_unknown_fields: tuple[str, ...] = ()
+    ) -> str:
         """Render a storyboard to a video (``POST /pictoryapis/v2/video/storyboard/render``); return the job id.
 
         The storyboard is checked before any request (:mod:`pictory_provider.storyboard`: unknown field
-        names with "did you mean", ``videoName``, scenes, exclusive fields, ...). The POST follows the
-        never-duplicate rule of :meth:`generate_image`.
+        names with "did you mean", ``videoName``, scenes, exclusive fields, ...); ``allow_unknown_fields``
+        names fields to send although the check does not know them. ``webhook`` is set in the body. The
+        POST follows the never-duplicate rule of :meth:`generate_image`.
         """
-        return self.create_job(RENDER, storyboard)
+        return self.create_job(RENDER, storyboard, webhook=webhook, allow_unknown_fields=allow_unknown_fields)
 
-    def create_storyboard_preview(self, storyboard: dict[str, Any]) -> str:
+    def create_storyboard_preview(
+        self, storyboard: dict[str, Any], *, webhook: str | None = None, allow_unknown_fields: tuple[str, ...] = ()
+    ) -> str:
         """Create a storyboard preview job (``POST /pictoryapis/v2/video/storyboard``); return its job id.
 
-        Checked like :meth:`render_video`; render the reviewed preview with :meth:`render_preview`.
+        Checked like :meth:`render_video`. The completed job carries ``preview_url``, ``render_params`` and
+        the processed ``storyboard`` (:meth:`get_job`); render it as it is with :meth:`render_preview`, or
+        modified with :meth:`render_with_modifications`.
         """
-        return self.create_job(PREVIEW, storyboard)
+        return self.create_job(PREVIEW, storyboard, webhook=webhook, allow_unknown_fields=allow_unknown_fields)
 
     def render_preview(self, preview_job_id: str, *, webhook: str | None = None) -> str:
         """Render a reviewed preview (``PUT /pictoryapis/v2/video/render/{preview_job_id}``); return the
         render job's id. Sent once: never retried after it may have reached Pictory."""
         return self.create_job(PREVIEW_RENDER, preview_job_id, webhook=webhook)
+
+    def render_with_modifications(self, render_params: dict[str, Any], *, webhook: str | None = None) -> str:
+        """Render a completed preview's ``renderParams``, modified or not (``POST /pictoryapis/v2/video/render``,
+        the ``renderParams`` object itself as the body); return the render job's id.
+
+        Read them with ``get_job(preview_job_id).render_params``. Sent once, like :meth:`render_preview`.
+        """
+        return self.create_job(RENDER_PARAMS, render_params, webhook=webhook)
 
     def create_job(self, kind: JobKind, *args: Any, **params: Any) -> str:
         """Validate, then send the create request of ``kind`` (:mod:`pictory_provider.kinds`); return its job id."""
@@ -326,7 +341,8 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
     def get_job(self, job_id: str, *, require_url: bool = True) -> PictoryJob:
         """Read a job (``GET /pictoryapis/v1/jobs/{job_id}``), retrying transient failures.
 
-        ``require_url=False`` accepts a completed job without a result URL (a preview, a transcription).
+        A completed preview or transcription parses without a result URL (its shape shows its kind);
+        ``require_url=False`` accepts any completed job without one (a job of unknown kind).
         """
         job_id = validate_job_id(job_id)
         body = self._call("GET", f"{JOBS_PATH}/{job_id}", f"GET job {job_id}")

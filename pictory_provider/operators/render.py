@@ -1,8 +1,8 @@
 """PictoryRenderVideoOperator: a storyboard (script, blog post, scenes) to a finished, narrated video.
 
 The same operator as the AI Studio ones (:class:`~pictory_provider.operators.pictory.PictoryGenerateOperatorBase`),
-with one of three job kinds of :mod:`pictory_provider.kinds`: a direct render, a preview, or the render
-of a reviewed preview.
+with one of four job kinds of :mod:`pictory_provider.kinds`: a direct render, a preview, the render of a
+reviewed preview, or the render of its (modified) ``renderParams``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from pictory_provider.exceptions import PictoryValidationError
-from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, RENDER
+from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS
 from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, PictoryVideoLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
 
@@ -22,13 +22,16 @@ __all__ = ["PictoryRenderVideoOperator"]
 class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     """Render a Pictory storyboard to a video and, by default, wait for it and store it.
 
-    Three modes:
+    Four modes:
 
     * ``storyboard={...}``: render it (``POST /v2/video/storyboard/render``).
     * ``storyboard={...}, preview_only=True``: create a preview job (``POST /v2/video/storyboard``),
-      wait for it and return its id (XCom ``job_id``); nothing is rendered or paid for yet.
+      wait for it and return its id (XCom ``job_id``) and its player page (XCom ``preview_url``, and
+      ``project_id`` with ``saveProject``); nothing is rendered or paid for yet.
     * ``preview_job_id="..."``: render that reviewed preview (``PUT /v2/video/render/{id}``), e.g.
       after a human approval task.
+    * ``render_params={...}``: render a completed preview's ``renderParams``, modified
+      (``POST /v2/video/render``; read them with ``PictoryHook().get_job(preview_id).render_params``).
 
     The storyboard is checked before any request (:mod:`pictory_provider.storyboard`): unknown field
     names at the top level and in scenes are refused with the documented name ("did you mean
@@ -41,7 +44,7 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     ``deferrable`` (default), a retry resumes the same job on Airflow >= 3.3 instead of paying for a
     second render, and the spend report logs ``aiCreditsUsed``. A render's result: XCom ``video_url``,
     ``share_url``, ``srt_url``, ``vtt_url``, ``txt_url``, ``thumbnail_url``, ``duration`` (seconds, a
-    number), ``ai_credits_used``; with ``output_path`` the MP4 and its subtitles are stored
+    number), ``ai_credits_used``, ``audio_url``; with ``output_path`` the MP4 and its subtitles are stored
     (``<job_id>.mp4``, ``.srt``, ``.vtt``; or beside a file name) and XCom adds ``video_path``,
     ``srt_path``, ``vtt_path``.
 
@@ -54,6 +57,9 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     :param storyboard: The storyboard request (templated; a dict, see
         :class:`~pictory_provider.storyboard.StoryboardRequest`).
     :param preview_job_id: Render this completed preview job instead (templated).
+    :param render_params: Render this ``renderParams`` dict of a completed preview instead (templated).
+    :param allow_unknown_fields: Storyboard field names to send although the check does not know them
+        (a field Pictory added after this provider), at any level.
     :param preview_only: Create a preview of ``storyboard`` instead of rendering it.
     :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
     :param output_path: Store the MP4 (and ``.srt``/``.vtt``) there (templated; a trailing ``/`` means
@@ -68,12 +74,13 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     template_fields: Sequence[str] = (
         "storyboard",
         "preview_job_id",
+        "render_params",
         "webhook",
         "output_path",
         "pictory_conn_id",
         "adopt_job_id",
     )
-    template_fields_renderers = {"storyboard": "json"}
+    template_fields_renderers = {"storyboard": "json", "render_params": "json"}
     operator_extra_links = (PictoryVideoLink(),)  # XCom video_url, as a video's
 
     def __init__(
@@ -82,6 +89,8 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         storyboard: dict[str, Any] | str | None = None,
         preview_job_id: str | None = None,
         preview_only: bool = False,
+        render_params: dict[str, Any] | str | None = None,
+        allow_unknown_fields: Sequence[str] = (),
         webhook: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
@@ -108,11 +117,14 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             check_quota=check_quota,
             **kwargs,
         )
-        if (storyboard is None) == (preview_job_id is None):
+        if sum(source is not None for source in (storyboard, preview_job_id, render_params)) != 1:
             raise PictoryValidationError(
-                "PictoryRenderVideoOperator needs storyboard= (render it, or preview it with preview_only=True) "
-                "or preview_job_id= (render a reviewed preview), not both"
+                "PictoryRenderVideoOperator needs one of storyboard= (render it, or preview it with "
+                "preview_only=True), preview_job_id= (render a reviewed preview) or render_params= (render a "
+                "preview's modified renderParams)"
             )
+        if isinstance(allow_unknown_fields, str):
+            raise PictoryValidationError("allow_unknown_fields must be a list of field names, not one string")
         if preview_only and storyboard is None:
             raise PictoryValidationError("preview_only=True needs storyboard= (the storyboard to preview)")
         if preview_only and output_path is not None:
@@ -123,16 +135,31 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         self.storyboard = storyboard
         self.preview_job_id = preview_job_id
         self.preview_only = preview_only
+        self.render_params = render_params
+        self.allow_unknown_fields = tuple(allow_unknown_fields)
         self.webhook = webhook
-        self.kind = PREVIEW_RENDER if preview_job_id is not None else PREVIEW if preview_only else RENDER  # type: ignore[misc]
+        self.kind = (  # type: ignore[misc]
+            PREVIEW_RENDER
+            if preview_job_id is not None
+            else RENDER_PARAMS
+            if render_params is not None
+            else PREVIEW
+            if preview_only
+            else RENDER
+        )
 
     def _request_params(self) -> dict[str, Any]:
         if self.kind is PREVIEW_RENDER:
             return {"preview_job_id": self.preview_job_id, "webhook": self.webhook}
+        if self.kind is RENDER_PARAMS:
+            params = self.render_params
+            if isinstance(params, str):  # a template that rendered to text
+                params = _parse_storyboard_text(params)
+            return {"render_params": params, "webhook": self.webhook}
         storyboard = self.storyboard
         if isinstance(storyboard, str):  # a template that rendered to text: JSON, or a dict's repr (XCom)
             storyboard = _parse_storyboard_text(storyboard)
-        return {"storyboard": storyboard, "webhook": self.webhook}
+        return {"storyboard": storyboard, "webhook": self.webhook, "allow_unknown_fields": self.allow_unknown_fields}
 
 
 def _parse_storyboard_text(text: str) -> Any:

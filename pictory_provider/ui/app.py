@@ -323,6 +323,22 @@ def _task_output(
     return task, found[0] if found else None
 
 
+def _preview_url(session: Session, task: gallery.TaskKey) -> Any:
+    """A storyboard preview task's XCom ``preview_url`` (its player page), or ``None``."""
+    from airflow.models.xcom import XComModel as X
+
+    found = session.execute(
+        select(X.value).where(
+            X.dag_id == task.dag_id,
+            X.run_id == task.run_id,
+            X.task_id == task.task_id,
+            X.map_index == task.map_index,
+            X.key == "preview_url",
+        )
+    ).first()
+    return None if found is None else _decode(found[0])
+
+
 TaskOutputDep = Annotated[tuple[gallery.TaskKey, gallery.Output | None], Depends(_task_output)]
 
 
@@ -435,6 +451,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             src,
             stored_href=file_href(task) if stored else None,
             track_src=file_href(task) + "&part=vtt" if track else None,
+            preview_url=_preview_url(session, task) if output is None else None,
         )
         return HTMLResponse(page, headers=pages.HEADERS)
 

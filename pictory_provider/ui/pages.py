@@ -48,14 +48,14 @@ _SCRIPT = (
     "function (s) { s.addEventListener('change', function () { s.form.submit(); }); });"
 )
 #: Headers of every page: only the page's own script runs (by hash), media from http(s), forms to the
-#: plugin itself, framed only by Airflow's UI (same origin), and no Airflow URL in the Referer that
-#: image requests send to Pictory's CDN.
+#: plugin itself, framed only by Airflow's UI (same origin), a preview's player page framed from http(s),
+#: and no Airflow URL in the Referer that image requests send to Pictory's CDN.
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
         "style-src 'unsafe-inline'; "
         f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'; "
-        "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+        "frame-src http: https:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -260,9 +260,27 @@ def gallery_page(
 
 
 def task_page(
-    task: TaskKey, output: Output | None, src: str | None, *, stored_href: str | None, track_src: str | None = None
+    task: TaskKey,
+    output: Output | None,
+    src: str | None,
+    *,
+    stored_href: str | None,
+    track_src: str | None = None,
+    preview_url: str | None = None,
 ) -> str:
-    """The task instance tab: the output inline and what Airflow recorded about it."""
+    """The task instance tab: the output inline and what Airflow recorded about it; for a storyboard
+    preview task (XCom ``preview_url``), Pictory's preview player in an iframe."""
+    player = safe_url(preview_url)
+    if output is None and player:
+        embed = player + ("&" if "?" in player else "?") + "mode=player"  # Pictory's embed guide: ?mode=player
+        body = (
+            "<h1>Pictory</h1>"
+            f'<p id="preview">Storyboard preview of task <code>{escape(task.task_id)}</code>: watch it before '
+            f'the render is paid for (<a href="{escape(player)}" target="_blank" rel="noopener">open</a>).</p>'
+            f'<iframe src="{escape(embed)}" width="100%" height="450" style="border: none" '
+            'allow="autoplay; fullscreen" referrerpolicy="no-referrer"></iframe>'
+        )
+        return _page("Pictory", body)
     if output is None:
         body = (
             "<h1>Pictory</h1>"
