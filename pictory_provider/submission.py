@@ -23,8 +23,6 @@ index, so they survive retries and clearing):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -33,20 +31,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pictory_provider.api import JOBS_PATH, without_query
+from pictory_provider import job_proofs
+from pictory_provider.api import JOBS_PATH
 from pictory_provider.exceptions import (
-    PictoryConfigError,
     PictoryError,
     PictoryNotFoundError,
     PictorySubmissionAmbiguousError,
     PictorySubmissionUnclearError,
     PictorySubmissionUnresolvedError,
-    PictoryTransientError,
     PictoryValidationError,
 )
+from pictory_provider.fingerprint import (
+    changed_fields,
+    describe_request,
+    field_digests,
+    fingerprint,
+    legacy_fingerprint,
+    output_fields,
+)
+from pictory_provider.job_proofs import Claims, created_nothing, read_claims
 from pictory_provider.kinds import JobKind
 from pictory_provider.reconcile import (
-    MAX_PAGES,
     Evidence,
     JobData,
     ListPage,
@@ -54,7 +59,6 @@ from pictory_provider.reconcile import (
     Window,
     matches_request,
     read_evidence,
-    shape_kind,
 )
 
 __all__ = [
@@ -76,23 +80,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds a retry waits, at most, for running jobs that could be its unclear request's own.
 DEFAULT_RECONCILE_TIMEOUT = 600.0
-#: HTTP answers to a create request that prove it created nothing: Pictory refused it before any job
-#: existed (bad request, key, credits, conflict, size, validation), so the in-flight record is cleared.
-DEFINITE_REFUSALS = frozenset({400, 401, 402, 403, 404, 409, 413, 422})
-
-
-def created_nothing(exc: BaseException) -> str | None:
-    """Why a create request that raised ``exc`` certainly created nothing, or ``None`` when it may have."""
-    if isinstance(exc, PictorySubmissionUnclearError):
-        return None
-    if isinstance(exc, PictoryValidationError | PictoryConfigError):
-        return "it was refused before any job existed"
-    status = getattr(exc, "status", None)
-    if isinstance(exc, PictoryError) and status in DEFINITE_REFUSALS:
-        return f"Pictory answered HTTP {status}, which creates no job"
-    if isinstance(exc, PictoryTransientError):
-        return "it was never received (nothing reached Pictory)"
-    return None
 
 
 class TaskStateStore(Protocol):
@@ -118,61 +105,8 @@ class Fence:
     request_limit: float | None = None
 
 
-def output_fields(kind: JobKind, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The request fields that define the output (the kind's match fields, Pictory's defaults applied)."""
-    defaults = kind.request_defaults(body)
-    return {name: body.get(name, defaults.get(name)) for name in kind.match_fields}
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
-    """SHA-256 of the create path and the request's output fields (not ``webhook``: it does not change
-    what is made, and is often templated per try)."""
-    return hashlib.sha256(_canonical({"path": kind.path, "fields": output_fields(kind, body)})).hexdigest()
-
-
-def _legacy_fingerprint(kind: JobKind, body: Mapping[str, Any]) -> str:
-    """The fingerprint older versions stored (the whole body, webhook included), still honoured."""
-    return hashlib.sha256(_canonical({"path": kind.path, "body": body})).hexdigest()
-
-
-def _field_digests(kind: JobKind, body: Mapping[str, Any]) -> dict[str, str]:
-    fields = output_fields(kind, body)
-    return {name: hashlib.sha256(_canonical(value)).hexdigest()[:16] for name, value in fields.items()}
-
-
-def changed_fields(before: object, kind: JobKind, body: Mapping[str, Any]) -> list[str]:
-    """The output fields whose digest differs from a stored record's (``[]`` when it cannot tell)."""
-    if not isinstance(before, dict) or not isinstance(before.get("fields"), dict):
-        return []
-    now = _field_digests(kind, body)
-    return sorted(name for name in now.keys() | before["fields"].keys() if now.get(name) != before["fields"].get(name))
-
-
-def describe_request(kind: JobKind, body: Mapping[str, Any]) -> str:
-    """A short, key-free description of a request for logs and messages."""
-    method, path, sent = kind.create_request(body)
-    parts = []
-    for name, value in sent.items():
-        if name == "webhook":
-            continue  # may carry a token in its query
-        text = without_query(str(value))
-        parts.append(f"{name}={text[:60] + '...' if len(text) > 60 else text!r}")
-    return f"{method} {path} ({', '.join(parts)})"
-
-
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-#: Claims of other task instances: the job ids they published or stored (read only when reconciling).
-Claims = Callable[[], Collection[str]]
-#: Seconds over which a job's HTTP 404 must repeat (with the jobs list no longer holding it) before the
-#: job counts as gone: one 404 from a CDN or a proxy is "not known yet", never a reason to buy again.
-GONE_CONFIRM_SECONDS = 60.0
 
 
 @dataclass
@@ -204,14 +138,14 @@ class SubmissionGuard:
         self.in_flight_key = f"{self.job_id_key}_in_flight"
 
     def _made_for(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint, "fields": _field_digests(self.kind, self.body)}
+        return {"fingerprint": self.fingerprint, "fields": field_digests(self.kind, self.body)}
 
     def _same_request(self, made_by: object) -> bool:
         if made_by is None:
             return True  # recorded by versions that kept no fingerprint
         if isinstance(made_by, dict):
             return made_by.get("fingerprint") == self.fingerprint
-        return made_by in (self.fingerprint, _legacy_fingerprint(self.kind, self.body))
+        return made_by in (self.fingerprint, legacy_fingerprint(self.kind, self.body))
 
     def _changes(self, made_by: object) -> str:
         names = changed_fields(made_by, self.kind, self.body)
@@ -454,7 +388,7 @@ class SubmissionGuard:
                 f"adopt_job_id={named!r}: Pictory has no such job for this connection; nothing was bought",
                 [{"name": "adopt_job_id", "errors": "no such job"}],
             ) from None
-        problem = self._adoption_problem(named, data, list_page)
+        problem = job_proofs.adoption_problem(self.kind, self.body, named, data, list_page, self._claimed())
         if problem:
             raise PictoryValidationError(
                 f"adopt_job_id={named!r} cannot be this request's job: {problem}; nothing was bought",
@@ -468,72 +402,21 @@ class SubmissionGuard:
         )
         self._keep(store, named)
 
-    def _adoption_problem(self, job_id: str, data: Mapping[str, Any], list_page: ListPage) -> str | None:
-        shape = shape_kind(data)
-        if (
-            shape is not None
-            and shape != self.kind.name
-            and not (self.kind.name.endswith("render") and shape == "render")
-        ):
-            return f"it is a {shape} job, not a {self.kind.name}"
-        if job_id in self._claimed():
-            return "another task instance holds it"
-        url = data.get("url")
-        if self.kind.list_path is None or not isinstance(url, str):
-            return None  # running, or a kind Pictory lists no outputs of: its shape is all there is to check
-        key: str | None = None
-        for _ in range(MAX_PAGES):
-            page = list_page(self.kind.list_path, key)
-            for item in page.get("items") or []:
-                if isinstance(item, dict) and item.get("url") == url:
-                    if matches_request(self.kind, self.body, item):
-                        return None
-                    return f"its output differs from the request ({', '.join(self._differences(item))})"
-            key = page.get("nextPageKey")
-            if not key:
-                break
-        return f"its output is not in GET {self.kind.list_path}"
-
-    def _differences(self, item: Mapping[str, Any]) -> list[str]:
-        wanted = output_fields(self.kind, self.body)
-        return [name for name in self.kind.match_fields if item.get(name) != wanted.get(name)]
-
     # -- a stored job that answers 404 ------------------------------------------------------------------
 
     def job_gone(self, job_id: str, read_status: Callable[[], str], list_page: ListPage) -> str | None:
         """After ``GET /jobs/{job_id}`` answered 404: the job's status once it answers again, or ``None``
-        when it is gone for good (the 404 repeated over :data:`GONE_CONFIRM_SECONDS` and the jobs list
-        no longer holds it). Raises ``PictorySubmissionUnresolvedError`` when the list cannot tell."""
-        first = self.clock()
-        while True:
-            listed = _listed_status(job_id, list_page)
-            if listed is _TOO_LONG:
-                raise PictorySubmissionUnresolvedError(
-                    f"Pictory answers HTTP 404 for job {job_id} (stored under the task state store key "
-                    f"{self.job_id_key!r}), and the jobs list is longer than {MAX_PAGES} pages, so it cannot "
-                    "show whether the job is gone: nothing is bought; a later retry looks again"
-                )
-            if listed is not None:
-                self.logger.warning(
-                    "Pictory answered HTTP 404 for job %s, but the jobs list holds it (%s): not gone, keeping it",
-                    job_id,
-                    listed,
-                )
-                return str(listed)
-            waited = self.clock() - first
-            if waited >= GONE_CONFIRM_SECONDS:
-                return None
-            self.logger.warning(
-                "Pictory answered HTTP 404 for job %s and the jobs list does not hold it: not known yet (one 404 "
-                "may come from a proxy); asking again in %.0f s before buying anything",
-                job_id,
-                min(self.poll_interval, GONE_CONFIRM_SECONDS - waited),
-            )
-            self.sleep(max(0.0, min(self.poll_interval, GONE_CONFIRM_SECONDS - waited)))
-            try:
-                return read_status()
-            except PictoryNotFoundError:
-                continue
+        when it is gone for good (see :func:`~pictory_provider.job_proofs.confirm_gone`)."""
+        return job_proofs.confirm_gone(
+            job_id,
+            read_status,
+            list_page,
+            store_key=self.job_id_key,
+            poll_interval=self.poll_interval,
+            clock=self.clock,
+            sleep=self.sleep,
+            logger=self.logger,
+        )
 
     # -- the create request --------------------------------------------------------------------------
 
@@ -589,45 +472,6 @@ class SubmissionGuard:
         store.set(self.request_key, self._made_for())
         store.delete(self.in_flight_key)
         return job_id
-
-
-_TOO_LONG = object()
-
-
-def _listed_status(job_id: str, list_page: ListPage) -> object:
-    """The status the jobs list shows for ``job_id``: ``None`` when it does not hold it, ``_TOO_LONG``
-    when it is longer than :data:`~pictory_provider.reconcile.MAX_PAGES` pages."""
-    key: str | None = None
-    for _ in range(MAX_PAGES):
-        page = list_page(JOBS_PATH, key)
-        for item in page.get("items") or []:
-            data = item.get("data") if isinstance(item, dict) else None
-            if isinstance(data, dict) and data.get("jobId") == job_id:
-                return str(data.get("status") or "in-progress")
-        key = page.get("nextPageKey")
-        if not key:
-            return None
-    return _TOO_LONG
-
-
-def read_claims(context: Any, job_id_xcom_key: str) -> Claims:
-    """The job ids other task instances hold, read from XCom when reconciling: every task of this DAG
-    run (all map indexes) and this task in earlier runs."""
-
-    def claims() -> set[str]:
-        ti = context["ti"]
-        dag = context.get("dag")
-        task_ids = list(getattr(dag, "task_ids", None) or [ti.task_id])
-        found: set[str] = set()
-        pulls = [ti.xcom_pull(task_ids=task_ids, key=job_id_xcom_key)]
-        pulls.append(ti.xcom_pull(task_ids=[ti.task_id], key=job_id_xcom_key, include_prior_dates=True))
-        for values in pulls:
-            for value in values if isinstance(values, list) else [values]:
-                if isinstance(value, str) and value:
-                    found.add(value)
-        return found
-
-    return claims
 
 
 def guard_for(operator: Any, context: Any, kind: JobKind, body: Mapping[str, Any]) -> SubmissionGuard:

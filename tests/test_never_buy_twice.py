@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from pictory_provider import reconcile, submission
+from pictory_provider import job_proofs, reconcile
 from pictory_provider.api import JOBS_PATH
 from pictory_provider.exceptions import (
     PictoryAPIError,
@@ -139,7 +139,7 @@ def test_case_3_one_spurious_404_never_buys_a_running_job_again(pictory_conn, ca
 
 def test_case_3_a_404_that_does_not_repeat_keeps_the_job(pictory_conn, monkeypatch):
     """The list no longer holds the job (another connection), but the next GET answers: kept."""
-    monkeypatch.setattr(submission, "GONE_CONFIRM_SECONDS", 5)
+    monkeypatch.setattr(job_proofs, "GONE_CONFIRM_SECONDS", 5)
     store = TaskStateStore()
     pictory_conn.set_job_seconds(0)
     job_id = operator(wait_for_completion=False).execute(make_context(store))

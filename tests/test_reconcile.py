@@ -16,7 +16,7 @@ import time
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from pictory_provider import reconcile, submission
+from pictory_provider import job_proofs, reconcile
 from pictory_provider.api import JOBS_PATH
 from pictory_provider.exceptions import (
     PictoryAuthError,
@@ -355,7 +355,7 @@ def test_a_cleared_task_whose_job_pictory_no_longer_knows_buys_it_anew_and_says_
     pictory_conn, capsys, caplog, monkeypatch
 ):
     """Gone for good: the 404 repeats over GONE_CONFIRM_SECONDS and the jobs list no longer holds it."""
-    monkeypatch.setattr(submission, "GONE_CONFIRM_SECONDS", 0.3)
+    monkeypatch.setattr(job_proofs, "GONE_CONFIRM_SECONDS", 0.3)
     monkeypatch.setattr("pictory_provider.operators.pictory.GONE_CONFIRM_SECONDS", 0.3)
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()

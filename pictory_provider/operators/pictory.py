@@ -17,11 +17,12 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
 from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError, PictoryValidationError
+from pictory_provider.job_proofs import GONE_CONFIRM_SECONDS
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
 from pictory_provider.storage import check_output_paths
-from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT, GONE_CONFIRM_SECONDS
+from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
 from pictory_provider.task_settings import check_hook_params, check_wait_settings, wait_seconds
 
 if TYPE_CHECKING:
