@@ -27,9 +27,12 @@ from pictory_provider.emulator import PictoryEmulator  # noqa: E402
 from tests.e2e.harness import AirflowCluster, free_port  # noqa: E402
 from tests.e2e.scenarios import JOB_SECONDS, SCENARIOS, Outcome, run_scenario  # noqa: E402
 from tests.e2e.submission_scenarios import (  # noqa: E402
+    MappedStep,
     Step,
     clear_unchanged_then_changed,
+    clock_ahead_then_adopt,
     identical_request_by_another_run,
+    siblings_one_create_made_nothing,
     unclear_create_then_retry,
 )
 
@@ -65,6 +68,11 @@ def main() -> int:
         ]
         for step in steps:
             print(f"{step.name}: {step.state} after {step.tries} tries, {step.jobs_created} job(s) created", flush=True)
+        with tempfile.TemporaryDirectory() as out:
+            mapped = siblings_one_create_made_nothing(cluster, emulator, out)
+        failed, adopted, own = clock_ahead_then_adopt(cluster, emulator)
+        attacked = attack_rows(mapped, failed, adopted, own)
+        print("\n".join(attacked), flush=True)
         direct = direct_rows(emulator)
     baseline = outcomes[0].seconds
     rows = [
@@ -90,7 +98,7 @@ def main() -> int:
             "|---|---|---:|---:|---:|---|",
             *rows,
             "",
-            *submission_section(steps),
+            *submission_section(steps, attacked),
             "",
             *direct_section(direct),
             "",
@@ -109,10 +117,38 @@ def main() -> int:
     print(page)
     fine = all(o.state == o.scenario.expect and o.posts == 1 for o in outcomes)
     fine = fine and all(row.as_expected for row in direct)
+    fine = (
+        fine
+        and mapped.state == "success"
+        and len(set(mapped.job_ids)) == 2
+        and (mapped.posts, mapped.jobs_created) == (3, 2)
+    )
+    fine = fine and failed.state == "failed" and adopted.state == "success" and adopted.job_id == own
     return 0 if fine and all(step.state == "success" for step in steps) else 1
 
 
-def submission_section(steps: list[Step]) -> list[str]:
+def attack_rows(mapped: MappedStep, failed: Step, adopted: Step, own: str) -> list[str]:
+    """Rows of the cases the attack on the rules found (issue #26), in the submission table's columns."""
+    siblings = (
+        "each map index its own job; the sibling's never adopted"
+        if len(set(mapped.job_ids)) == 2
+        else "UNEXPECTED: one job for both map indexes"
+    )
+    waited = "waited for its own job, then " if "Not known yet" in failed.log else ""
+    named = own in failed.log and "adopt_job_id" in failed.log
+    return [
+        f"| one prompt mapped over two paths; one create answers 502 after 2 s while the sibling buys "
+        f"| {mapped.state} | 2 | {mapped.posts} | {mapped.jobs_created} | {siblings} |",
+        f"| createdDate 60 s ahead of Date; create answered late; an unrelated image completes meanwhile "
+        f"| {failed.state} | {failed.tries} | {failed.posts} | {failed.jobs_created} "
+        f"| {waited}failed clearly{', naming the job and adopt_job_id' if named else ''}: nothing bought |",
+        f"| the user sets adopt_job_id to that job, task cleared | {adopted.state} | {adopted.tries} "
+        f"| {adopted.posts} | {adopted.jobs_created} "
+        f"| {'the named job, kept' if adopted.job_id == own else 'UNEXPECTED: another job'} (nothing bought) |",
+    ]
+
+
+def submission_section(steps: list[Step], attacked: list[str]) -> list[str]:
     """The table of the submission scenarios (Airflow >= 3.3, task state store)."""
 
     def job(index: int, step: Step) -> str:
@@ -133,6 +169,27 @@ def submission_section(steps: list[Step]) -> list[str]:
     return [
         "## Submitting: one paid job per request",
         "",
+        "A create request that ended without an answer may have bought a job. The next try decides from",
+        "Pictory's lists only (`pictory_provider/reconcile.py`; the rules hold as invariants over generated",
+        "accounts in `tests/test_reconcile_properties.py`):",
+        "",
+        "1. **Send again only on proof** that nothing the request could have made exists: every job listed",
+        "   since the request is claimed by another task instance, shows another kind (a render in progress,",
+        "   a finished video), or is a finished output with other output fields. A running job is never set",
+        "   aside because of its position in the list or a date.",
+        "2. **Adopt only** the one job that can be the request's own, when it is a finished output with the",
+        "   request's fields, held by no other task instance (a sibling map index, another task of the run,",
+        "   this task in earlier runs) and created inside the request's closed window (in Pictory's clock;",
+        "   a killed worker's window ends at the request's time limit, connect + read timeout).",
+        "3. **Everything else waits** while such a job runs (`reconcile_timeout`), **then fails clearly**,",
+        "   listing the jobs that can be its own; `adopt_job_id=` keeps one of them and buys nothing.",
+        "4. **A definite answer settles the record:** HTTP 400/401/402/403/404/409/413/422 to a create prove",
+        "   nothing was made. **A 404 on a stored job** counts as gone only when it repeats for 60 s and the",
+        "   jobs list no longer holds it.",
+        "5. **A render's fingerprint is what shapes the video:** `webhook`, `webhookInput`, `projectMetadata`,",
+        "   `destinations`, `saveProject`, `awsConnectionId` and `vimeoConnectionId` never make a retry a new",
+        "   request; an unclear render is never dropped because its storyboard changed (the task fails).",
+        "",
         "Through the same deployment, the operator alone (`PictoryGenerateImageOperator`, deferrable). The",
         "first row: Pictory creates the job but answers after the task's 1 s read timeout (the emulator's",
         "`answer_late` fault), so try 1 fails without a job id; try 2 finds the job in Pictory's lists and",
@@ -147,13 +204,16 @@ def submission_section(steps: list[Step]) -> list[str]:
         "| Scenario | Task outcome | Tries | POSTs | Jobs created | Job |",
         "|---|---|---:|---:|---:|---|",
         *rows,
+        *attacked,
         "",
-        "What is not covered here, and is only asserted against the emulator without a scheduler",
-        "(`tests/test_submission.py`, `tests/test_reconcile.py`): two identical requests in the unclear",
-        "one's window fail with `PictorySubmissionAmbiguousError`; an unknown failed job since then, or an",
+        "The last three rows are the cases an attack on the rules found (issue #26). What is not covered",
+        "here, and is asserted against the emulator without a scheduler (`tests/test_never_buy_twice.py`,",
+        "`tests/test_submission.py`, `tests/test_reconcile.py`): a create Pictory made after the grace, a",
+        "per-try `projectMetadata` on a render, one spurious 404, a killed worker's window, 402/409/413/422",
+        "refusals, two identical requests in the window (`PictorySubmissionAmbiguousError`, then",
+        "`adopt_job_id`), a render in progress beside an image; an unknown failed job since then, or an",
         "unreadable `createdDate`, fail the retry with `PictorySubmissionUnresolvedError` instead of buying",
-        "again; a create request that created nothing is sent again; clocks an hour apart change nothing;",
-        "the job id reaches the task state store before XCom.",
+        "again; clocks an hour apart change nothing; the job id reaches the task state store before XCom.",
     ]
 
 

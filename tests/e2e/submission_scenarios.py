@@ -116,3 +116,79 @@ def clear_unchanged_then_changed(cluster: AirflowCluster, emulator: PictoryEmula
     clear_task(cluster, CLEAR_DAG_ID, run_id, "generate")
     steps.append(_finish(cluster, emulator, CLEAR_DAG_ID, run_id, "prompt Variable changed, task cleared"))
     return steps
+
+
+SIBLINGS_DAG_ID = "e2e_pictory_siblings"
+ADOPT_VARIABLE = "e2e_pictory_adopt"
+
+
+@dataclass
+class MappedStep:
+    """A finished run of the mapped ``generate`` task: each map index's job and what was bought."""
+
+    state: str
+    job_ids: list[str]
+    stored: list[str]
+    posts: int
+    jobs_created: int
+    log: str
+
+
+def siblings_one_create_made_nothing(cluster: AirflowCluster, emulator: PictoryEmulator, out: str) -> MappedStep:
+    """Issue #26 case 4: one prompt mapped over two output paths; the first create answers 502 after 2 s
+    (nothing made) while the sibling buys its image; the retry must buy its own, never adopt the sibling's."""
+    emulator.reset()
+    emulator.set_job_seconds(1)
+    emulator.add_fault("status", route="create", status=502, delay=2)
+    cluster.cli("variables", "set", "e2e_pictory_out", out)
+    run_id = cluster.trigger(SIBLINGS_DAG_ID)
+    state = cluster.wait_for_run(SIBLINGS_DAG_ID, run_id)
+    results = [cluster.xcom(SIBLINGS_DAG_ID, run_id, "generate", map_index=i) for i in (0, 1)]
+    stats = emulator.stats()
+    return MappedStep(
+        state=state,
+        job_ids=[str(result["job_id"]) for result in results],
+        stored=[str(result.get("image_path")) for result in results],
+        posts=int(stats["posts"]),
+        jobs_created=int(stats["jobs_created"]),
+        log=cluster.task_log(SIBLINGS_DAG_ID, run_id, "generate"),
+    )
+
+
+def clock_ahead_then_adopt(cluster: AirflowCluster, emulator: PictoryEmulator) -> tuple[Step, Step, str]:
+    """Issue #26 case 1: Pictory's createdDate runs 60 s ahead of its Date header; the create answers late;
+    an unrelated image completes while the request's own job still runs. The retry must wait, then fail
+    clearly (the own job is dated outside the window) without buying; then the user names the job
+    (Variable ``e2e_pictory_adopt`` -> ``adopt_job_id``) and clears the task: it keeps that job."""
+    emulator.reset()
+    cluster.cli("variables", "delete", ADOPT_VARIABLE, check=False)
+    emulator.configure_list(created_skew=60)
+    emulator.set_job_seconds(12)
+    emulator.add_fault("answer_late", route="create", delay=3)
+    run_id = cluster.trigger(UNCLEAR_DAG_ID)
+    cluster.wait_for(lambda: emulator.stats()["jobs_created"] >= 1, 120, what="the unclear create")
+    emulator.set_job_seconds(0)
+    unrelated = urllib.request.Request(
+        f"{emulator.base_url}/pictoryapis/v1/aistudio/images",
+        data=json.dumps({"prompt": "An unrelated image of a sibling task", "model": "flux-schnell"}).encode(),
+        headers={"Authorization": API_KEY, "Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(unrelated, timeout=10).read()
+    failed = _finish(cluster, emulator, UNCLEAR_DAG_ID, run_id, "clock 60 s ahead, an unrelated job, then a retry")
+    (own,) = jobs_with_prompt(emulator, UNCLEAR_PROMPT)
+    cluster.cli("variables", "set", ADOPT_VARIABLE, own)
+    clear_task(cluster, UNCLEAR_DAG_ID, run_id, "generate")
+    adopted = _finish(cluster, emulator, UNCLEAR_DAG_ID, run_id, "the user names the job: adopt_job_id")
+    cluster.cli("variables", "delete", ADOPT_VARIABLE, check=False)
+    return failed, adopted, own
+
+
+def jobs_with_prompt(emulator: PictoryEmulator, prompt: str) -> list[str]:
+    """The ids of the emulator's jobs made for ``prompt`` (newest first)."""
+    request = urllib.request.Request(
+        f"{emulator.base_url}/pictoryapis/v1/jobs", headers={"Authorization": API_KEY}, method="GET"
+    )
+    items = json.loads(urllib.request.urlopen(request, timeout=10).read())["items"]
+    ids = [str(item["data"]["jobId"]) for item in items]
+    return [job_id for job_id in ids if (emulator.job(job_id) or {}).get("prompt") == prompt]

@@ -14,7 +14,9 @@ from .submission_scenarios import (
     CHANGED_PROMPT,
     UNCLEAR_PROMPT,
     clear_unchanged_then_changed,
+    clock_ahead_then_adopt,
     identical_request_by_another_run,
+    siblings_one_create_made_nothing,
     unclear_create_then_retry,
 )
 
@@ -62,3 +64,29 @@ def test_cleared_task_reuses_its_job_unless_the_request_changed(cluster, e2e_emu
     assert changed.job_id != first.job_id
     assert (changed.prompt, changed.posts) == (CHANGED_PROMPT, 2)
     assert "The request changed since Pictory job" in changed.log
+
+
+def test_a_map_index_whose_create_made_nothing_never_adopts_its_siblings_job(cluster, e2e_emulator, tmp_path):
+    """Issue #26 case 4: map indexes of one prompt; one create answers 502 after 2 s (nothing made) while
+    the sibling buys its image. Before: the retry adopted the sibling's job (2 POSTs, 1 job, one image
+    stored twice). Now each map index holds its own job."""
+    step = siblings_one_create_made_nothing(cluster, e2e_emulator, str(tmp_path))
+    assert step.state == "success", step.log[-3000:]
+    assert len(set(step.job_ids)) == 2  # never the sibling's job
+    assert (step.posts, step.jobs_created) == (3, 2)  # the 502, then one image per map index
+    assert all(path.endswith(".png") for path in step.stored) and step.stored[0] != step.stored[1]
+
+
+def test_a_clock_ahead_never_buys_twice_and_adopt_job_id_keeps_the_job(cluster, e2e_emulator):
+    """Issue #26 case 1 (and 6): createdDate 60 s ahead of Date, the create answered late, an unrelated image
+    completes while the request's own job runs. Before: the retry bought the image again. Now it waits,
+    fails clearly naming the job, and the user's adopt_job_id keeps it: 2 POSTs in all (its own and the
+    unrelated one)."""
+    failed, adopted, own = clock_ahead_then_adopt(cluster, e2e_emulator)
+    assert failed.state == "failed", failed.log[-3000:]
+    assert "Not known yet: 1 running job(s)" in failed.log  # waited, in the triggerer
+    assert "PictorySubmissionUnresolvedError" in failed.log and own in failed.log
+    assert "adopt_job_id" in failed.log
+    assert adopted.state == "success", adopted.log[-3000:]
+    assert adopted.job_id == own and adopted.prompt == UNCLEAR_PROMPT
+    assert (adopted.posts, adopted.jobs_created) == (2, 2)  # nothing bought by the retry or the way out
