@@ -2,8 +2,10 @@
 
 The preview task creates Pictory's storyboard preview (no render yet); the approval task waits for a
 human in the Airflow UI (human-in-the-loop operators, Airflow 3.1+); the render task renders exactly
-the reviewed preview (``preview_job_id``). Rejecting skips the render: nothing is bought. On older
-Airflow this file defines no DAG.
+the reviewed preview (``preview_job_id``). Rejecting skips the render: nothing is bought. A person
+approves in the UI under Browse -> Required Actions (or the task instance's Required Actions tab).
+After ``response_timeout`` with no answer the approval task fails and the render never runs: nothing
+is bought either. On older Airflow this file defines no DAG.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ if ApprovalOperator is not None:
             task_id="approve",
             subject="Render the video {{ params.video_name }}?",
             body="Preview job {{ ti.xcom_pull(task_ids='preview', key='job_id') }} is ready for review.",
-            response_timeout=timedelta(hours=12),
+            response_timeout=timedelta(hours=12),  # then it fails and the render never runs: nothing bought
         )
         render = PictoryRenderVideoOperator(
             task_id="render",
