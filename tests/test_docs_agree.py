@@ -94,6 +94,13 @@ def test_descriptions_speak_of_images_and_videos() -> None:
         assert "images and videos" in text, f"{where}: {text!r}"
 
 
+def test_the_first_lines_pitch_narrated_videos_first() -> None:
+    # Pictory's main product is the narrated video made from a script or a blog post: say it first.
+    for page in ("README.md", "docs/index.md"):
+        sentence = first_sentence(read(page))
+        assert "narrated" in sentence and sentence.index("narrated") < sentence.index("images"), (page, sentence)
+
+
 # -- 6. the README's emulator example runs and does what the sentence beside it says -----------------
 
 
