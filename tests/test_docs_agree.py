@@ -144,6 +144,15 @@ def test_the_first_install_line_is_pinned_by_the_constraints(page: str) -> None:
     assert all(f"-c {CONSTRAINTS}" in line for line in wheel_lines)
 
 
+@pytest.mark.parametrize("page", ["README.md", "docs/installation.md", "docs/testing.md"])
+def test_building_in_the_clone_removes_its_leftovers(page: str) -> None:
+    # build/ and *.egg-info left in the clone make a process started there find the package twice.
+    lines = [line for block in code_blocks(read(page), "bash") for line in block.splitlines()]
+    builds = [line for line in lines if line.startswith(("pip install . ", "python -m pip install build"))]
+    assert builds, page
+    assert all("&& rm -rf build *.egg-info" in line for line in builds), builds
+
+
 def test_testing_page_installs_the_test_extra_from_the_wheel() -> None:
     text = read("docs/testing.md")
     wheel = f"dist/airflow_provider_pictory-{__version__}-py3-none-any.whl[test]"
