@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lint test demo docs bench dist clean test-ha
+.PHONY: venv lint test demo docs docs-code bench dist clean test-ha
 
 # uv installs from the same constraints as pip would, in seconds instead of minutes.
 UV_VERSION := 0.13.9
@@ -45,6 +45,12 @@ demo: venv
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# The code blocks of docs/*.md are copies of tested files (example DAGs, docs/snippets/), so the pages
+# read as plain Markdown on the repository host; this rewrites them after such a file changed
+# (tests/test_docs.py fails while one is stale).
+docs-code: venv
+	$(BIN)/python scripts/docs_code.py
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py

@@ -18,7 +18,7 @@ from pictory_provider.operators.pictory import PictoryGenerateImageOperator
 def example_pictory_operator_waits():
     image = PictoryGenerateImageOperator(
         task_id="generate_image",
-        prompt="A cozy reading nook, {{ ds }}, warm light",
+        prompt="A cozy reading nook, warm light",
         model="seedream3.0",
         aspect_ratio="9:16",
         style="photorealistic",

@@ -4,9 +4,11 @@ The preview task creates Pictory's storyboard preview (no render yet); the appro
 human in the Airflow UI (human-in-the-loop operators, Airflow 3.1+); the render task renders exactly
 the reviewed preview (``preview_job_id``). The approval's body links Pictory's preview player
 (XCom ``preview_url``), so the reviewer watches before paying. Rejecting skips the render: nothing is
-bought. To change the preview before rendering, render its modified ``renderParams`` instead
-(``render_params=``, ``POST /v2/video/render``; see docs/renders.md). On older Airflow this file
-defines no DAG.
+bought. A person approves in the UI under Browse -> Required Actions (or the task instance's Required
+Actions tab). After ``response_timeout`` with no answer the approval task fails and the render never
+runs: nothing is bought either. To change the preview before rendering, render its modified
+``renderParams`` instead (``render_params=``, ``POST /v2/video/render``; see docs/renders.md). On older
+Airflow this file defines no DAG.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ if ApprovalOperator is not None:
                 "Preview job {{ ti.xcom_pull(task_ids='preview', key='job_id') }} is ready for review: "
                 "[watch the preview]({{ ti.xcom_pull(task_ids='preview', key='preview_url') }})."
             ),
-            response_timeout=timedelta(hours=12),
+            response_timeout=timedelta(hours=12),  # then it fails and the render never runs: nothing bought
         )
         render = PictoryRenderVideoOperator(
             task_id="render",

@@ -8,6 +8,7 @@ file after the job) re-exports it.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,11 +34,11 @@ SCHEME_PACKAGES = {
 def check_output_path(output_path: str | None, extension: str = "png") -> None:
     """Check, before any paid request, that a file could be stored at ``output_path``.
 
-    What can be known without writing: the scheme is one Airflow has a filesystem for, that
-    filesystem's package is installed (``s3://`` needs ``s3fs``), and a local destination's folder (or
-    its nearest existing parent, since missing folders are created) is a writable folder and not a
-    file, while an existing destination file is writable. Raises :class:`PictoryValidationError`
-    naming the problem; ``None`` (no storing) passes.
+    The scheme is one Airflow has a filesystem for and its package is installed (``s3://`` needs
+    ``s3fs``); a local destination's folder (or its nearest existing parent, since missing folders are
+    created) is a folder in which a real file can be created and removed (a probe: permissions alone
+    pass ``/proc`` for root), and an existing destination file is writable. Raises
+    :class:`PictoryValidationError` naming the problem; ``None`` (no storing) passes.
     """
     if output_path is None:
         return
@@ -91,9 +92,21 @@ def _local_problem(path: str, is_folder: bool, extension: str) -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         return f"cannot be created: {existing} is a file, not a folder"
+    where = "folder" if existing == folder else f"folder {existing} (where {folder} would be created)"
     if not os.access(existing, os.W_OK | os.X_OK):
-        where = "folder" if existing == folder else f"folder {existing} (where {folder} would be created)"
         return f"is not writable: this worker cannot create files in the {where}"
+    return _write_probe_problem(existing, where)
+
+
+def _write_probe_problem(existing: Path, where: str) -> str | None:
+    """Create and remove a real file in ``existing``: permission bits pass ``/proc``, ``/sys`` or a
+    read-only mount (for root, always), where storing the paid file would fail after the job."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".pictory-write-check-", dir=existing)
+    except OSError as exc:
+        return f"is not writable: creating a file in the {where} failed ({exc.strerror or exc})"
+    os.close(handle)
+    os.unlink(name)
     return None
 
 

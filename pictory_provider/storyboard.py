@@ -33,6 +33,7 @@ from pictory_provider.storyboard_fields import (
     TOP_LEVEL_FIELDS,
     VOICE_OVER_FIELDS,
 )
+from pictory_provider.storyboard_v1 import v1_hint, v1_voice_over_hint
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -133,7 +134,8 @@ def _unknown(obj: Mapping[str, Any], known: tuple[str, ...], where: str, unknown
         hint = suggest_field(str(name), known)
         label = f"{where}.{name}" if where else str(name)
         text = f"unknown field {label!r}: Pictory would silently drop it"
-        errors.append(_error(label, text + (f"; did you mean {hint}?" if hint else "")))
+        v1 = v1_hint(where, str(name))  # Pictory's older field names: name the v2 field, not a look-alike
+        errors.append(_error(label, text + (f"; {v1}" if v1 else f"; did you mean {hint}?" if hint else "")))
     return errors
 
 
@@ -147,7 +149,7 @@ def _is_number(value: object) -> bool:
 
 def _voice_over_errors(voice: object, where: str, unknown: Unknown) -> list[dict[str, str]]:
     if not isinstance(voice, dict):
-        return [_error(where, f"{where} must be an object")]
+        return [_error(where, f"{where} must be an object{v1_voice_over_hint(where, voice)}")]
     errors = _unknown(voice, VOICE_OVER_FIELDS, where, unknown)
     if voice.get("aiVoices") is not None and voice.get("externalVoice") is not None:
         errors.append(_error(where, f"{where}: give aiVoices or externalVoice, not both"))

@@ -351,3 +351,22 @@ def test_hook_params_are_checked_when_the_dag_is_parsed():
         PictoryImageJobSensor(task_id="s", job_id=UNKNOWN_JOB, hook_params={"read_timeout": "60"})
     sensor = PictoryImageJobSensor(task_id="s2", job_id=UNKNOWN_JOB, hook_params={"max_attempts": 8})
     assert sensor.hook_params == {"max_attempts": 8}
+
+
+@pytest.mark.parametrize("output_path", ["/proc/pictory/", "/proc/pictory.png", "file:///proc/pictory/"])
+def test_a_folder_where_no_file_can_be_created_fails_before_any_request(emulator, monkeypatch, output_path):
+    # /proc passes every permission check for root; only creating a real file there shows it cannot hold one.
+    connection = {"conn_type": "pictory", "host": emulator.base_url, "password": "pictai_bad_inputs"}
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", json.dumps(connection))
+    operator = PictoryGenerateImageOperator(task_id="t", prompt="A valid prompt", output_path=output_path)
+    with pytest.raises(PictoryValidationError, match=r"is not writable.*nothing was sent to Pictory"):
+        operator.execute(make_context())
+    assert sum(emulator.stats()["requests"].values()) == 0
+
+
+def test_the_write_probe_leaves_nothing_behind(tmp_path):
+    from pictory_provider.destination import check_output_path
+
+    check_output_path(f"{tmp_path}/images/")  # the probe goes into tmp_path, the nearest existing folder
+    check_output_path(f"{tmp_path}/video.mp4", "mp4")
+    assert list(tmp_path.iterdir()) == []

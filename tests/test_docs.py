@@ -1,8 +1,9 @@
 """The documentation site: it builds strictly, its code comes only from tested files, and it stays true.
 
-1. ``mkdocs build --strict`` succeeds (no dead link or anchor, no missing snippet, no griffe warning)
-   and the included files and API reference really end up in the pages.
-2. Every ```python block in docs/*.md is a ``--8<--`` include of a file that exists (sections too).
+1. ``mkdocs build --strict`` succeeds (no dead link or anchor, no griffe warning) and the copied code,
+   the changelog and the API reference really end up in the pages.
+2. Every ```python block in docs/*.md is a copy of a tested file (``<!-- code: path:section -->``, written
+   by scripts/docs_code.py) and equal to it, so the pages read as plain Markdown on the repository host.
 3. Every file in docs/snippets/ is imported and exercised here, offline, against the emulator.
 4. The hand-written parameter tables cover every constructor parameter, XCom key and exception.
 """
@@ -39,11 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
 
-#: ```python blocks allowed to hold code instead of a snippet include: {"page.md": count}. Keep it empty.
+#: ```python blocks allowed to hold code of their own, not a copy of a tested file: {"page.md": count}. Keep it empty.
 ALLOWED_INLINE_PYTHON: dict[str, int] = {}
 PYTHON_LANGUAGES = {"python", "py", "python3", "pycon"}
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*\{?\s*\.?(?P<lang>[\w+-]*)")
-INCLUDE = re.compile(r'^\s*-{1,}8<-{1,}\s+"(?P<path>[^"]+)"\s*$')
+CODE_MARKER = re.compile(r"^<!-- code: (?P<path>\S+) -->$")
 
 
 def _load(name: str) -> ModuleType:
@@ -96,14 +97,14 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     def text(page: str) -> str:
         return unescape(re.sub(r"<[^>]+>", "", html(page)))
 
-    # Included files really arrived (a missing include would leave the --8<-- line or nothing).
+    # The copied code and the changelog really arrived (no --8<-- include is left to show raw).
     assert "def example_pictory_image():" in text("example-dags")
     assert "def example_pictory_mapped():" in text("example-dags")
     assert "def test_generate_and_wait(" in text("emulator")
     assert "def test_a_refused_prompt_fails_only_its_own_poster(" in text("testing")
     assert "def pictory_posters():" in text("testing")
     assert "0.1.0" in text("changelog")
-    assert all("--8<--" not in text(page) for page in ("operators", "sensors", "example-dags", "changelog"))
+    assert all("--8<--" not in text(page) for page in ("operators", "sensors", "example-dags", "changelog", "renders"))
     # The API reference is generated from the docstrings.
     for page, anchor in [
         ("operators", "pictory_provider.operators.pictory.PictoryGenerateImageOperator"),
@@ -122,51 +123,62 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
 # -- 2. code samples come from tested files ------------------------------------------------------------
 
 
-def _fenced_blocks(text: str) -> list[tuple[str, list[str]]]:
-    blocks: list[tuple[str, list[str]]] = []
+def _fenced_blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """(language, the line before the fence, body) of every fenced block."""
+    blocks: list[tuple[str, str, list[str]]] = []
+    previous = ""
     lines = iter(text.splitlines())
     for line in lines:
         opening = FENCE.match(line)
         if not opening:
+            previous = line
             continue
         body: list[str] = []
         for inner in lines:
             if inner.strip() == opening["fence"]:
                 break
             body.append(inner)
-        blocks.append((opening["lang"].lower(), body))
+        blocks.append((opening["lang"].lower(), previous, body))
+        previous = ""
     return blocks
 
 
-def test_python_blocks_are_snippet_includes() -> None:
+def test_python_blocks_are_copies_of_tested_files() -> None:
     inline: dict[str, int] = {}
     for page in _pages():
-        for lang, body in _fenced_blocks(page.read_text(encoding="utf-8")):
-            code = [line for line in body if line.strip()]
-            if lang in PYTHON_LANGUAGES and not all(INCLUDE.match(line) for line in code):
+        for lang, before, _body in _fenced_blocks(page.read_text(encoding="utf-8")):
+            if lang in PYTHON_LANGUAGES and not CODE_MARKER.match(before):
                 name = str(page.relative_to(DOCS))
                 inline[name] = inline.get(name, 0) + 1
-    assert inline == ALLOWED_INLINE_PYTHON, f"python code must be included from a tested file: {inline}"
+    assert inline == ALLOWED_INLINE_PYTHON, f"python code must be copied from a tested file: {inline}"
 
 
-def test_snippet_includes_resolve() -> None:
-    includes = 0
+def test_pages_show_their_code_inline_and_current() -> None:
+    """On the repository host a page is plain Markdown: no ``--8<--`` include, each copy equal to its file."""
+    docs_code = _load_script("docs_code")
+    copies = 0
     for page in _pages():
-        for line in page.read_text(encoding="utf-8").splitlines():
-            match = INCLUDE.match(line)
-            if not match:
-                continue
-            includes += 1
-            path, _, section = match["path"].partition(":")
-            target = ROOT / path
-            assert target.is_file(), f"{page.name}: {path} does not exist"
-            if section:
-                text = target.read_text(encoding="utf-8")
-                for marker in (f"[start:{section}]", f"[end:{section}]"):
-                    assert marker in text, f"{page.name}: {path} has no {marker}"
-            else:
-                assert not path.startswith("docs/snippets/"), "include a section of a snippet, not its test scaffolding"
-    assert includes >= 10
+        text = page.read_text(encoding="utf-8")
+        assert "--8<--" not in text, f"{page.name}: an include line shows raw on the repository host"
+        for line in text.splitlines():
+            match = CODE_MARKER.match(line)
+            if match:
+                copies += 1
+                path, _, section = match["path"].partition(":")
+                assert (ROOT / path).is_file(), f"{page.name}: {path} does not exist"
+                assert not (path.startswith("docs/snippets/") and not section), "copy a section of a snippet"
+    assert copies >= 10
+    stale = [str(page.relative_to(ROOT)) for page in docs_code.stale_pages()]
+    assert stale == [], f"{stale}: code differs from its tested file; run .venv/bin/python scripts/docs_code.py"
+
+
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", ROOT / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_snippet_file_is_exercised_here() -> None:

@@ -94,6 +94,13 @@ def test_descriptions_speak_of_images_and_videos() -> None:
         assert "images and videos" in text, f"{where}: {text!r}"
 
 
+def test_the_first_lines_pitch_narrated_videos_first() -> None:
+    # Pictory's main product is the narrated video made from a script or a blog post: say it first.
+    for page in ("README.md", "docs/index.md"):
+        sentence = first_sentence(read(page))
+        assert "narrated" in sentence and sentence.index("narrated") < sentence.index("images"), (page, sentence)
+
+
 # -- 6. the README's emulator example runs and does what the sentence beside it says -----------------
 
 
@@ -135,6 +142,15 @@ def test_the_first_install_line_is_pinned_by_the_constraints(page: str) -> None:
     wheel_lines = [line for line in lines if line.startswith("pip install dist/")]
     assert wheel_lines
     assert all(f"-c {CONSTRAINTS}" in line for line in wheel_lines)
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/installation.md", "docs/testing.md"])
+def test_building_in_the_clone_removes_its_leftovers(page: str) -> None:
+    # build/ and *.egg-info left in the clone make a process started there find the package twice.
+    lines = [line for block in code_blocks(read(page), "bash") for line in block.splitlines()]
+    builds = [line for line in lines if line.startswith(("pip install . ", "python -m pip install build"))]
+    assert builds, page
+    assert all("&& rm -rf build *.egg-info" in line for line in builds), builds
 
 
 def test_testing_page_installs_the_test_extra_from_the_wheel() -> None:

@@ -109,3 +109,13 @@ def test_approval_example_previews_then_waits_for_a_human_before_rendering():
     assert type(approve).__name__ == "ApprovalOperator"
     assert approve.downstream_task_ids == {"render"} and preview.downstream_task_ids == {"approve"}
     assert render.preview_job_id == "{{ ti.xcom_pull(task_ids='preview', key='job_id') }}"
+    # Without a response_timeout an approval nobody answers waits forever, silently.
+    assert approve.response_timeout is not None and approve.response_timeout.total_seconds() > 0
+    assert render.trigger_rule == "all_success"  # a timed-out (failed) approval never reaches the render
+
+
+def test_the_approval_docs_say_where_to_approve_and_what_a_timeout_does():
+    page = (EXAMPLE_DAGS.parent / "docs" / "renders.md").read_text(encoding="utf-8")
+    section = page.split("### Preview first, then a human approval")[1].split("\n## ")[0]
+    for needle in ("Browse → Required Actions", "response_timeout", "nothing is bought", "hitlDetails"):
+        assert needle in section, needle

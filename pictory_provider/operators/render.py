@@ -15,6 +15,7 @@ from pictory_provider.exceptions import PictoryValidationError
 from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS
 from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, PictoryVideoLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
+from pictory_provider.storyboard import storyboard_errors
 
 __all__ = ["PictoryRenderVideoOperator"]
 
@@ -147,6 +148,7 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             if preview_only
             else RENDER
         )
+        _check_when_parsed(storyboard, tuple(allow_unknown_fields))
 
     def _request_params(self) -> dict[str, Any]:
         if self.kind is PREVIEW_RENDER:
@@ -160,6 +162,27 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         if isinstance(storyboard, str):  # a template that rendered to text: JSON, or a dict's repr (XCom)
             storyboard = _parse_storyboard_text(storyboard)
         return {"storyboard": storyboard, "webhook": self.webhook, "allow_unknown_fields": self.allow_unknown_fields}
+
+
+def _has_template(value: object) -> bool:
+    if isinstance(value, str):
+        return any(mark in value for mark in ("{{", "{%", "{#"))
+    if isinstance(value, dict):
+        return any(_has_template(item) for item in value.values())
+    return isinstance(value, (list, tuple)) and any(_has_template(item) for item in value)
+
+
+def _check_when_parsed(storyboard: object, allow_unknown_fields: tuple[str, ...] = ()) -> None:
+    """The storyboard check when the DAG is parsed (pure, no network): all of it for a literal dict, the
+    field names only when values are templates (their rendered values are checked when the task runs)."""
+    if not isinstance(storyboard, dict):
+        return
+    errors = storyboard_errors(storyboard, allow_unknown_fields=allow_unknown_fields)
+    if _has_template(storyboard):
+        errors = [error for error in errors if error["errors"].startswith("unknown field")]
+    if errors:
+        shown = "; ".join(error["errors"] for error in errors[:10])
+        raise PictoryValidationError(f"Invalid Pictory storyboard (checked when the DAG is parsed): {shown}", errors)
 
 
 def _parse_storyboard_text(text: str) -> Any:

@@ -335,9 +335,30 @@ class AirflowCluster:
             )
         )
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+    def task_log(self, dag_id: str, run_id: str, task_id: str, attempt: int | None = None) -> str:
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
-        return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
+        files = sorted(folder.rglob(f"attempt={attempt}.log*" if attempt else "*"))
+        return "\n".join(p.read_text(errors="replace") for p in files if p.is_file())
+
+    def wait_for_log(
+        self, dag_id: str, run_id: str, task_id: str, *needles: str, attempt: int | None = None, timeout: float = 60
+    ) -> str:
+        """The task's log once it holds one of ``needles`` (a log is written as it is read: poll, do not race)."""
+        try:
+            return str(
+                self.wait_for(
+                    lambda: (
+                        (log := self.task_log(dag_id, run_id, task_id, attempt))
+                        and any(n in log for n in needles)
+                        and log
+                    ),
+                    timeout,
+                    0.5,
+                    f"{' or '.join(map(repr, needles))} in the log of {task_id}",
+                )
+            )
+        except TimeoutError as error:
+            raise AssertionError(f"{error}:\n{self.task_log(dag_id, run_id, task_id, attempt)[-3000:]}") from None
 
     def files_containing(self, secret: str) -> list[Path]:
         """Files under AIRFLOW_HOME (logs of every component, task and trigger logs) holding ``secret``.

@@ -31,7 +31,12 @@ def test_render_in_the_real_triggerer_stores_mp4_and_subtitles(cluster, e2e_emul
         return any(e["time"] > deferred_at and e["route"] in ("job", "list") for e in e2e_emulator.request_log)
 
     cluster.wait_for(triggerer_polled, timeout=120, what="the trigger's first poll")
-    time.sleep(1)  # let the trigger log what it read
+
+    def triggerer_logged_progress() -> bool:  # checked below: wait for the line, not a fixed time
+        logs = (cluster.home / "logs").rglob("*trigger*")
+        return any(": rendering " in path.read_text(errors="replace") for path in logs if path.is_file())
+
+    cluster.wait_for(triggerer_logged_progress, timeout=60, interval=0.5, what="the trigger to log the progress")
     assert e2e_emulator.finish_jobs() == 1
     assert cluster.wait_for_run(DAG_ID, run_id, timeout=300) == "success"
 
