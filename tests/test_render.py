@@ -441,7 +441,7 @@ def test_unclear_render_create_fails_the_retry_instead_of_rendering_twice(pictor
     assert pictory_conn.stats()["posts"] == 1
     # the hint names a list a person can read (the render path takes POSTs only; no path placeholder)
     text = str(raised.value)
-    assert "Look in GET /pictoryapis/v1/jobs;" in text and f"GET {RENDER_PATH}" not in text
+    assert "Look in GET /pictoryapis/v1/jobs." in text and f"GET {RENDER_PATH}" not in text
     assert "{previewJobId}" not in text
 
 

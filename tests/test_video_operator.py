@@ -107,6 +107,7 @@ def test_templated_fields_link_and_defaults():
         "webhook",
         "output_path",
         "pictory_conn_id",
+        "adopt_job_id",
     }
     assert [link.name for link in op.operator_extra_links] == ["Pictory Video"]
     assert isinstance(op.operator_extra_links[0], PictoryVideoLink)

@@ -354,6 +354,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
         reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
+        adopt_job_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -368,6 +369,7 @@ class PictoryGenerateImageOperator(PictoryGenerateOperatorBase):
             reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
+            adopt_job_id=adopt_job_id,
             **kwargs,
         )
         self.prompt = prompt
@@ -462,6 +464,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
         reconcile_timeout: float | timedelta = DEFAULT_RECONCILE_TIMEOUT,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
+        adopt_job_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -476,6 +479,7 @@ class PictoryGenerateVideoOperator(PictoryGenerateOperatorBase):
             reconcile_timeout=reconcile_timeout,
             max_ai_credits=max_ai_credits,
             check_quota=check_quota,
+            adopt_job_id=adopt_job_id,
             **kwargs,
         )
         self.prompt = prompt
