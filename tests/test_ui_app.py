@@ -291,3 +291,28 @@ def test_a_renders_stored_subtitles_reach_the_player_from_the_plugin(client, ses
     page = client.get("/pictory/task", params=task_query("a_dag", "forged")).text
     assert '<track kind="subtitles" label="Subtitles" default src="https://cdn.pictory.ai/subs.vtt">' in page
     assert client.get("/pictory/file", params=task_query("a_dag", "render") | {"part": "srt"}).status_code == 404
+
+
+def test_a_key_quoted_back_by_the_server_never_reaches_the_quota_view_or_its_log(client, monkeypatch, emulator, caplog):
+    """A proxy answering ``401 {"message": "Unauthorized key <the key>"}``: the page and the api-server's
+    log show ``***``, as Airflow's own REST API does for that connection."""
+    from urllib.parse import quote
+
+    from pictory_provider.ui import app as ui_app
+
+    from .conftest import conn_json
+
+    class MayReadConnections(ScopedAuthManager):
+        def is_authorized_connection(self, *, method: str, user: Any, details: Any = None) -> bool:
+            return True
+
+    key = "pictai_k3y+with/odd=chars"
+    monkeypatch.setattr(ui_app, "_auth_manager", lambda: MayReadConnections("a_"))
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_UI", conn_json(emulator.base_url, key))
+    body = {"message": f"Unauthorized key {key} ({quote(key, safe='')})"}
+    emulator.add_fault("status", route="quota", status=401, body=body, count=5)
+    with caplog.at_level("DEBUG"):
+        page = client.get("/pictory/", params={"conn_id": "pictory_ui"}).text
+    assert "Could not read the quota" in page and "Unauthorized key ***" in page
+    for form in (key, html.escape(key), quote(key, safe="")):
+        assert form not in page and form not in caplog.text, form

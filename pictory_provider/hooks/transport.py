@@ -15,9 +15,11 @@ import io
 import json
 import logging
 import random
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import requests
@@ -105,12 +107,16 @@ class Throttled(RetryableError):
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """Remove ``secret`` from library text: as is, in its ``repr()`` form and escaped without quotes."""
+    """Remove ``secret`` from text: as is, in its ``repr()`` and JSON forms (with and without quotes)
+    and URL-encoded (``%2B`` or ``+`` for a space), as a server, proxy or library may quote it back."""
     if not secret:
         return text
-    quoted = repr(secret)
-    for form in (quoted, quoted[1:-1], secret):
-        if form:
+    quoted, as_json = repr(secret), json.dumps(secret)
+    forms = {quoted, quoted[1:-1], as_json, as_json[1:-1], secret, quote(secret, safe=""), quote_plus(secret)}
+    for form in sorted(forms, key=len, reverse=True):  # longest first: a quoted form before its inside
+        if "%" in form:  # percent-escapes may come in lower case (%2b)
+            text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
+        elif form:
             text = text.replace(form, "***")
     return text
 
@@ -142,9 +148,21 @@ def _error_message(body: object) -> str:
 
 
 def interpret_response(
-    status: int, text: str, content_type: str, retry_after: str | None, what: str, conn_id: str
+    status: int,
+    text: str,
+    content_type: str,
+    retry_after: str | None,
+    what: str,
+    conn_id: str,
+    secret: str | None = None,
 ) -> Any:
-    """Map one HTTP response to parsed JSON or the right error. Shared by the sync and async paths."""
+    """Map one HTTP response to parsed JSON or the right error. Shared by the sync and async paths.
+
+    ``secret`` (the API key) is scrubbed from the body first: a server, proxy or WAF that quotes the
+    key back (``401 {"message": "Unauthorized key pictai_..."}``) never puts it into an error, an
+    event, a log line or a page built from the answer.
+    """
+    text = scrub(text, secret)
     body: Any = None
     with contextlib.suppress(ValueError):
         body = json.loads(text) if text else None
@@ -350,6 +368,7 @@ class PictoryTransport:
             headers.get("Retry-After"),
             what,
             self.conn_id,
+            creds.api_key,
         )
 
     def _note_pictory_time(self, date: str | None) -> None:
@@ -418,7 +437,7 @@ class PictoryTransport:
         retry_after = _retry_after_seconds(headers.get("Retry-After")) if status == 429 else None
         pacer.answered(sent_at, status == 429, DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
         return interpret_response(
-            status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id
+            status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id, creds.api_key
         )
 
     async def aget(
