@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from urllib.parse import quote
 
 import pytest
 
-from pictory_provider.exceptions import PictoryAuthError, PictoryError
+from pictory_provider.exceptions import PictoryAuthError, PictoryError, PictoryTransientError
 from pictory_provider.hooks.pictory import PictoryHook
 from pictory_provider.triggers.pictory import PictoryJobTrigger
 
 from .conftest import conn_json
 
+UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
 FAST = {"retry_min_wait": 0.01, "retry_max_wait": 0.05}
 #: A key with characters that URL-encoding changes, so the encoded form differs from the raw one.
 ODD_KEY = "pictai_k3y+with/odd=chars"
@@ -68,3 +70,54 @@ async def test_a_key_quoted_back_never_reaches_the_trigger_event_or_its_log(odd_
         complete_from_event({}, payload, TimeoutError)
     assert isinstance(resumed.value, PictoryError)
     assert_no_key(str(resumed.value))
+
+
+@pytest.mark.parametrize("retry_after", ["86400", "inf", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_a_long_retry_after_fails_the_worker_request_instead_of_sleeping(pictory_conn, retry_after):
+    """A 429 asking for a day (seconds, ``inf`` or an HTTP-date) no longer holds a worker 300 s per try."""
+    pictory_conn.add_fault("rate_limit", route="job", retry_after=retry_after, count=10)
+    started = time.monotonic()
+    with pytest.raises(PictoryTransientError, match="more than a worker waits between tries") as raised:
+        PictoryHook().get_job(UNKNOWN_JOB)
+    assert time.monotonic() - started < 5
+    assert "after 1 attempt(s)" in str(raised.value)
+
+
+def test_an_http_date_retry_after_is_honoured(pictory_conn):
+    """``Retry-After: <HTTP-date>`` a few seconds ahead is waited out (it was ignored: our 0.01 s backoff)."""
+    from email.utils import formatdate
+
+    job_id = PictoryHook(**FAST).generate_image("A date to wait for")
+    pictory_conn.add_fault("rate_limit", route="job", retry_after=formatdate(time.time() + 2, usegmt=True))
+    started = time.monotonic()
+    PictoryHook(**FAST).get_job(job_id)
+    assert 0.8 < time.monotonic() - started < 5  # HTTP-dates have whole seconds
+
+
+def test_a_sensor_timeout_caps_the_sleeps_of_its_poke(pictory_conn):
+    """A sensor with ``timeout=5`` against ``Retry-After: 30``: the poke fails within the timeout."""
+    from pictory_provider.sensors.pictory import PictoryImageJobSensor
+
+    job_id = PictoryHook(**FAST).generate_image("A sensor that must not oversleep")
+    pictory_conn.add_fault("rate_limit", route="job", retry_after=30, count=10)
+    sensor = PictoryImageJobSensor(task_id="wait", job_id=job_id, timeout=5, poke_interval=1, deferrable=True)
+    started = time.monotonic()
+    with pytest.raises(PictoryTransientError, match="past the task's deadline"):
+        sensor.execute({})
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.asyncio
+async def test_a_trigger_whose_host_refuses_fires_its_error_at_once(emulator, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", conn_json(f"http://127.0.0.1:{port}"))
+    trigger = PictoryJobTrigger(UNKNOWN_JOB, poll_interval=0.1, hook_params={"retry_min_wait": 2.0})
+    started = time.monotonic()
+    events = [event async for event in trigger.run()]
+    assert time.monotonic() - started < 2
+    assert events[0].payload["status"] == "error"
+    assert "connection refused" in events[0].payload["message"]

@@ -35,7 +35,7 @@ Kinds:
 - ``"status"``: answer ``status`` (default 500) with ``{"message": "<reason phrase>"}`` or ``body``
   (a string is sent verbatim); ``retry_after`` adds a ``Retry-After`` header.
 - ``"rate_limit"``: 429 ``{"message": "Too Many Requests"}`` with ``Retry-After: <retry_after>``
-  (default 1, rounded up to whole seconds).
+  (default 1, rounded up to whole seconds; a string such as an HTTP-date or ``"inf"`` is sent verbatim).
 - ``"slow"``: wait ``delay`` seconds (default 5), then answer normally (the request takes effect
   only after the wait).
 - ``"answer_late"``: handle the request at once (a ``create`` really creates its job), then wait
