@@ -121,3 +121,25 @@ async def test_a_trigger_whose_host_refuses_fires_its_error_at_once(emulator, mo
     assert time.monotonic() - started < 2
     assert events[0].payload["status"] == "error"
     assert "connection refused" in events[0].payload["message"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "status", "status": 301},  # S3's wrong-region answer: no Location
+        {"kind": "status", "status": 304},
+        {"kind": "redirect", "status": 302, "body": "/_emulator/stats"},  # requests followed it as a GET
+        {"kind": "redirect", "status": 303, "body": "/_emulator/stats"},
+    ],
+    ids=["301-no-location", "304", "302", "303"],
+)
+def test_an_upload_put_not_stored_is_never_reported_uploaded(pictory_conn, tmp_path, fault):
+    from pictory_provider.exceptions import PictoryAPIError
+
+    source = tmp_path / "logo.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    if fault["kind"] == "redirect":
+        fault["body"] = pictory_conn.base_url + fault["body"]
+    pictory_conn.add_fault(fault.pop("kind"), route="signed_upload", count=5, **fault)
+    with pytest.raises(PictoryAPIError, match=f"HTTP {fault['status']}"):
+        PictoryHook(**FAST).upload_media(str(source))
