@@ -316,3 +316,13 @@ def test_a_key_quoted_back_by_the_server_never_reaches_the_quota_view_or_its_log
     assert "Could not read the quota" in page and "Unauthorized key ***" in page
     for form in (key, html.escape(key), quote(key, safe="")):
         assert form not in page and form not in caplog.text, form
+
+
+def test_a_stored_output_replaced_by_a_link_to_another_dags_file_is_not_served(client, session, tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    own, other = tmp_path / "a" / f"{JOB_A}.png", tmp_path / "b" / f"{JOB_B}.png"
+    other.write_bytes(PNG + b"another DAG's picture")
+    own.symlink_to(other)
+    publish(session, "a_dag", "image", image(JOB_A, own), {"prompt": "ours", "output_path": f"{tmp_path}/a/"})
+    assert client.get("/pictory/file", params=task_query("a_dag", "image")).status_code == 404
+    assert "/pictory/file?" not in client.get("/pictory/task", params=task_query("a_dag", "image")).text

@@ -1,8 +1,9 @@
 """Which stored files the Pictory views may serve (pure Python over the filesystem; no FastAPI).
 
 A file is served only when the task recorded it as its output, it is the very file the task's own
-rendered ``output_path`` names for the job, it is a local file with the kind's extension, and it starts
-like one (PNG signature, MP4 ``ftyp`` box, ``WEBVTT``).
+rendered ``output_path`` names for the job (compared as real paths), it is a local file with the kind's
+extension and not a symbolic link (a stored output replaced by a link to another DAG's file is refused),
+and it starts like one (PNG signature, MP4 ``ftyp`` box, ``WEBVTT``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def local_file(path: str | None, extension: str) -> Path | None:
         return None
     offset, magic = signature
     try:
-        if not candidate.is_file():
+        if candidate.is_symlink() or not candidate.is_file():
             return None
         with candidate.open("rb") as handle:
             head = handle.read(offset + len(magic))
@@ -69,7 +70,8 @@ def output_file(output: gallery.Output, output_path: object, part: str = "") -> 
         expected = _local_path(destination_for(target, output.job_id, extension))
     except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
         return None
-    return path if expected is not None and os.path.normpath(expected) == os.path.normpath(path) else None
+    same = expected is not None and os.path.realpath(expected) == os.path.realpath(path)
+    return path if same and not path.is_symlink() else None
 
 
 def extension_of(output: gallery.Output) -> str:
