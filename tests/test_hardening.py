@@ -143,3 +143,67 @@ def test_an_upload_put_not_stored_is_never_reported_uploaded(pictory_conn, tmp_p
     pictory_conn.add_fault(fault.pop("kind"), route="signed_upload", count=5, **fault)
     with pytest.raises(PictoryAPIError, match=f"HTTP {fault['status']}"):
         PictoryHook(**FAST).upload_media(str(source))
+
+
+# -- item 4: subtitles cut short are never stored ---------------------------------------------------
+
+STORYBOARD = {"videoName": "cut", "scenes": [{"story": "Version 2 is out."}, {"story": "It renders videos from text."}]}
+
+
+def rendered_subtitles(emulator) -> dict[str, str]:
+    """A completed render's subtitle URLs by extension."""
+    hook = PictoryHook(**FAST)
+    job = hook.wait_for_job(hook.render_video(STORYBOARD), poll_interval=0.05, timeout=20)
+    return {"srt": job.srt_url, "vtt": job.vtt_url}
+
+
+@pytest.mark.parametrize("extension", ["srt", "vtt"])
+def test_subtitles_cut_short_without_a_content_length_are_not_stored(pictory_conn, tmp_path, extension):
+    """Close-delimited and cut in half: the first cue is whole, the file is not."""
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.storage import store_file
+
+    url = rendered_subtitles(pictory_conn)[extension]
+    job_id = url.rsplit("/", 1)[1].split(".")[0]
+    whole = store_file(url, f"{tmp_path}/whole/", job_id=job_id, kind=extension)
+    assert whole.endswith(f"{job_id}.{extension}")
+    pictory_conn.add_fault("truncate", route="file")
+    with pytest.raises(PictoryDownloadError, match="cut short or malformed .*nothing was stored"):
+        store_file(url, f"{tmp_path}/cut/", job_id=job_id, kind=extension)
+    assert not (tmp_path / "cut").exists() or list((tmp_path / "cut").iterdir()) == []
+    assert pictory_conn.stats()["faults_applied"] == 1
+
+
+SRT = "1\n00:00:00,000 --> 00:00:02,000\nHello\n\n2\n00:00:02,000 --> 00:00:04,000\nWorld\n"
+VTT = "WEBVTT\n\nNOTE by hand\n\nintro\n00:00.000 --> 00:02.000 align:start\nHello\n\n00:02.000 --> 00:04.000\nWorld\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "needle"),
+    [
+        ("srt", SRT[:-1], "its last cue ends without a line break"),
+        ("srt", SRT[: SRT.index("World")], "cue 2 has no text"),
+        ("srt", SRT[: SRT.rindex(" --> ") + 8], "cue 2 has no well-formed timing line"),
+        ("srt", SRT[: SRT.index("2\n00:00:02") + 2], "cue 2 has no well-formed timing line"),
+        ("srt", SRT.replace("00:00:00,000 --> 00:00:02,000", "00:00:03,000 --> 00:00:05,000"), "cue 2's times go back"),
+        ("srt", SRT.replace("00:00:00,000 --> 00:00:02,000", "00:00:03,000 --> 00:00:02,000"), "cue 1's times go back"),
+        ("srt", SRT.replace("\n2\n", "\nx\n"), "cue 2 does not start with its number"),
+        ("vtt", VTT[:-3], "its last cue ends without a line break"),
+        ("vtt", VTT[: VTT.rindex(" --> ") + 6], "cue 2 has no well-formed timing line"),
+        ("vtt", VTT.replace("00:00.000 --> 00:02.000", "00:03.000 --> 00:05.000"), "cue 2's times go back"),
+    ],
+    ids=[
+        *("srt-cut-in-text", "srt-no-text", "srt-cut-in-timing", "srt-cut-after-number", "srt-back", "srt-end-first"),
+        *("srt-no-number", "vtt-cut-in-text", "vtt-cut-in-timing", "vtt-back"),
+    ],
+)
+def test_every_cue_of_the_subtitles_is_checked(kind, text, needle):
+    import io
+
+    from pictory_provider.file_checks import FILE_CHECKS
+
+    for whole in (SRT, VTT, SRT.replace("\n", "\r\n"), "WEBVTT\n"):
+        check = FILE_CHECKS["vtt" if whole.startswith("WEBVTT") else "srt"]
+        assert check(io.BytesIO(whole.encode()), len(whole.encode())) is None
+    body = text.encode()
+    assert needle in (FILE_CHECKS[kind](io.BytesIO(body), len(body)) or "")
