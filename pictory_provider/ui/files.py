@@ -27,7 +27,10 @@ PARTS = ("vtt",)
 
 def _local_path(path: str) -> Path | None:
     """``path`` (a plain path or a ``file://`` URL) as an absolute local path, else ``None``."""
-    parts = urlsplit(path)
+    try:
+        parts = urlsplit(path)
+    except ValueError:  # "file://[" (an unclosed IPv6 host)
+        return None
     if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
         return None
     candidate = Path(unquote(parts.path) if parts.scheme else path)
@@ -68,7 +71,7 @@ def output_file(output: gallery.Output, output_path: object, part: str = "") -> 
     try:
         target = with_extension(output_path, part) if part else output_path
         expected = _local_path(destination_for(target, output.job_id, extension))
-    except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
+    except (PictoryDownloadError, ValueError):  # not a job UUID (no file stored under that name), or no URL
         return None
     same = expected is not None and os.path.realpath(expected) == os.path.realpath(path)
     return path if same and not path.is_symlink() else None
