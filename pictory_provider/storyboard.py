@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 from pictory_provider.api import validate_job_id
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
+from pictory_provider.request_limits import body_limit_problem, nesting_problem
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -392,9 +393,12 @@ def build_render_request(storyboard: Mapping[str, Any], *, webhook: str | None =
     """The checked storyboard body (a deep copy; ``webhook`` set if given), or :class:`PictoryValidationError`."""
     if not isinstance(storyboard, Mapping):
         _raise("storyboard", [_error("storyboard", f"the storyboard must be a dict (got {type(storyboard).__name__})")])
-    body = copy.deepcopy(dict(storyboard))
+    problem = nesting_problem(storyboard)  # before the deep copy, which would recurse that deep
+    body = {} if problem else copy.deepcopy(dict(storyboard))
     if webhook is not None:
         body["webhook"] = webhook
+    if problem or (problem := body_limit_problem(body)):
+        _raise("storyboard", [_error("storyboard", f"the storyboard cannot be sent: {problem}")])
     errors = storyboard_errors(body)
     if errors:
         _raise("storyboard", errors)

@@ -207,3 +207,75 @@ def test_every_cue_of_the_subtitles_is_checked(kind, text, needle):
         assert check(io.BytesIO(whole.encode()), len(whole.encode())) is None
     body = text.encode()
     assert needle in (FILE_CHECKS[kind](io.BytesIO(body), len(body)) or "")
+
+
+# -- item 7: leftovers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["ftp://files.example.com/a.png", "s3://bucket/a.png", "file:///tmp/a.png"])
+def test_a_non_http_redirect_target_is_named_without_its_query(pictory_conn, tmp_path, target):
+    from pictory_provider.exceptions import PictoryDownloadError
+    from pictory_provider.storage import store_image
+
+    hook = PictoryHook(**FAST)
+    job = hook.wait_for_job(hook.generate_image("a lighthouse"), poll_interval=0.05, timeout=20)
+    pictory_conn.add_fault("redirect", route="file", body=f"{target}?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIA")
+    with pytest.raises(PictoryDownloadError) as refused:
+        store_image(job.url, f"{tmp_path}/", job_id=job.job_id)
+    assert f"non-http(s) URL: '{target}?...' (redirected from " in str(refused.value)
+    assert "s3cr3t" not in str(refused.value) and "AKIA" not in str(refused.value)
+
+
+def deeply_nested(levels: int) -> dict:
+    inner: dict = {"end": True}
+    for _ in range(levels):
+        inner = {"more": inner}
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"webhookInput": deeply_nested(5000)}, "it nests objects and lists deeper than 64 levels"),
+        # every field within Pictory's documented rules (a story is at most 15,000 characters): only the size
+        ({"scenes": [{"story": "x" * 15_000}] * 440}, r"its JSON is 6,6\d\d,\d+ bytes, over the 6,291,456-byte"),
+        ({"webhookInput": {"at": float("nan")}}, "it is not JSON: Out of range float values"),
+    ],
+    ids=["too-deep", "too-large", "not-json"],
+)
+def test_a_storyboard_that_cannot_be_sent_is_refused_naming_the_limit(pictory_conn, changes, needle):
+    """A deeply nested storyboard failed with a raw RecursionError; one over the request size was sent."""
+    from pictory_provider.exceptions import PictoryValidationError
+    from pictory_provider.operators.render import PictoryRenderVideoOperator
+
+    from .fakes import make_context
+
+    board = STORYBOARD | {"voiceOver": {"enabled": False}} | changes
+    for send in (
+        PictoryHook(**FAST).render_video,
+        PictoryHook(**FAST).create_storyboard_preview,
+        lambda b: PictoryRenderVideoOperator(task_id="r", storyboard=b, hook_params=FAST).execute(make_context()),
+    ):
+        with pytest.raises(PictoryValidationError, match=f"the storyboard cannot be sent: {needle}"):
+            send(board)
+    # The same through a template that rendered to text (too deep for json.dumps: written out).
+    deep = json.dumps(STORYBOARD)[:-1] + ', "webhookInput": ' + '{"a": ' * 5000 + "1" + "}" * 5001
+    text = deep if needle.startswith("it nests") else json.dumps(board)
+    with pytest.raises(PictoryValidationError, match=f"the storyboard cannot be sent: {needle}"):
+        PictoryRenderVideoOperator(task_id="text", storyboard=text, hook_params=FAST).execute(make_context())
+    assert sum(pictory_conn.stats()["requests"].values()) == 0
+    assert deeply_nested(64) and PictoryHook(**FAST).render_video(STORYBOARD | {"webhookInput": deeply_nested(60)})
+
+
+def test_the_emulator_answers_413_past_the_inferred_request_limit_only(pictory_conn):
+    import requests
+
+    from pictory_provider.request_limits import MAX_REQUEST_BYTES
+    from pictory_provider.storyboard import RENDER_PATH
+
+    def post(size: int) -> int:
+        body = b'{"videoName": "' + b"x" * (size - 17) + b'"}'
+        url, headers = pictory_conn.base_url + RENDER_PATH, {"Authorization": "pictai_test"}
+        return requests.post(url, data=body, headers=headers, timeout=30).status_code
+
+    assert (post(2 * 1024 * 1024), post(MAX_REQUEST_BYTES + 1)) == (400, 413)  # a 2 MB body is read (and refused)
