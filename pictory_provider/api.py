@@ -370,7 +370,9 @@ def parse_duration(value: object) -> float | None:
     return int(value) if float(value).is_integer() else float(value)
 
 
-_URL_QUERY = re.compile(r"((?:https?://|url: /)[^\s?#'\"<>]*)\?[^\s#'\"<>)]*")
+#: A URL of any scheme (``https://``, ``ftp://``, ``s3://``: a redirect may name any) or a relative one after
+#: ``url:``, up to its query.
+_URL_QUERY = re.compile(r"((?:\b[A-Za-z][A-Za-z0-9+.-]*://|url: /)[^\s?#'\"<>]*)\?[^\s#'\"<>)]*")
 
 
 def without_query(text: str) -> str:

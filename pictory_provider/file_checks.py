@@ -6,6 +6,7 @@ what is wrong with it, for :mod:`pictory_provider.storage` to refuse the file be
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -159,29 +160,87 @@ def check_mp4(body: IO[bytes], size: int) -> str | None:
 def _subtitle_text(body: IO[bytes], size: int) -> str | None:
     body.seek(0)
     try:
-        return body.read(size).decode("utf-8-sig")
+        return body.read(size).decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError:
         return None
 
 
+# Timings: SubRip ``HH:MM:SS,mmm`` (a ``.`` is tolerated); WebVTT ``[HH:]MM:SS.mmm``, then cue settings.
+_SRT_TIME = r"(\d{2,}):([0-5]\d):([0-5]\d)[,.](\d{3})"
+_VTT_TIME = r"(?:(\d{2,}):)?([0-5]\d):([0-5]\d)\.(\d{3})"
+_SRT_TIMING = re.compile(rf"{_SRT_TIME} --> {_SRT_TIME}(?:[ \t].*)?")
+_VTT_TIMING = re.compile(rf"{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t].*)?")
+_VTT_SKIPPED = re.compile(r"(NOTE|STYLE|REGION)(?:[ \t].*)?")
+
+
+def _milliseconds(groups: tuple[str | None, ...]) -> int:
+    hours, minutes, seconds, millis = (int(group or 0) for group in groups)
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis
+
+
+def _cue_problem(blocks: list[list[str]], timing: re.Pattern[str], vtt: bool) -> str | None:
+    """The first malformed cue among ``blocks`` (lines between blank lines), or a start time that goes
+    back, else None. A SubRip cue is a number, a timing line and text; a WebVTT one an optional
+    identifier, a timing line and text (``NOTE``, ``STYLE`` and ``REGION`` blocks are skipped)."""
+    previous, number = -1, 0
+    for lines in blocks:
+        if vtt and _VTT_SKIPPED.fullmatch(lines[0]):
+            continue
+        number += 1
+        at = 1 if not vtt or "-->" not in lines[0] else 0
+        if not vtt and not lines[0].strip().isdigit():
+            return f"cue {number} does not start with its number (it starts {lines[0][:40]!r})"
+        match = timing.fullmatch(lines[at]) if len(lines) > at else None
+        if match is None:
+            shown = lines[at][:60] if len(lines) > at else "nothing"
+            return f"cue {number} has no well-formed timing line (found {shown!r})"
+        if len(lines) == at + 1:
+            return f"cue {number} has no text"
+        start, end = _milliseconds(match.groups()[:4]), _milliseconds(match.groups()[4:])
+        if end < start or start < previous:
+            return f"cue {number}'s times go back ({lines[at]!r})"
+        previous = start
+    return None
+
+
+def _subtitle_problem(text: str, timing: re.Pattern[str], vtt: bool) -> str | None:
+    """What is wrong with the cues in ``text`` (the whole file; a WebVTT header already removed)."""
+    blocks = [block.split("\n") for block in re.split(r"\n{2,}", text.strip("\n")) if block.strip()]
+    problem = _cue_problem(blocks, timing, vtt)
+    if problem is None and blocks and not text.endswith("\n"):
+        problem = "its last cue ends without a line break"
+    return problem
+
+
 def check_srt(body: IO[bytes], size: int) -> str | None:
-    """What is wrong with the SubRip subtitles in ``body``, or None (UTF-8, a first cue with a timing line)."""
+    """What is wrong with the SubRip subtitles in ``body``, or None when the whole file is well formed.
+
+    Every cue must be a number, a timing line and text; times may not go back; the file must end with a
+    line break, so a body cut short in a number, a timing line or a text line is caught.
+    """
     text = _subtitle_text(body, size)
     if text is None:
         return "the subtitles are not UTF-8 text"
-    if text.strip() and "-->" not in text.replace("\r\n", "\n").split("\n\n", 1)[0]:
+    if text.strip() and "-->" not in text.split("\n\n", 1)[0]:
         return "it is not SubRip (.srt) subtitles (no timing line in the first cue)"
-    return None
+    problem = _subtitle_problem(text, _SRT_TIMING, vtt=False)
+    return None if problem is None else f"the SubRip subtitles are cut short or malformed ({problem})"
 
 
 def check_vtt(body: IO[bytes], size: int) -> str | None:
-    """What is wrong with the WebVTT subtitles in ``body``, or None (UTF-8, starting ``WEBVTT``)."""
+    """What is wrong with the WebVTT subtitles in ``body``, or None when the whole file is well formed.
+
+    After the ``WEBVTT`` header block, every cue must be an optional identifier, a timing line and text;
+    start times may not go back; the file must end with a line break (as :func:`check_srt`).
+    """
     text = _subtitle_text(body, size)
     if text is None:
         return "the subtitles are not UTF-8 text"
-    if not text.startswith("WEBVTT"):
+    if not re.match(r"WEBVTT(?:[ \t\n]|$)", text):
         return "it is not WebVTT (.vtt) subtitles (no WEBVTT header)"
-    return None
+    cues = text.partition("\n\n")[2]
+    problem = _subtitle_problem(cues, _VTT_TIMING, vtt=True)
+    return None if problem is None else f"the WebVTT subtitles are cut short or malformed ({problem})"
 
 
 #: The body check for each file kind: ``check(body, size)`` returns what is wrong, or None.

@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from pictory_provider.api import validate_job_id
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
+from pictory_provider.request_limits import body_limit_problem, nesting_problem
 from pictory_provider.storyboard_fields import (
     BACKGROUND_FIELDS,
     BACKGROUND_MUSIC_FIELDS,
@@ -353,9 +354,12 @@ def build_render_request(
         _raise("storyboard", [_error("storyboard", f"the storyboard must be a dict (got {type(storyboard).__name__})")])
     if isinstance(allow_unknown_fields, str) or not all(isinstance(name, str) for name in allow_unknown_fields):
         _raise("storyboard", [_error("allow_unknown_fields", "allow_unknown_fields must be a list of field names")])
-    body = copy.deepcopy(dict(storyboard))
+    problem = nesting_problem(storyboard)  # before the deep copy, which would recurse that deep
+    body = {} if problem else copy.deepcopy(dict(storyboard))
     if webhook is not None:
         body["webhook"] = webhook
+    if problem or (problem := body_limit_problem(body)):
+        _raise("storyboard", [_error("storyboard", f"the storyboard cannot be sent: {problem}")])
     errors = storyboard_errors(body, allow_unknown_fields=tuple(allow_unknown_fields))
     if errors:
         _raise("storyboard", errors)

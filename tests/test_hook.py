@@ -18,6 +18,7 @@ from pictory_provider.exceptions import (
     PictoryJobFailedError,
     PictoryJobTimeoutError,
     PictoryNotFoundError,
+    PictorySubmissionUnclearError,
     PictoryTransientError,
     PictoryValidationError,
 )
@@ -181,10 +182,27 @@ def test_create_is_retried_after_429(pictory_conn):
     assert job_id
 
 
-def test_create_is_retried_when_nothing_listens(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", conn_json(f"http://127.0.0.1:{free_port()}"))
-    with pytest.raises(PictoryTransientError, match=r"after 2 attempt\(s\).*ConnectionError"):
-        fast_hook(max_attempts=2).generate_image("Nobody home")
+def test_a_create_nothing_listens_for_fails_at_once_with_the_diagnosis(monkeypatch, caplog):
+    """A refused connection cannot heal by waiting: diagnosed on the first try, no retry lines (it was
+    never sent, so it is a plain transient error, not an unclear submission)."""
+    port = free_port()
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", conn_json(f"http://127.0.0.1:{port}"))
+    started = time.monotonic()
+    with pytest.raises(PictoryTransientError, match=r"after 1 attempt\(s\).*connection refused") as raised:
+        PictoryHook(max_attempts=5, retry_min_wait=2.0).generate_image("Nobody home")
+    assert time.monotonic() - started < 2.0
+    assert not isinstance(raised.value, PictorySubmissionUnclearError)
+    assert "retrying" not in caplog.text
+
+
+def test_https_to_a_plain_http_server_fails_at_once_naming_the_http_url(pictory_conn, monkeypatch, caplog):
+    https = pictory_conn.base_url.replace("http://", "https://")
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", conn_json(https))
+    started = time.monotonic()
+    with pytest.raises(PictoryTransientError, match=r"after 1 attempt\(s\).*did you mean http://"):
+        PictoryHook(max_attempts=5, retry_min_wait=2.0).get_job("00000000-0000-4000-8000-000000000000")
+    assert time.monotonic() - started < 2.0
+    assert "retrying" not in caplog.text
 
 
 def test_validation_errors_before_any_request(pictory_conn):
@@ -287,9 +305,10 @@ async def test_aget_job_async_path(pictory_conn):
 
 
 @pytest.mark.asyncio
-async def test_async_budget_exhausted_and_connection_refused(monkeypatch):
+async def test_async_connection_refused_gives_up_at_once_with_the_diagnosis(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_PICTORY_DEFAULT", conn_json(f"http://127.0.0.1:{free_port()}"))
-    with pytest.raises(PictoryTransientError, match=r"after 2 attempt\(s\); last cause: ClientConnectorError"):
+    refused = r"after 1 attempt\(s\); last cause: ClientConnectorError.*connection refused"
+    with pytest.raises(PictoryTransientError, match=refused):
         await fast_hook(max_attempts=2).aget_job(UNKNOWN_JOB)
 
 

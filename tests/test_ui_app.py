@@ -291,3 +291,94 @@ def test_a_renders_stored_subtitles_reach_the_player_from_the_plugin(client, ses
     page = client.get("/pictory/task", params=task_query("a_dag", "forged")).text
     assert '<track kind="subtitles" label="Subtitles" default src="https://cdn.pictory.ai/subs.vtt">' in page
     assert client.get("/pictory/file", params=task_query("a_dag", "render") | {"part": "srt"}).status_code == 404
+
+
+def test_a_key_quoted_back_by_the_server_never_reaches_the_quota_view_or_its_log(client, monkeypatch, emulator, caplog):
+    """A proxy answering ``401 {"message": "Unauthorized key <the key>"}``: the page and the api-server's
+    log show ``***``, as Airflow's own REST API does for that connection."""
+    from urllib.parse import quote
+
+    from pictory_provider.ui import app as ui_app
+
+    from .conftest import conn_json
+
+    class MayReadConnections(ScopedAuthManager):
+        def is_authorized_connection(self, *, method: str, user: Any, details: Any = None) -> bool:
+            return True
+
+    key = "pictai_k3y+with/odd=chars"
+    monkeypatch.setattr(ui_app, "_auth_manager", lambda: MayReadConnections("a_"))
+    monkeypatch.setenv("AIRFLOW_CONN_PICTORY_UI", conn_json(emulator.base_url, key))
+    body = {"message": f"Unauthorized key {key} ({quote(key, safe='')})"}
+    emulator.add_fault("status", route="quota", status=401, body=body, count=5)
+    with caplog.at_level("DEBUG"):
+        page = client.get("/pictory/", params={"conn_id": "pictory_ui"}).text
+    assert "Could not read the quota" in page and "Unauthorized key ***" in page
+    for form in (key, html.escape(key), quote(key, safe="")):
+        assert form not in page and form not in caplog.text, form
+
+
+def test_a_stored_output_replaced_by_a_link_to_another_dags_file_is_not_served(client, session, tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    own, other = tmp_path / "a" / f"{JOB_A}.png", tmp_path / "b" / f"{JOB_B}.png"
+    other.write_bytes(PNG + b"another DAG's picture")
+    own.symlink_to(other)
+    publish(session, "a_dag", "image", image(JOB_A, own), {"prompt": "ours", "output_path": f"{tmp_path}/a/"})
+    assert client.get("/pictory/file", params=task_query("a_dag", "image")).status_code == 404
+    assert "/pictory/file?" not in client.get("/pictory/task", params=task_query("a_dag", "image")).text
+
+
+# -- issue #28 item 5: one record cannot break the page ----------------------------------------------
+
+
+def job(number: int) -> str:
+    return f"{number:08d}-1111-4111-8111-111111111111"
+
+
+@pytest.mark.parametrize("value", [1e308, float("inf"), -3.0, 2_000_000, 10**400, "12"])
+def test_implausible_credits_are_left_out_of_the_spend_and_the_page_stays_up(client, session, value):
+    """``ai_credits_used = 1e308`` made ``GET /pictory/`` answer 500 (the bar) and the total ``1e+308``."""
+    publish(session, "a_dag", "good", image(JOB_A), {"prompt": "counted"}, minutes_ago=90)
+    for number in range(2):  # two, so that an unbounded sum would overflow too
+        publish(session, "a_dag", f"bad{number}", image(job(number)) | {"ai_credits_used": value}, {"prompt": "x"})
+    page = client.get("/pictory/")
+    assert page.status_code == 200
+    assert re.search(r'id="spend-total"><span class="credits">0\.6</span> AI credits, 3 jobs', page.text)
+    assert "2 job(s) recorded AI credits that cannot be true" in page.text and "above 1,000,000" in page.text
+    listed = client.get("/pictory/api/outputs").json()
+    assert (listed["spend"]["total"], listed["spend"]["ignored"]) == (0.6, 2)
+    assert [o["ai_credits_ignored"] for o in listed["outputs"]] == [True, True, False]
+    tab = client.get("/pictory/task", params=task_query("a_dag", "bad0"))
+    assert tab.status_code == 200 and "AI credits not counted (implausible value)" in tab.text
+
+
+def test_huge_urls_are_not_passed_on_and_outputs_are_paged(client, session):
+    """300 outputs with a 1 MB ``image_url`` made ``/api/outputs`` answer 314 MB."""
+    huge = "https://cdn.pictory.ai/" + "x" * 1_000_000 + ".png"
+    publish(session, "a_dag", "huge", image(JOB_A) | {"image_url": huge}, {"prompt": "huge"}, minutes_ago=1)
+    publish(session, "a_dag", "broken", image(JOB_B) | {"image_url": "http://[oops/x.png"}, None, minutes_ago=2)
+    for number in range(128):
+        publish(session, "a_dag", f"t{number}", image(job(number)), None, minutes_ago=3 + number)
+    first = client.get("/pictory/api/outputs")
+    assert first.status_code == 200 and len(first.content) < 100_000
+    body = first.json()
+    assert (len(body["outputs"]), body["total"], body["offset"], body["limit"], body["next_offset"]) == (
+        100,
+        130,
+        0,
+        100,
+        100,
+    )
+    assert [o["url"] for o in body["outputs"][:2]] == [None, None] and body["spend"]["jobs"] == 130
+    rest = client.get("/pictory/api/outputs", params={"offset": 100, "limit": 50}).json()
+    assert len(rest["outputs"]) == 30 and rest["next_offset"] is None
+    assert rest["outputs"][-1]["job_id"] == job(127)
+    assert client.get("/pictory/api/outputs", params={"limit": 100_000}).status_code == 422
+    page = client.get("/pictory/")
+    assert page.status_code == 200 and len(page.content) < 200_000 and "xxxxxxxxxx" not in page.text
+    assert page.text.count('class="card"') == 60 and "1-60 of 130" in page.text
+    older = re.search(r'id="older" href="\?([^"]+)"', page.text)
+    assert older is not None and html.unescape(older[1]) == "offset=60"
+    last = client.get("/pictory/?" + "offset=120").text
+    assert last.count('class="card"') == 10 and "121-130 of 130" in last and 'id="older"' not in last
+    assert f'data-job-id="{job(127)}"' in last and 'id="newer" href="?offset=60"' in last

@@ -233,7 +233,7 @@ def test_gallery_page_shows_cards_spend_and_quota():
     assert 'href="/airflow/dags/d/runs/run1/tasks/vid/mapped/3/plugin/pictory-output"' in html
     assert '<video controls preload="metadata" src="https://cdn.pictory.ai/' in html
     assert 'poster="https://cdn.pictory.ai/thumb.png"' in html
-    assert "1 older outputs not shown" in html
+    assert "1-1 of 2" in html and 'id="older" href="?kind=image&amp;offset=1"' in html  # the filters kept
     assert '<span class="credits">8.6</span> AI credits, 2 jobs' in html
     assert "90</span> AI credits left of 100" in html
     assert '<option value="image" selected>image</option>' in html

@@ -36,7 +36,7 @@ Kinds:
   (a string is sent verbatim); ``retry_after`` adds a ``Retry-After`` header; ``delay`` waits that
   long first (a gateway that gives up: nothing is created).
 - ``"rate_limit"``: 429 ``{"message": "Too Many Requests"}`` with ``Retry-After: <retry_after>``
-  (default 1, rounded up to whole seconds).
+  (default 1, rounded up to whole seconds; a string such as an HTTP-date or ``"inf"`` is sent verbatim).
 - ``"slow"``: wait ``delay`` seconds (default 5), then answer normally (the request takes effect
   only after the wait, even when the client gave up meanwhile: a create Pictory makes late).
 - ``"answer_late"``: handle the request at once (a ``create`` really creates its job), then wait

@@ -141,7 +141,7 @@ class PictoryEmulator:
         route: str = "any",
         count: int = 1,
         status: int | None = None,
-        retry_after: float | None = None,
+        retry_after: float | str | None = None,
         delay: float | None = None,
         body: Any = None,
         error_code: str | None = None,

@@ -49,6 +49,17 @@ def _seconds(name: str, value: object) -> float:
     return float(value)
 
 
+def _retry_after(value: object) -> float | str | None:
+    """Seconds, or a header value sent verbatim (an HTTP-date, ``"inf"``: what some servers send)."""
+    if value is None or (isinstance(value, str) and value and not any(ch in value for ch in "\r\n")):
+        return value
+    return _seconds("retry_after", value)
+
+
+def _retry_after_header(value: float | str) -> str:
+    return value if isinstance(value, str) else str(math.ceil(value))
+
+
 def _optional_str(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{name} must be a string (got {value!r})")
@@ -63,7 +74,8 @@ class Fault:
     route: str
     remaining: int
     status: int | None = None
-    retry_after: float | None = None
+    #: Seconds (sent rounded up), or a string sent verbatim (an HTTP-date, ``"inf"``).
+    retry_after: float | str | None = None
     delay: float | None = None
     body: Any = None
     error_code: str | None = None
@@ -98,7 +110,7 @@ def make_fault(
     route: str = "any",
     count: int = 1,
     status: int | None = None,
-    retry_after: float | None = None,
+    retry_after: float | str | None = None,
     delay: float | None = None,
     body: Any = None,
     error_code: str | None = None,
@@ -136,7 +148,7 @@ def make_fault(
         route=route,
         remaining=count,
         status=status,
-        retry_after=None if retry_after is None else _seconds("retry_after", retry_after),
+        retry_after=_retry_after(retry_after),
         delay=None if delay is None else _seconds("delay", delay),
         body=body,
         error_code=_optional_str("error_code", error_code),
@@ -153,13 +165,13 @@ def _fault_response(fault: Fault) -> web.Response:
     if fault.kind == "huge":
         return _huge_response(fault.size or DEFAULT_HUGE_SIZE)
     if fault.kind == "rate_limit":
-        headers["Retry-After"] = str(math.ceil(1 if fault.retry_after is None else fault.retry_after))
+        headers["Retry-After"] = _retry_after_header(1 if fault.retry_after is None else fault.retry_after)
         return web.json_response({"message": "Too Many Requests"}, status=429, headers=headers)
     status = fault.status or (200 if fault.kind == "non_json" else 500)
     if fault.kind == "non_json":
         return web.Response(status=status, text=fault.body or CLOUDFLARE_HTML, content_type="text/html")
     if fault.retry_after is not None:
-        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+        headers["Retry-After"] = _retry_after_header(fault.retry_after)
     if isinstance(fault.body, str):
         return web.Response(status=status, text=fault.body, content_type="application/json", headers=headers)
     body = {"message": HTTPStatus(status).phrase} if fault.body is None else fault.body

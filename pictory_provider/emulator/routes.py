@@ -41,6 +41,7 @@ from pictory_provider.emulator.lookup_routes import LOOKUP_ROUTES, add_lookup_ro
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
+from pictory_provider.request_limits import MAX_REQUEST_BYTES
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
@@ -442,7 +443,8 @@ async def _cleanup_background(app: web.Application) -> None:
 
 def build_app(state: EmulatorState) -> web.Application:
     """The aiohttp application serving the Pictory API (and ``/_emulator/`` admin routes) from ``state``."""
-    app = web.Application(middlewares=[json_errors, api_middleware])
+    # Bodies over the provider's inferred request limit are answered 413, as Pictory is taken to answer them.
+    app = web.Application(middlewares=[json_errors, api_middleware], client_max_size=MAX_REQUEST_BYTES)
     app[STATE_KEY] = state
     app[BACKGROUND_KEY] = _Background()
     app.on_cleanup.append(_cleanup_background)

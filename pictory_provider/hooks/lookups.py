@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import requests
+
 from pictory_provider.exceptions import PictoryAPIError, PictoryTransientError, PictoryValidationError
 from pictory_provider.lookups import (
     AVATARS_PATH,
@@ -53,6 +55,17 @@ log = logging.getLogger(__name__)
 UPLOAD_ATTEMPTS = 3
 #: Pages a paged lookup follows at most (a ``nextPageKey`` that never ends is an error, not a hang).
 MAX_LOOKUP_PAGES = 100
+#: The answers to the ``PUT`` that mean the object was stored (a 301 without ``Location`` is S3's
+#: wrong-region error, a 304 stored nothing).
+UPLOAD_STORED = (200, 201, 204)
+
+
+class _PutSession(requests.Session):
+    """Follows only 307/308 (which re-send the body): on a 301/302/303 ``requests`` would turn the
+    ``PUT`` into a ``GET`` and the upload would look done although nothing was stored."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None if resp.status_code in (301, 302, 303) else super().get_redirect_target(resp)
 
 
 class PictoryLookupsMixin:
@@ -145,7 +158,6 @@ class PictoryLookupsMixin:
         same ``Content-Type`` (guessed from the name unless given). The API key is never sent to the
         signed URL.
         """
-        import requests
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         source = ObjectStoragePath(str(path)) if not isinstance(path, ObjectStoragePath) else path
@@ -170,7 +182,7 @@ class PictoryLookupsMixin:
                 # the environment's proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundle, as for every other
                 # request; then a bare session: no Authorization header, no ~/.netrc, on redirects too (the
                 # signed URL is the credential)
-                with source.open("rb") as data, requests.Session() as session:
+                with source.open("rb") as data, _PutSession() as session:
                     settings = session.merge_environment_settings(signed, {}, None, None, None)
                     session.trust_env = False
                     response = session.put(
@@ -181,7 +193,7 @@ class PictoryLookupsMixin:
                         proxies=settings["proxies"],
                         verify=settings["verify"],
                     )
-                if response.ok:
+                if response.status_code in UPLOAD_STORED:
                     log.info("Uploaded %s to Pictory: %s", name, url)
                     return url
                 problem = f"HTTP {response.status_code}"

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -176,6 +177,19 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
             + unreadable_env_connection_hint(self.pictory_conn_id)
             + (PYTEST_HINT if os.environ.get("PYTEST_CURRENT_TEST") else "")
         )
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float | None) -> Iterator[None]:
+        """Within the block no sleep between tries of a request runs past ``seconds`` from now: such a
+        request fails instead (a sensor's or a wait's timeout). Nested deadlines: the earlier wins."""
+        previous = self.transport.deadline
+        if seconds is not None:
+            ends = time.monotonic() + seconds
+            self.transport.deadline = ends if previous is None else min(previous, ends)
+        try:
+            yield
+        finally:
+            self.transport.deadline = previous
 
     def get_conn(self) -> requests.Session:
         """The ``requests`` session of the synchronous methods, authenticated: it sends the
@@ -361,7 +375,8 @@ class PictoryHook(PictoryLookupsMixin, BaseHook):
         deadline = time.monotonic() + timeout
         polls, progress = 0, None
         while True:
-            job = self.get_job(job_id, require_url=require_url)
+            with self.deadline(deadline - time.monotonic()):
+                job = self.get_job(job_id, require_url=require_url)
             polls += 1
             progress = log_render_progress(log, job, progress)
             if job.status is JobStatus.COMPLETED:

@@ -3,18 +3,20 @@
 One place for sending requests, retries and backoff, the response → error mapping, the event loop's
 shared ``aiohttp`` sessions and the per-key request pacer. The sync path (``requests``, for workers)
 and the async path (``aiohttp``, for the triggerer) share the backoff rule, the error mapping, the
-response-size cap (:data:`MAX_RESPONSE_BYTES`) and the key scrubbing of library error text
-(:func:`describe_exception`); the body limits live in :mod:`pictory_provider.hooks.bodies`.
+response-size cap (:data:`MAX_RESPONSE_BYTES`) and the answer → error mapping with its key scrubbing
+(:mod:`pictory_provider.hooks.answers`); the body limits live in :mod:`pictory_provider.hooks.bodies`.
+On the sync path no sleep between tries runs past the caller's deadline or :data:`MAX_WORKER_WAIT`;
+a refused connection, an unknown host or a failed TLS handshake is diagnosed on the first try and
+not retried when the diagnosis says waiting cannot help.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import json
 import logging
 import random
+import socket
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,16 +24,20 @@ from typing import Any
 import aiohttp
 import requests
 import tenacity
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from pictory_provider.credits import raise_for_exhausted_credits
 from pictory_provider.exceptions import (
-    PictoryAPIError,
-    PictoryAuthError,
-    PictoryNotFoundError,
     PictorySubmissionUnclearError,
     PictoryTransientError,
-    PictoryValidationError,
+)
+from pictory_provider.hooks.answers import (
+    MAX_RETRY_AFTER,
+    RetryableError,
+    Throttled,
+    describe_exception,
+    interpret_response,
+    retry_after_seconds,
+    scrub,
 )
 from pictory_provider.hooks.bodies import (
     MAX_RESPONSE_BYTES,
@@ -54,6 +60,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
+    "MAX_RETRY_AFTER",
     "SHARED_SESSIONS",
     "USER_AGENT",
     "DeadlineReached",
@@ -73,124 +80,28 @@ __all__ = [
 
 #: How long every trigger of an API key pauses after a 429 that carries no ``Retry-After``.
 DEFAULT_RATE_LIMIT_PAUSE = 5.0
-#: Longest ``Retry-After`` we honour; a larger value is capped.
-MAX_RETRY_AFTER = 300.0
-
-
-class RetryableError(Exception):
-    """A transient failure (5xx, 429, network, timeout, non-JSON body).
-
-    ``maybe_received`` is False only when Pictory cannot have acted on the request (it was never
-    sent, or it was rate limited): the one case where creating a paid job may be retried.
-    """
-
-    def __init__(
-        self,
-        cause: str,
-        retry_after: float | None = None,
-        *,
-        maybe_received: bool = True,
-        unreachable: tuple[str, bool] | None = None,
-    ) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retry_after = retry_after
-        self.maybe_received = maybe_received
-        # (base URL, TLS failed) of a request that never left: diagnosed once, when giving up
-        self.unreachable = unreachable
-
-
-class Throttled(RetryableError):
-    """HTTP 429 Too Many Requests: on the async path it waits (``Retry-After``, the key's lowered
-    rate) and never uses up an attempt; elsewhere it is a :class:`RetryableError` like any other."""
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """Remove ``secret`` from library text: as is, in its ``repr()`` form and escaped without quotes."""
-    if not secret:
-        return text
-    quoted = repr(secret)
-    for form in (quoted, quoted[1:-1], secret):
-        if form:
-            text = text.replace(form, "***")
-    return text
-
-
-def describe_exception(exc: BaseException, secret: str | None = None) -> str:
-    """Name an HTTP library error without its repr (aiohttp/requests reprs can carry request headers).
-
-    ``secret`` (the API key) is scrubbed from the text, in case a library quotes a header value.
-    """
-    text = scrub(str(exc).strip(), secret)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return None  # an HTTP-date; fall back to our own backoff
-
-
-def _error_message(body: object) -> str:
-    if isinstance(body, dict):
-        for key in ("message", "error_message", "error"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return ""
-
-
-def interpret_response(
-    status: int, text: str, content_type: str, retry_after: str | None, what: str, conn_id: str
-) -> Any:
-    """Map one HTTP response to parsed JSON or the right error. Shared by the sync and async paths."""
-    body: Any = None
-    with contextlib.suppress(ValueError):
-        body = json.loads(text) if text else None
-    message = _error_message(body)
-    if 200 <= status < 300:
-        if body is None:
-            raise RetryableError(f"HTTP {status} with a non-JSON body ({content_type or 'no content type'}) for {what}")
-        return body
-    raise_for_exhausted_credits(status, body, what)  # before the retry/auth mapping: an assumption, see credits.py
-    if status == 429:
-        raise Throttled(
-            f"HTTP 429 Too Many Requests for {what}", _retry_after_seconds(retry_after), maybe_received=False
-        )
-    if status >= 500:
-        raise RetryableError(f"HTTP {status} {message or 'server error'} for {what}".strip())
-    if status == 400:
-        raw_fields = body.get("fields") if isinstance(body, dict) else None
-        fields: list[Any] = raw_fields if isinstance(raw_fields, list) else []
-        details = "; ".join(f"{f.get('name')}: {f.get('errors')}" for f in fields if isinstance(f, dict))
-        raise PictoryValidationError(
-            f"Pictory rejected {what} (HTTP 400 {message or 'Bad Request'}){': ' + details if details else ''}",
-            fields,
-        )
-    if status in (401, 403):
-        hint = (
-            f"check the API key in connection {conn_id!r}"
-            if status == 401
-            else "the request was blocked (Pictory's CDN answers 403 to unknown clients or keys)"
-        )
-        raise PictoryAuthError(
-            f"Pictory refused {what} (HTTP {status} {message or ''}): {hint}".replace(" )", ")"), status
-        )
-    if status == 404:
-        raise PictoryNotFoundError(f"Pictory found nothing for {what} (HTTP 404 {message or 'Not Found'})", status)
-    raise PictoryAPIError(f"Pictory answered HTTP {status} to {what}: {message or text[:200]}", status)
+#: Longest a worker sleeps between two tries (unless ``retry_max_wait`` is larger): a longer
+#: ``Retry-After`` fails the request instead (Airflow's retries come back later), so a worker slot is
+#: never held for minutes. The caller's deadline (:attr:`PictoryTransport.deadline`) bounds it too.
+MAX_WORKER_WAIT = 60.0
 
 
 def _unreachable_hint(base_url: str, tls_failed: bool) -> str | None:
     """The connection test's diagnosis of a request that never left (probes without the key)."""
+
     from pictory_provider.hooks.diagnosis import diagnose_unreachable
 
     try:
         return diagnose_unreachable(base_url, tls_failed=tls_failed)
     except Exception:  # a diagnosis must never hide the real error
         return None
+
+
+def _refused(reason: object) -> bool:
+    """Whether a connect failure (urllib3's ``NewConnectionError`` or an OS error) was a refusal."""
+    return isinstance(reason, ConnectionRefusedError) or isinstance(
+        getattr(reason, "__cause__", None), ConnectionRefusedError
+    )
 
 
 class KeyAuth(requests.auth.AuthBase):
@@ -245,6 +156,9 @@ class PictoryTransport:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._session: requests.Session | None = None
+        #: The caller's deadline on the sync path (``time.monotonic()``; a sensor's or a wait's
+        #: timeout): no sleep between tries runs past it. ``None``: only :data:`MAX_WORKER_WAIT`.
+        self.deadline: float | None = None
         #: Pictory's clock from the ``Date`` header of the last answer on the sync path, and the
         #: worker's clock when it arrived (epoch seconds); ``None`` until an answer carried one.
         self.last_pictory_time: tuple[float, float] | None = None
@@ -265,20 +179,41 @@ class PictoryTransport:
     def _log_retry(self, what: str, attempt: int, exc: BaseException | None, wait: float) -> None:
         log.warning("%s failed (attempt %d of %d): %s; retrying in %.1f s", what, attempt, self.max_attempts, exc, wait)
 
+    def _wait_past_bounds(self, wait: float) -> str | None:
+        """Why the sync path must not sleep ``wait`` seconds (past the deadline or the worker bound), or None."""
+        bound = max(MAX_WORKER_WAIT, self.retry_max_wait)
+        if wait > bound:
+            return f"the next try was due in {wait:.0f} s, more than a worker waits between tries ({bound:g} s)"
+        remaining = None if self.deadline is None else self.deadline - time.monotonic()
+        if remaining is not None and wait >= remaining:
+            return f"the next try was due in {wait:.0f} s, past the task's deadline ({max(remaining, 0):.0f} s left)"
+        return None
+
     def _retry_policy(self, what: str, *, idempotent: bool) -> dict[str, Any]:
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             return self.backoff_seconds(state.attempt_number, exc)
+
+        def stop(state: tenacity.RetryCallState) -> bool:  # tenacity computes the wait first
+            if state.attempt_number >= self.max_attempts:
+                return True
+            exc = state.outcome.exception() if state.outcome else None
+            stopped = self._wait_past_bounds(state.upcoming_sleep)
+            if isinstance(exc, RetryableError):
+                exc.stopped = stopped
+            return stopped is not None
 
         def log_retry(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             self._log_retry(what, state.attempt_number, exc, state.next_action.sleep if state.next_action else 0.0)
 
         return {
-            "stop": tenacity.stop_after_attempt(self.max_attempts),
+            "stop": stop,
             "wait": wait,
             "retry": tenacity.retry_if_exception(
-                lambda exc: isinstance(exc, RetryableError) and (idempotent or not exc.maybe_received)
+                lambda exc: (
+                    isinstance(exc, RetryableError) and exc.hint is None and (idempotent or not exc.maybe_received)
+                )
             ),
             "before_sleep": log_retry,
             "reraise": True,
@@ -292,9 +227,12 @@ class PictoryTransport:
                 f"{what} failed ({exc.cause}) after it may have reached Pictory, so it was not retried to "
                 "avoid a duplicate paid job; check GET /pictoryapis/v1/jobs before submitting again"
             )
-        hint = _unreachable_hint(*exc.unreachable) if exc.unreachable else None
+        hint = exc.hint or (_unreachable_hint(*exc.unreachable) if exc.unreachable else None)
         hint = f" {hint}" if hint else ""
-        return PictoryTransientError(f"Gave up on {what} after {attempt} attempt(s); last cause: {exc.cause}.{hint}")
+        stopped = f" Not retried: {exc.stopped}." if exc.stopped else ""
+        return PictoryTransientError(
+            f"Gave up on {what} after {attempt} attempt(s); last cause: {exc.cause}.{stopped}{hint}"
+        )
 
     # -- synchronous path (workers) -------------------------------------------------------------
 
@@ -336,12 +274,17 @@ class PictoryTransport:
             # refused, DNS failure (NameResolutionError is a NewConnectionError), connect timeout, and a
             # failed TLS handshake (requests raises SSLError only while connecting; a TLS error later,
             # after the request was sent, surfaces as a ConnectionError): no request byte was sent
-            never_sent = isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError) or isinstance(
-                reason, NewConnectionError
-            )
-            unreachable = (creds.base_url, isinstance(exc, requests.exceptions.SSLError)) if never_sent else None
+            tls_failed = isinstance(exc, requests.exceptions.SSLError)
+            never_sent = tls_failed or isinstance(exc, requests.ConnectTimeout)
+            never_sent = never_sent or isinstance(reason, NewConnectionError)
+            unreachable = (creds.base_url, tls_failed) if never_sent else None
+            # refused, unknown host, a failed handshake: diagnosed now, not after ~35 s of retries
+            lasting = tls_failed or isinstance(reason, NameResolutionError) or _refused(reason)
             raise RetryableError(
-                describe_exception(exc, creds.api_key), maybe_received=not never_sent, unreachable=unreachable
+                describe_exception(exc, creds.api_key),
+                maybe_received=not never_sent,
+                unreachable=unreachable,
+                hint=_unreachable_hint(creds.base_url, tls_failed) if lasting else None,
             ) from None
         self._note_pictory_time(headers.get("Date"))
         return interpret_response(
@@ -351,6 +294,7 @@ class PictoryTransport:
             headers.get("Retry-After"),
             what,
             self.conn_id,
+            creds.api_key,
         )
 
     def _note_pictory_time(self, date: str | None) -> None:
@@ -413,13 +357,17 @@ class PictoryTransport:
                     if deadline is not None and asyncio.get_running_loop().time() >= deadline:
                         raise DeadlineReached from None
                     never_sent = isinstance(exc, aiohttp.ClientConnectorError)
+                    tls_failed = isinstance(exc, aiohttp.ClientSSLError)
+                    os_error = getattr(exc, "os_error", None)
+                    lasting = tls_failed or _refused(os_error) or isinstance(os_error, socket.gaierror)
+                    hint = await asyncio.to_thread(_unreachable_hint, creds.base_url, tls_failed) if lasting else None
                     raise RetryableError(
-                        describe_exception(exc, creds.api_key), maybe_received=not never_sent
+                        describe_exception(exc, creds.api_key), maybe_received=not never_sent, hint=hint
                     ) from None
-        retry_after = _retry_after_seconds(headers.get("Retry-After")) if status == 429 else None
+        retry_after = retry_after_seconds(headers.get("Retry-After")) if status == 429 else None
         pacer.answered(sent_at, status == 429, DEFAULT_RATE_LIMIT_PAUSE if retry_after is None else retry_after)
         return interpret_response(
-            status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id
+            status, text, headers.get("Content-Type", ""), headers.get("Retry-After"), what, self.conn_id, creds.api_key
         )
 
     async def aget(
@@ -450,7 +398,7 @@ class PictoryTransport:
                 if deadline is not None and loop.time() >= deadline:
                     raise DeadlineReached from None
             except RetryableError as exc:
-                if attempt >= attempts:
+                if attempt >= attempts or exc.hint:  # a diagnosis that waiting cannot heal: at once
                     raise self.give_up(what, attempt, exc) from None
                 wait = self.backoff_seconds(attempt, exc)
                 if deadline is not None and loop.time() + wait >= deadline:

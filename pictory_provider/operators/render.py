@@ -14,6 +14,7 @@ from typing import Any
 from pictory_provider.exceptions import PictoryValidationError
 from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS
 from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, PictoryVideoLink
+from pictory_provider.request_limits import nesting_problem, too_deep
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
 from pictory_provider.storyboard import storyboard_errors
 
@@ -133,6 +134,8 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
                 "preview_only=True makes a preview, which has no video to store: drop output_path here and "
                 "set it on the task that renders the reviewed preview (preview_job_id=)"
             )
+        if isinstance(storyboard, dict) and (problem := nesting_problem(storyboard)):  # before Airflow walks it
+            raise PictoryValidationError(f"Invalid Pictory storyboard: the storyboard cannot be sent: {problem}")
         self.storyboard = storyboard
         self.preview_job_id = preview_job_id
         self.preview_only = preview_only
@@ -194,6 +197,10 @@ def _parse_storyboard_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError:
+        raise PictoryValidationError(
+            f"Invalid Pictory storyboard: the storyboard cannot be sent: {too_deep()}; nothing was sent to Pictory"
+        ) from None
     try:
         return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):

@@ -112,6 +112,11 @@ class PictoryJobSensorBase(BaseSensorOperator):
 
         self.job_id = validate_job_id(self.job_id)
         check_output_path(self.output_path, self.kind.extension)  # before the wait, not after it (soft_fail or not)
+        limits = [self.timeout] + ([self.execution_timeout.total_seconds()] if self.execution_timeout else [])
+        with self.hook.deadline(min(limits)):  # no Retry-After sleeps a poke past the sensor's timeout
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
         try:

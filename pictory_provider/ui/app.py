@@ -41,6 +41,8 @@ from pictory_provider.ui.files import MEDIA_TYPES, PARTS, extension_of, output_f
 from pictory_provider.ui.plugin import TASK_ROUTE
 
 __all__ = [
+    "API_LIMIT",
+    "API_MAX_LIMIT",
     "DEFAULT_DAYS",
     "MAX_ROWS",
     "SHOWN",
@@ -58,8 +60,11 @@ log = logging.getLogger(__name__)
 DEFAULT_DAYS = 30
 #: At most this many XCom rows / asset events are read per request (newest first).
 MAX_ROWS = 20_000
-#: Cards shown on the gallery page (all outputs count in the spend).
+#: Cards shown on one page of the gallery (all outputs count in the spend).
 SHOWN = 60
+#: Outputs in one answer of ``/api/outputs`` unless ``limit`` says otherwise, and the most it may ask.
+API_LIMIT = 100
+API_MAX_LIMIT = 1000
 
 
 def _auth_manager() -> Any:
@@ -388,30 +393,47 @@ def create_app(ui_base: str = "") -> FastAPI:
         )
 
     @app.get("/", response_class=HTMLResponse)
-    def gallery_view(user: UserDep, session: SessionDep, found: GalleryDep, conn_id: str = "") -> HTMLResponse:
-        """The Pictory page: gallery, spend by day and DAG, quota of a chosen connection."""
+    def gallery_view(
+        user: UserDep,
+        session: SessionDep,
+        found: GalleryDep,
+        conn_id: str = "",
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        """The Pictory page: gallery (``SHOWN`` outputs from ``offset``), spend by day and DAG, quota of a
+        chosen connection."""
         outputs, filters = found.outputs, found.filters
-        files = stored_files(session, outputs[:SHOWN])
+        offset = min(offset, (len(outputs) - 1) // SHOWN * SHOWN if outputs else 0)  # past the end: the last page
+        page = outputs[offset : offset + SHOWN]
+        files = stored_files(session, page)
         html = pages.gallery_page(
-            with_requests(session, outputs[:SHOWN]) + outputs[SHOWN:],
+            with_requests(session, page),
             gallery.spend(outputs),
             filters=replace(filters, conn_id=conn_id),
             dag_ids=sorted(found.readable | ({filters.dag_id} if filters.dag_id else set())),
             kinds=list(KINDS_BY_SHAPE),
             quota=_quota_view(user, session, conn_id),
-            media_src={o.job_id: file_href(o.task) if o.job_id in files else o.url for o in outputs[:SHOWN]},
+            media_src={o.job_id: file_href(o.task) if o.job_id in files else o.url for o in page},
             ui_base=ui_base,
             plugin_route=TASK_ROUTE,
             shown=SHOWN,
+            offset=offset,
+            total=len(outputs),
             truncated_at=MAX_ROWS if found.truncated else None,
         )
         return HTMLResponse(html, headers=pages.HEADERS)
 
     @app.get("/api/outputs")
-    def outputs_json(found: GalleryDep) -> dict[str, Any]:
-        """The same outputs and spend as JSON (what the page shows, for scripts and tests)."""
+    def outputs_json(
+        found: GalleryDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=API_MAX_LIMIT)] = API_LIMIT,
+    ) -> dict[str, Any]:
+        """The same outputs and spend as JSON (what the page shows, for scripts and tests): ``limit``
+        outputs from ``offset`` (newest first); the spend covers them all."""
         outputs = found.outputs
         summary = gallery.spend(outputs)
+        following = offset + limit if offset + limit < len(outputs) else None
         return {
             "outputs": [
                 {
@@ -422,17 +444,23 @@ def create_app(ui_base: str = "") -> FastAPI:
                     "kind": o.kind,
                     "job_id": o.job_id,
                     "ai_credits_used": o.credits,
+                    "ai_credits_ignored": o.credits_ignored,
                     "url": o.url,
                     "stored_path": o.stored_path,
                     "timestamp": o.timestamp.isoformat(),
                     "source": o.source,
                 }
-                for o in outputs
+                for o in outputs[offset : offset + limit]
             ],
+            "total": len(outputs),
+            "offset": offset,
+            "limit": limit,
+            "next_offset": following,
             "truncated": found.truncated,
             "spend": {
                 "total": summary.total,
                 "jobs": summary.jobs,
+                "ignored": summary.ignored,
                 "by_day": [{"day": d.isoformat(), "ai_credits": c, "jobs": n} for d, c, n in summary.by_day],
                 "by_dag": [{"dag_id": d, "ai_credits": c, "jobs": n} for d, c, n in summary.by_dag],
             },

@@ -1,8 +1,9 @@
 """Which stored files the Pictory views may serve (pure Python over the filesystem; no FastAPI).
 
 A file is served only when the task recorded it as its output, it is the very file the task's own
-rendered ``output_path`` names for the job, it is a local file with the kind's extension, and it starts
-like one (PNG signature, MP4 ``ftyp`` box, ``WEBVTT``).
+rendered ``output_path`` names for the job (compared as real paths), it is a local file with the kind's
+extension and not a symbolic link (a stored output replaced by a link to another DAG's file is refused),
+and it starts like one (PNG signature, MP4 ``ftyp`` box, ``WEBVTT``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ PARTS = ("vtt",)
 
 def _local_path(path: str) -> Path | None:
     """``path`` (a plain path or a ``file://`` URL) as an absolute local path, else ``None``."""
-    parts = urlsplit(path)
+    try:
+        parts = urlsplit(path)
+    except ValueError:  # "file://[" (an unclosed IPv6 host)
+        return None
     if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
         return None
     candidate = Path(unquote(parts.path) if parts.scheme else path)
@@ -43,7 +47,7 @@ def local_file(path: str | None, extension: str) -> Path | None:
         return None
     offset, magic = signature
     try:
-        if not candidate.is_file():
+        if candidate.is_symlink() or not candidate.is_file():
             return None
         with candidate.open("rb") as handle:
             head = handle.read(offset + len(magic))
@@ -67,9 +71,10 @@ def output_file(output: gallery.Output, output_path: object, part: str = "") -> 
     try:
         target = with_extension(output_path, part) if part else output_path
         expected = _local_path(destination_for(target, output.job_id, extension))
-    except PictoryDownloadError:  # not a job UUID: the task stored no file under that name
+    except (PictoryDownloadError, ValueError):  # not a job UUID (no file stored under that name), or no URL
         return None
-    return path if expected is not None and os.path.normpath(expected) == os.path.normpath(path) else None
+    same = expected is not None and os.path.realpath(expected) == os.path.realpath(path)
+    return path if same and not path.is_symlink() else None
 
 
 def extension_of(output: gallery.Output) -> str:

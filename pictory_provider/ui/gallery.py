@@ -13,7 +13,10 @@ Rules:
   does its spend;
 - asset events (the outlets' ``extra``) add the jobs whose XCom is gone (a cleared task), so the spend
   still counts them;
-- URLs shown to the browser are http(s) only.
+- URLs shown to the browser are http(s) only, and at most :data:`MAX_URL_LENGTH` characters;
+- credits that cannot be true (not a finite number, negative, above :data:`MAX_JOB_CREDITS` for one
+  job) are not counted, and the spend says how many were left out, so one record cannot skew or
+  break the page; job ids and stored paths longer than any real one are not read.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from urllib.parse import urlsplit
 from pictory_provider.kinds import KINDS_BY_SHAPE, JobKind
 
 __all__ = [
+    "MAX_JOB_CREDITS",
+    "MAX_URL_LENGTH",
     "REQUEST_TITLE_FIELDS",
     "AssetEventRow",
     "Output",
@@ -51,6 +56,14 @@ __all__ = [
 REQUEST_TITLE_FIELDS = ("prompt", "video_name", "storyboard_name", "name")
 #: Rendered template fields shown beside the title (when the task has them).
 REQUEST_DETAIL_FIELDS = ("model", "aspect_ratio", "style", "duration", "pictory_conn_id")
+#: AI credits one job can plausibly use: a value above it (or negative, or not a finite number) is a broken
+#: record and is not counted. Far above any real job (a long render costs tens to hundreds of credits).
+MAX_JOB_CREDITS = 1_000_000
+#: Longest URL passed to the browser (signed CDN URLs run to 1-2 KB; 8 KB is where common servers stop).
+MAX_URL_LENGTH = 8192
+#: Longest job id read (Pictory's are 36-character UUIDs) and stored path (a path is at most 4096 bytes on Linux).
+MAX_JOB_ID_LENGTH = 128
+MAX_PATH_LENGTH = 4096
 
 
 class TaskKey(NamedTuple):
@@ -113,8 +126,13 @@ class Output:
 
     @property
     def credits(self) -> float:
-        """AI credits the job used (0 when Airflow recorded none)."""
-        return _credits(self.fields.get("ai_credits_used"))
+        """AI credits the job used (0 when Airflow recorded none, or a value that cannot be true)."""
+        return _credits(self.fields.get("ai_credits_used")) or 0.0
+
+    @property
+    def credits_ignored(self) -> bool:
+        """Airflow recorded credits for the job that cannot be true (see :data:`MAX_JOB_CREDITS`)."""
+        return self.fields.get("ai_credits_used") is not None and _credits(self.fields["ai_credits_used"]) is None
 
     @property
     def title(self) -> str | None:
@@ -122,17 +140,24 @@ class Output:
         return request_summary(self.request)[0]
 
 
-def _credits(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return 0.0
+def _credits(value: object) -> float | None:
+    """A plausible credit count as a float, else None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value) if not isinstance(value, int) or abs(value) <= MAX_JOB_CREDITS else math.inf
+        if math.isfinite(number) and 0 <= number <= MAX_JOB_CREDITS:
+            return number
+    return None
 
 
 def safe_url(value: object) -> str | None:
-    """``value`` when it is an absolute http(s) URL (never ``javascript:`` and the like), else ``None``."""
-    if not isinstance(value, str) or any(ch in value for ch in "\r\n\t\0"):
+    """``value`` when it is an absolute http(s) URL (never ``javascript:`` and the like) of at most
+    :data:`MAX_URL_LENGTH` characters, else ``None``."""
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or any(ch in value for ch in "\r\n\t\0"):
         return None
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # "http://[" (an unclosed IPv6 host): not a URL
+        return None
     return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
@@ -180,7 +205,11 @@ def _job_id(values: Mapping[str, Any]) -> str | None:
     if not isinstance(job_id, str):
         returned = values.get("return_value")
         job_id = returned.get("job_id") if isinstance(returned, Mapping) else None
-    return job_id if isinstance(job_id, str) and job_id else None
+    return job_id if isinstance(job_id, str) and 0 < len(job_id) <= MAX_JOB_ID_LENGTH else None
+
+
+def _path(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_PATH_LENGTH else None
 
 
 def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> list[Output]:
@@ -211,7 +240,7 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
             kind=kind.name,
             job_id=job_id,
             fields=fields,
-            stored_path=stored if isinstance(stored, str) and stored else None,
+            stored_path=_path(stored),
             timestamp=stamps[task],
             request_task=submitters.get((task.dag_id, task.run_id, job_id), task),
             extra_paths=_extra_paths(values, kind),
@@ -221,11 +250,7 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
 
 def _extra_paths(values: Mapping[str, Any], kind: JobKind) -> dict[str, str]:
     """Where the files stored beside the output are, by extension (strings only)."""
-    return {
-        extension: path
-        for _, extension, path_key in kind.extra_files
-        if isinstance(path := values.get(path_key), str) and path
-    }
+    return {extension: path for _, extension, path_key in kind.extra_files if (path := _path(values.get(path_key)))}
 
 
 def _kind_of_extra(extra: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> JobKind | None:
@@ -233,7 +258,10 @@ def _kind_of_extra(extra: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> Jo
         if extra.get(kind.path_key):
             return kind
     url = extra.get("url")
-    path = urlsplit(url).path.lower() if isinstance(url, str) else ""
+    try:
+        path = urlsplit(url).path.lower() if isinstance(url, str) else ""
+    except ValueError:
+        path = ""
     for kind in kinds.values():
         if path.endswith(f".{kind.extension}") and all(
             name in kind.result_fields for name in extra if name in ("duration", "width", "height")
@@ -249,9 +277,9 @@ def outputs_from_asset_events(
     outputs: dict[str, Output] = {}
     for row in sorted(rows, key=lambda r: r.timestamp):
         extra = row.extra if isinstance(row.extra, Mapping) else {}
-        job_id = extra.get("job_id")
+        job_id = _job_id({"job_id": extra.get("job_id")})
         kind = _kind_of_extra(extra, kinds)
-        if not isinstance(job_id, str) or not job_id or kind is None or job_id in outputs:
+        if job_id is None or kind is None or job_id in outputs:
             continue
         task = TaskKey(row.dag_id, row.run_id, row.task_id, row.map_index)
         stored = extra.get(kind.path_key)
@@ -260,7 +288,7 @@ def outputs_from_asset_events(
             kind=kind.name,
             job_id=job_id,
             fields={name: extra.get(name) for name in kind.result_fields},
-            stored_path=stored if isinstance(stored, str) and stored else None,
+            stored_path=_path(stored),
             timestamp=row.timestamp,
             source="asset_event",
             request_task=task,
@@ -299,19 +327,23 @@ def filter_outputs(
 
 @dataclass(frozen=True)
 class Spend:
-    """AI credits spent: in total, by UTC day (oldest first) and by DAG (most first)."""
+    """AI credits spent: in total, by UTC day (oldest first) and by DAG (most first); ``ignored`` jobs
+    recorded credits that cannot be true (counted as jobs, their credits left out)."""
 
     total: float
     jobs: int
     by_day: list[tuple[date, float, int]]
     by_dag: list[tuple[str, float, int]]
+    ignored: int = 0
 
 
 def spend(outputs: Iterable[Output]) -> Spend:
     """Sum the AI credits of the outputs (each job once: the outputs are one per job id)."""
     days: dict[date, list[float]] = defaultdict(list)
     dags: dict[str, list[float]] = defaultdict(list)
+    ignored = 0
     for output in outputs:
+        ignored += output.credits_ignored
         days[output.timestamp.date()].append(output.credits)
         dags[output.task.dag_id].append(output.credits)
 
@@ -321,7 +353,7 @@ def spend(outputs: Iterable[Output]) -> Spend:
     by_day = [(day, total(values), len(values)) for day, values in sorted(days.items())]
     by_dag = sorted(((dag, total(v), len(v)) for dag, v in dags.items()), key=lambda item: (-item[1], item[0]))
     every = [value for values in days.values() for value in values]
-    return Spend(total=total(every), jobs=len(every), by_day=by_day, by_dag=by_dag)
+    return Spend(total=total(every), jobs=len(every), by_day=by_day, by_dag=by_dag, ignored=ignored)
 
 
 def request_summary(rendered: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pictory_provider.kinds import KINDS_BY_SHAPE
-from pictory_provider.ui.gallery import Output, Spend, TaskKey, request_summary, safe_url
+from pictory_provider.ui.gallery import MAX_JOB_CREDITS, Output, Spend, TaskKey, request_summary, safe_url
 
 __all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
 
@@ -100,7 +101,15 @@ def _page(title: str, body: str) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{round(value, 4):f}".rstrip("0").rstrip(".")
+    return f"{round(value, 4):f}".rstrip("0").rstrip(".") if math.isfinite(value) else "?"
+
+
+def _credits(output: Output, **attributes: str) -> str:
+    """The output's AI credits, or that its recorded value was not counted."""
+    extra = "".join(f' {name}="{escape(value)}"' for name, value in attributes.items())
+    if output.credits_ignored:
+        return f'<span class="credits error"{extra}>AI credits not counted (implausible value)</span>'
+    return f'<span class="credits"{extra}>{_num(output.credits)}</span>'
 
 
 def ti_ui_path(task: TaskKey) -> str:
@@ -150,7 +159,7 @@ def _card(output: Output, src: str | None, ui_base: str, plugin_route: str) -> s
         + f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a>'
         f" · {escape(task.run_id)}</div>"
         f'<div class="meta">{escape(output.kind)} · {escape(output.timestamp.strftime("%Y-%m-%d %H:%M"))} UTC · '
-        f'<span class="credits">{_num(output.credits)} AI credits</span></div>'
+        f"{_credits(output)} AI credits</div>"
         "</div>"
     )
 
@@ -161,7 +170,8 @@ def _spend_tables(summary: Spend) -> str:
     top = max((credits for _, credits, _ in summary.by_day), default=0.0) or 1e-9
 
     def bar(credits: float, most: float) -> str:
-        return f'<span class="bar" style="width: {max(2, round(120 * credits / most))}px"></span>'
+        share = credits / most if math.isfinite(credits / most) else 0.0
+        return f'<span class="bar" style="width: {max(2, min(120, round(120 * share)))}px"></span>'
 
     days = "".join(
         f'<tr><td>{day.isoformat()}</td><td class="num">{_num(credits)}</td><td class="num">{jobs}</td>'
@@ -175,9 +185,16 @@ def _spend_tables(summary: Spend) -> str:
         for dag, credits, jobs in summary.by_dag
     )
     head = '<tr><th>{}</th><th class="num">AI credits</th><th class="num">jobs</th><th></th></tr>'
+    ignored = (
+        f'<p class="error" id="credits-ignored">{summary.ignored} job(s) recorded AI credits that cannot be true '
+        f"(not a number, negative or above {MAX_JOB_CREDITS:,} for one job): their credits are not counted.</p>"
+        if summary.ignored
+        else ""
+    )
     return (
         f'<p id="spend-total"><span class="credits">{_num(summary.total)}</span> AI credits, {summary.jobs} jobs</p>'
-        '<div class="panels">'
+        + ignored
+        + '<div class="panels">'
         f'<table id="spend-by-day">{head.format("Day (UTC)")}{days}</table>'
         f'<table id="spend-by-dag">{head.format("DAG")}{dags}</table>'
         "</div>"
@@ -208,6 +225,20 @@ def _quota_panel(view: QuotaView, filters: Filters) -> str:
     )
 
 
+def _pager(filters: Filters, offset: int, size: int, total: int) -> str:
+    """Links to the newer and older pages of the gallery (the filters kept)."""
+    kept = {"dag_id": filters.dag_id, "kind": filters.kind, "since": filters.since, "until": filters.until}
+    kept |= {"conn_id": filters.conn_id}
+    links = []
+    if offset > 0:
+        newer = max(0, offset - size)
+        links.append(f'<a id="newer" href="?{escape(query(**kept, offset=str(newer) if newer else ""))}">Newer</a>')
+    if offset + size < total:
+        links.append(f'<a id="older" href="?{escape(query(**kept, offset=str(offset + size)))}">Older</a>')
+    shown = f"{offset + 1}-{min(offset + size, total)} of {total}"
+    return f'<p class="meta" id="pages">{shown}' + "".join(f" · {link}" for link in links) + "</p>"
+
+
 def gallery_page(
     outputs: Sequence[Output],
     summary: Spend,
@@ -220,9 +251,12 @@ def gallery_page(
     ui_base: str,
     plugin_route: str,
     shown: int,
+    offset: int = 0,
+    total: int | None = None,
     truncated_at: int | None = None,
 ) -> str:
-    """The Pictory page: filters, AI-credit spend, quota, and a gallery of the newest ``shown`` outputs."""
+    """The Pictory page: filters, AI-credit spend, quota, and one page of the gallery: ``outputs`` are the
+    ``shown`` (or fewer) outputs from ``offset`` on, of ``total`` (default: ``len(outputs)``)."""
     form = (
         '<form class="filters" method="get">'
         f'<label>DAG<select name="dag_id">{_options(dag_ids, filters.dag_id, "all DAGs")}</select></label>'
@@ -232,12 +266,12 @@ def gallery_page(
         + (f'<input type="hidden" name="conn_id" value="{escape(filters.conn_id)}">' if filters.conn_id else "")
         + '<button type="submit">Apply</button></form>'
     )
+    total = len(outputs) if total is None else total
     cards = "".join(_card(o, media_src.get(o.job_id), ui_base, plugin_route) for o in outputs[:shown])
-    more = len(outputs) - shown
     gallery = (
         f'<div class="grid" id="gallery">{cards}</div>'
-        + (f'<p class="meta">{more} older outputs not shown: narrow the dates.</p>' if more > 0 else "")
-        if outputs
+        + (_pager(filters, offset, shown, total) if total > shown or offset else "")
+        if total
         else '<p class="empty" id="gallery">No Pictory outputs in the DAGs you may read for these filters.</p>'
     )
     body = (
@@ -253,7 +287,7 @@ def gallery_page(
         + _spend_tables(summary)
         + "<h2>Quota</h2>"
         + _quota_panel(quota, filters)
-        + f"<h2>Outputs ({len(outputs)})</h2>"
+        + f"<h2>Outputs ({total})</h2>"
         + gallery
     )
     return _page("Pictory", body)
@@ -296,7 +330,7 @@ def task_page(
         rows.append(("Size", f"{escape(str(fields['width']))} &times; {escape(str(fields['height']))}"))
     if fields.get("duration") is not None:
         rows.append(("Duration", f"{escape(str(fields['duration']))} s"))
-    rows.append(("AI credits", f'<span class="credits" id="credits">{_num(output.credits)}</span>'))
+    rows.append(("AI credits", _credits(output, id="credits")))
     if output.stored_path:
         stored = escape(output.stored_path)
         rows.append(("Stored at", f'<a href="{escape(stored_href)}">{stored}</a>' if stored_href else stored))
