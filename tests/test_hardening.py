@@ -275,7 +275,8 @@ def test_the_emulator_answers_413_past_the_inferred_request_limit_only(pictory_c
 
     def post(size: int) -> int:
         body = b'{"videoName": "' + b"x" * (size - 17) + b'"}'
-        url, headers = pictory_conn.base_url + RENDER_PATH, {"Authorization": "pictai_test"}
+        url = pictory_conn.base_url + RENDER_PATH
+        headers = {"Authorization": "pictai_test", "Content-Type": "application/json"}
         return requests.post(url, data=body, headers=headers, timeout=30).status_code
 
     assert (post(2 * 1024 * 1024), post(MAX_REQUEST_BYTES + 1)) == (400, 413)  # a 2 MB body is read (and refused)
