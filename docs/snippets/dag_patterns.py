@@ -34,7 +34,8 @@ def generate_with_hook(prompt: str, poll_interval: float = 15, timeout: float = 
 
 # --8<-- [start:escape_hatch]
 def list_project_names(conn_id: str = "pictory_default") -> list[str]:
-    """The account's projects (List Projects, GET /v2/projects): an endpoint the hook has no method for."""
+    """The account's projects (List Projects, GET /v2/projects), page by page: the pattern for any paged endpoint
+    (the hook's own list_projects() does this one)."""
     from pictory_provider.hooks.pictory import PictoryHook
 
     hook = PictoryHook(conn_id)
