@@ -12,6 +12,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from pictory_provider.operators.pictory import PictoryGenerateImageOperator, PictoryGenerateVideoOperator
+from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryImageJobSensor, PictoryVideoJobSensor
 
 JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
@@ -59,6 +60,15 @@ def list_project_names(conn_id: str = "pictory_default") -> list[str]:
     tags=["docs", "pictory"],
 )
 def docs_pictory_patterns():
+    # --8<-- [start:project_render]
+    # Render a saved project as people left it in Pictory's web app (ids from PictoryHook().list_projects()).
+    PictoryRenderVideoOperator(
+        task_id="render_weekly_update",
+        project_id="{{ var.value.weekly_update_project }}",
+        output_path="s3://my_aws@my-bucket/pictory/weekly/",
+    )
+    # --8<-- [end:project_render]
+
     # --8<-- [start:submit_only]
     # Submit only: returns the job id at once (also XCom "job_id"). No retries: each try buys an image.
     submit = PictoryGenerateImageOperator(
