@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pictory_provider import api, storyboard
+from pictory_provider import api, projects, storyboard
 
 __all__ = [
     "ANY_JOB",
@@ -21,8 +21,10 @@ __all__ = [
     "KINDS_BY_SHAPE",
     "PREVIEW",
     "PREVIEW_RENDER",
+    "PROJECT_RENDER",
     "RENDER",
     "RENDER_PARAMS",
+    "TEMPLATE_RENDER",
     "VIDEO",
     "JobKind",
 ]
@@ -272,6 +274,41 @@ RENDER_PARAMS = JobKind(
     extension="mp4",
     link_name="Pictory Video",
     match_fields=("output", "elements"),
+    list_path=None,
+    extra_files=_RENDER_FILES,
+)
+
+#: The render of a saved project, as people edited it in Pictory's web app (``POST
+#: /v2/projects/{projectId}/render``, https://docs.pictory.ai/api-reference/videos/render-project: no body):
+#: a render job. No list of render jobs by project: ``list_path=None`` (never bought twice).
+PROJECT_RENDER = JobKind(
+    name="project render",
+    path=projects.PROJECT_RENDER_PATH,
+    build_request=projects.build_project_render_request,
+    result_fields=RENDER.result_fields,
+    xcom_keys=_RENDER_XCOM,
+    path_key="video_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=("projectId",),
+    list_path=None,
+    path_fields=("projectId",),
+    extra_files=_RENDER_FILES,
+)
+
+#: A template's video with its variables filled in: the storyboard render (``POST
+#: /v2/video/storyboard/render``) of ``{videoName, templateId, variables}``, the variables checked against
+#: the template's own (``GET /v1/templates/{id}``) first. A render job; ``list_path=None``.
+TEMPLATE_RENDER = JobKind(
+    name="template render",
+    path=storyboard.RENDER_PATH,
+    build_request=projects.build_template_render_request,
+    result_fields=RENDER.result_fields,
+    xcom_keys=_RENDER_XCOM,
+    path_key="video_path",
+    extension="mp4",
+    link_name="Pictory Video",
+    match_fields=("templateId", "variables", "videoName"),
     list_path=None,
     extra_files=_RENDER_FILES,
 )

@@ -34,7 +34,7 @@ def no_network_no_connections(monkeypatch):
     return calls
 
 
-def test_there_are_nine_examples():
+def test_the_examples_are_these():
     assert [path.name for path in EXAMPLES] == [
         "example_pictory_asset_consumer.py",
         "example_pictory_asset_producer.py",
@@ -45,6 +45,7 @@ def test_there_are_nine_examples():
         "example_pictory_mapped.py",
         "example_pictory_operator_waits.py",
         "example_pictory_render_approval.py",
+        "example_pictory_template_videos.py",
     ]
 
 
@@ -63,11 +64,12 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
         "example_pictory_mapped",
         "example_pictory_operator_waits",
     }
-    if HAS_AIRFLOW_SDK:  # the asset pair and the blog DAG are Airflow 3 only (tests/dags_af2/ has no copies)
+    if HAS_AIRFLOW_SDK:  # the asset pair, blog and template DAGs are Airflow 3 only (tests/dags_af2/ has no copies)
         expected |= {
             "example_pictory_asset_producer",
             "example_pictory_asset_consumer",
             "example_pictory_blog_to_video",
+            "example_pictory_template_videos",
         }
     if AIRFLOW_V_3_1_PLUS:  # human-in-the-loop operators (the file defines no DAG before 3.1)
         expected |= {"example_pictory_render_approval"}

@@ -253,7 +253,10 @@ def test_dag_patterns(pictory_connection: str) -> None:
         "generate_with_hook",
         "submit_video",
         "wait_for_video",
+        "render_weekly_update",
     }
+    assert tasks["render_weekly_update"].kind.name == "project render"
+    assert tasks["render_weekly_update"].project_id == "{{ var.value.weekly_update_project }}"
     assert tasks["submit"].wait_for_completion is False
     assert tasks["wait_for_image"].deferrable is True
     assert tasks["wait_for_image"].hook_params == {"max_attempts": 8, "retry_max_wait": 60}

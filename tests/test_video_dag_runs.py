@@ -119,3 +119,26 @@ def test_the_approval_docs_say_where_to_approve_and_what_a_timeout_does():
     section = page.split("### Preview first, then a human approval")[1].split("\n## ")[0]
     for needle in ("Browse → Required Actions", "response_timeout", "nothing is bought", "hitlDetails"):
         assert needle in section, needle
+
+
+TEMPLATE_DAG_ID = "example_pictory_template_videos"
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="the example uses airflow.sdk (Airflow 3)")
+def test_example_template_videos_one_render_per_csv_row(home, emulator, tmp_path):  # noqa: F811
+    emulator.set_job_seconds(0)  # done at the trigger's first poll (the operator defers without looking)
+    result, output = run(home, emulator, TEMPLATE_DAG_ID, {"output_path": f"{tmp_path}/"})
+    assert result.returncode == 0, output[-4000:]
+    assert output.count("[DAG TEST] running trigger in line") == 3  # every mapped render deferred
+    xcom = home.xcom(TEMPLATE_DAG_ID)
+    names = ["Ada Lovelace", "Grace Hopper", "Alan Turing"]
+    assert [row["Name"] for row in xcom[("read_rows", -1, "return_value")]] == names
+    for index, name in enumerate(names):
+        render = xcom[("render_template_video", index, "return_value")]
+        board = emulator._state._jobs[render["job_id"]].storyboard
+        assert board["templateId"] == "202507141030549677ylq8k8gu44vy1y" and board["videoName"] == f"welcome-{index}"
+        assert board["variables"]["Name"] == name
+        assert Path(render["video_path"]).exists() and name in Path(render["srt_path"]).read_text()
+    assert "3 personalised videos" in output
+    assert emulator.stats()["posts"] == 3
+    assert emulator.stats()["requests"]["lookup"] == 3  # each render read the template once before buying

@@ -12,6 +12,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from pictory_provider.operators.pictory import PictoryGenerateImageOperator, PictoryGenerateVideoOperator
+from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryImageJobSensor, PictoryVideoJobSensor
 
 JOB_ID = "{{ ti.xcom_pull(task_ids='submit', key='job_id') }}"
@@ -34,7 +35,8 @@ def generate_with_hook(prompt: str, poll_interval: float = 15, timeout: float = 
 
 # --8<-- [start:escape_hatch]
 def list_project_names(conn_id: str = "pictory_default") -> list[str]:
-    """The account's projects (List Projects, GET /v2/projects): an endpoint the hook has no method for."""
+    """The account's projects (List Projects, GET /v2/projects), page by page: the pattern for any paged endpoint
+    (the hook's own list_projects() does this one)."""
     from pictory_provider.hooks.pictory import PictoryHook
 
     hook = PictoryHook(conn_id)
@@ -58,6 +60,15 @@ def list_project_names(conn_id: str = "pictory_default") -> list[str]:
     tags=["docs", "pictory"],
 )
 def docs_pictory_patterns():
+    # --8<-- [start:project_render]
+    # Render a saved project as people left it in Pictory's web app (ids from PictoryHook().list_projects()).
+    PictoryRenderVideoOperator(
+        task_id="render_weekly_update",
+        project_id="{{ var.value.weekly_update_project }}",
+        output_path="s3://my_aws@my-bucket/pictory/weekly/",
+    )
+    # --8<-- [end:project_render]
+
     # --8<-- [start:submit_only]
     # Submit only: returns the job id at once (also XCom "job_id"). No retries: each try buys an image.
     submit = PictoryGenerateImageOperator(

@@ -1,4 +1,4 @@
-"""The emulator's lookups, music search and project list, in the shapes of Pictory's docs.
+"""The emulator's lookups and music search, in the shapes of Pictory's docs.
 
 Each answer follows the JSON example of its page under ``https://docs.pictory.ai/api-reference/``
 (named beside it; the examples themselves are in ``tests/contract/``, which holds these routes to
@@ -22,7 +22,6 @@ from pictory_provider.lookups import (
     MUSIC_FACET_PATHS,
     MUSIC_LIST_FILTERS,
     MUSIC_SEARCH_PATH,
-    PROJECTS_PATH,
     SMART_LAYOUTS_PATH,
     TEMPLATES_PATH,
     TEXT_STYLES_PATH,
@@ -88,7 +87,8 @@ TEXT_STYLES = [
     {"id": "6d9cc665-8087-4587-ab6d-f9d7d01f82c4", "name": "Default"},
     {"id": "bcbcef60-9f8f-4357-ac32-ecf5144f2f12", "name": "Headliner"},
 ]
-#: templates/get-templates.
+#: templates/get-templates: the docs' two, and templates/get-template-by-id's example (each served by id
+#: in :mod:`~pictory_provider.emulator.project_routes`, with its variables).
 TEMPLATES = {
     "items": [
         {
@@ -97,7 +97,21 @@ TEMPLATES = {
             "language": "en",
             "published": True,
             "deprecated": False,
-        }
+        },
+        {
+            "templateId": "202508151145238899abc123def456gh",
+            "name": "Social Media Promo",
+            "language": "en",
+            "published": True,
+            "deprecated": False,
+        },
+        {
+            "templateId": "202512230204424435786014d42904bbc95813430789fe736",
+            "name": "Hello World Template",
+            "language": "en",
+            "published": True,
+            "deprecated": False,
+        },
     ]
 }
 #: smartlayouts/get-smart-layouts.
@@ -173,21 +187,6 @@ MUSIC_FACETS = {
     "instruments": ["Bass - Electric", "Drum Kit", "Guitar - Acoustic", "Harmonica", "Keyboard", "Synth"],
     "purposes": ["Corporate / Business", "Road Trip", "Technology", "Western / Cowboy"],
 }
-#: projects/get-projects (``pageKey``, not ``nextPageKey``).
-PROJECTS = {
-    "items": [
-        {
-            "id": "20251222191648030d7df02f5b4054d4ca8831f1369459e25",
-            "name": "Hello World Template",
-            "source": "script",
-            "projectPreview": None,
-            "savedDate": "2025-12-23T01:54:26.755Z",
-            "schemaVersion": "v3",
-            "type": "project",
-        }
-    ],
-    "pageKey": None,
-}
 
 
 def _static(name: str, answer: Any) -> Handler:
@@ -249,13 +248,12 @@ STATIC_ROUTES = {
     TEXT_STYLES_PATH: _static("text_styles", TEXT_STYLES),
     TEMPLATES_PATH: _static("templates", TEMPLATES),
     SMART_LAYOUTS_PATH: _static("smart_layouts", SMART_LAYOUTS),
-    PROJECTS_PATH: _static("projects", PROJECTS),
     **{MUSIC_FACET_PATHS[name]: handler for name, handler in FACET_HANDLERS.items()},
 }
 
 
 def add_lookup_routes(router: web.UrlDispatcher) -> None:
-    """The lookups, the music facets and search, and the project list."""
+    """The lookups, the music facets and search (projects: :mod:`~pictory_provider.emulator.project_routes`)."""
     for path, handler in STATIC_ROUTES.items():
         router.add_get(path, handler, allow_head=False)
     router.add_get(AVATARS_PATH, list_avatars, allow_head=False)

@@ -39,6 +39,12 @@ from pictory_provider.emulator.http import (
 from pictory_provider.emulator.jobs import FILES_PREFIX
 from pictory_provider.emulator.lookup_routes import LOOKUP_ROUTES, add_lookup_routes
 from pictory_provider.emulator.png import job_png
+from pictory_provider.emulator.project_routes import (
+    PROJECT_ROUTES,
+    add_project_routes,
+    expand_template,
+    template_errors,
+)
 from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
 from pictory_provider.request_limits import MAX_REQUEST_BYTES
@@ -55,7 +61,12 @@ def _fields(names: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]
 
 
 def _storyboard_errors(body: dict[str, Any]) -> list[dict[str, str]]:
-    return storyboard.storyboard_errors(body, unknown=False)  # unknown fields were stripped, as Pictory does
+    # unknown fields were stripped, as Pictory does; a template's variables are checked against its own
+    return storyboard.storyboard_errors(body, unknown=False) + template_errors(body)
+
+
+def _storyboard_body(payload: dict[str, Any]) -> dict[str, Any]:
+    return expand_template(storyboard.strip_unknown(payload))
 
 
 #: Per kind: what Pictory keeps of a body (unknown fields silently stripped) and its validation (the
@@ -63,8 +74,8 @@ def _storyboard_errors(body: dict[str, Any]) -> list[dict[str, str]]:
 CREATE: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], list[Any]]]] = {
     "image": (_fields(REQUEST_FIELDS), api.image_request_errors),
     "video": (_fields(VIDEO_REQUEST_FIELDS), api.video_request_errors),
-    "render": (storyboard.strip_unknown, _storyboard_errors),
-    "preview": (storyboard.strip_unknown, _storyboard_errors),
+    "render": (_storyboard_body, _storyboard_errors),
+    "preview": (_storyboard_body, _storyboard_errors),
 }
 #: Video media file suffix -> (content type, renderer of (job_id, width, height, seconds)).
 VIDEO_MEDIA: dict[str, tuple[str, Callable[[str, int, int, int], bytes]]] = {
@@ -230,6 +241,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     render_preview: "create",
     **STORYBOARD_ROUTES,
     **LOOKUP_ROUTES,
+    **PROJECT_ROUTES,
     create_video: "create",
     list_videos: "list",
     get_video_file: "file",
@@ -464,6 +476,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_put(storyboard.RENDER_PREVIEW_PATH.replace("{previewJobId}", "{job_id}"), render_preview)
     add_storyboard_routes(router)
     add_lookup_routes(router)
+    add_project_routes(router)
     router.add_post("/_emulator/faults", admin_add_fault)
     router.add_get("/_emulator/faults", admin_list_faults)
     router.add_delete("/_emulator/faults", admin_clear_faults)

@@ -53,6 +53,7 @@ from pictory_provider.hooks.connection import (
     unreadable_env_connection_hint,
 )
 from pictory_provider.hooks.lookups import PictoryLookupsMixin
+from pictory_provider.hooks.projects import PictoryProjectsMixin
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
 from pictory_provider.hooks.transport import SHARED_SESSIONS, KeyAuth, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS, VIDEO, JobKind
@@ -79,7 +80,7 @@ PYTEST_HINT = (
 )
 
 
-class PictoryHook(PictoryLookupsMixin, BaseHook):
+class PictoryHook(PictoryLookupsMixin, PictoryProjectsMixin, BaseHook):
     """Interact with Pictory's AI Studio API through an Airflow connection of type ``pictory``.
 
     The connection's **API Key** (password) holds the ``pictai_...`` key; its **Base URL** (host) is

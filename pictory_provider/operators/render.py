@@ -1,8 +1,8 @@
 """PictoryRenderVideoOperator: a storyboard (script, blog post, scenes) to a finished, narrated video.
 
 The same operator as the AI Studio ones (:class:`~pictory_provider.operators.pictory.PictoryGenerateOperatorBase`),
-with one of four job kinds of :mod:`pictory_provider.kinds`: a direct render, a preview, the render of a
-reviewed preview, or the render of its (modified) ``renderParams``.
+with one of the render job kinds of :mod:`pictory_provider.kinds`: a direct render, a preview, the render of
+a reviewed preview, of its (modified) ``renderParams``, of a saved project, or of a template's variables.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from pictory_provider.exceptions import PictoryValidationError
-from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS
+from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, PROJECT_RENDER, RENDER, RENDER_PARAMS, TEMPLATE_RENDER
 from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, PictoryVideoLink
 from pictory_provider.request_limits import nesting_problem, too_deep
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
@@ -24,7 +24,7 @@ __all__ = ["PictoryRenderVideoOperator"]
 class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     """Render a Pictory storyboard to a video and, by default, wait for it and store it.
 
-    Four modes:
+    Six modes:
 
     * ``storyboard={...}``: render it (``POST /v2/video/storyboard/render``).
     * ``storyboard={...}, preview_only=True``: create a preview job (``POST /v2/video/storyboard``),
@@ -34,6 +34,13 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
       after a human approval task.
     * ``render_params={...}``: render a completed preview's ``renderParams``, modified
       (``POST /v2/video/render``; read them with ``PictoryHook().get_job(preview_id).render_params``).
+    * ``project_id="..."``: render a saved project as people edited it in Pictory's web app
+      (``POST /v2/projects/{id}/render``; ids from ``PictoryHook().list_projects()``).
+    * ``template_id="...", variables={...}``: render a template with its variables filled in
+      (``POST /v2/video/storyboard/render`` with ``templateId`` and ``variables``). The variables are
+      checked against the template's own list first (one ``GET /v1/templates/{id}``): a missing or
+      unknown name ("did you mean Name?") is refused, naming the template's variables, before anything
+      is bought. Map it over the rows of a table with ``.expand(variables=rows)``.
 
     The storyboard is checked before any request (:mod:`pictory_provider.storyboard`): unknown field
     names at the top level and in scenes are refused with the documented name ("did you mean
@@ -60,6 +67,12 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         :class:`~pictory_provider.storyboard.StoryboardRequest`).
     :param preview_job_id: Render this completed preview job instead (templated).
     :param render_params: Render this ``renderParams`` dict of a completed preview instead (templated).
+    :param project_id: Render this saved project instead (templated; a webhook cannot be set: the
+        documented request has no body).
+    :param template_id: Render this template instead (templated), with ``variables``.
+    :param variables: The template's variables, name -> text (templated; every one of the template's
+        variables, none other).
+    :param video_name: The template render's ``videoName`` (templated; default the template's name).
     :param allow_unknown_fields: Storyboard field names to send although the check does not know them
         (a field Pictory added after this provider), at any level.
     :param preview_only: Create a preview of ``storyboard`` instead of rendering it.
@@ -77,12 +90,16 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         "storyboard",
         "preview_job_id",
         "render_params",
+        "project_id",
+        "template_id",
+        "variables",
+        "video_name",
         "webhook",
         "output_path",
         "pictory_conn_id",
         "adopt_job_id",
     )
-    template_fields_renderers = {"storyboard": "json", "render_params": "json"}
+    template_fields_renderers = {"storyboard": "json", "render_params": "json", "variables": "json"}
     operator_extra_links = (PictoryVideoLink(),)  # XCom video_url, as a video's
 
     def __init__(
@@ -92,6 +109,10 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         preview_job_id: str | None = None,
         preview_only: bool = False,
         render_params: dict[str, Any] | str | None = None,
+        project_id: str | int | None = None,
+        template_id: str | None = None,
+        variables: dict[str, Any] | str | None = None,
+        video_name: str | None = None,
         allow_unknown_fields: Sequence[str] = (),
         webhook: str | None = None,
         wait_for_completion: bool = True,
@@ -119,12 +140,15 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             check_quota=check_quota,
             **kwargs,
         )
-        if sum(source is not None for source in (storyboard, preview_job_id, render_params)) != 1:
+        sources = (storyboard, preview_job_id, render_params, project_id, template_id)
+        if sum(source is not None for source in sources) != 1:
             raise PictoryValidationError(
                 "PictoryRenderVideoOperator needs one of storyboard= (render it, or preview it with "
-                "preview_only=True), preview_job_id= (render a reviewed preview) or render_params= (render a "
-                "preview's modified renderParams)"
+                "preview_only=True), preview_job_id= (render a reviewed preview), render_params= (render a "
+                "preview's modified renderParams), project_id= (render a saved project) or template_id= with "
+                "variables= (render a template)"
             )
+        _check_template_mode(template_id, variables, video_name, project_id, webhook)
         if isinstance(allow_unknown_fields, str):
             raise PictoryValidationError("allow_unknown_fields must be a list of field names, not one string")
         if preview_only and storyboard is None:
@@ -140,6 +164,11 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         self.preview_job_id = preview_job_id
         self.preview_only = preview_only
         self.render_params = render_params
+        self.project_id = project_id
+        self.template_id = template_id
+        self.variables = variables
+        self.video_name = video_name
+        self._template: Any = None
         self.allow_unknown_fields = tuple(allow_unknown_fields)
         self.webhook = webhook
         self.kind = (  # type: ignore[misc]
@@ -147,6 +176,10 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             if preview_job_id is not None
             else RENDER_PARAMS
             if render_params is not None
+            else PROJECT_RENDER
+            if project_id is not None
+            else TEMPLATE_RENDER
+            if template_id is not None
             else PREVIEW
             if preview_only
             else RENDER
@@ -154,6 +187,10 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         _check_when_parsed(storyboard, tuple(allow_unknown_fields))
 
     def _request_params(self) -> dict[str, Any]:
+        if self.kind is PROJECT_RENDER:
+            return {"project_id": self.project_id}
+        if self.kind is TEMPLATE_RENDER:
+            return self._template_params()
         if self.kind is PREVIEW_RENDER:
             return {"preview_job_id": self.preview_job_id, "webhook": self.webhook}
         if self.kind is RENDER_PARAMS:
@@ -165,6 +202,46 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         if isinstance(storyboard, str):  # a template that rendered to text: JSON, or a dict's repr (XCom)
             storyboard = _parse_storyboard_text(storyboard)
         return {"storyboard": storyboard, "webhook": self.webhook, "allow_unknown_fields": self.allow_unknown_fields}
+
+    def _template_params(self) -> dict[str, Any]:
+        """The template render's arguments, with the template read once (``GET /v1/templates/{id}``, free)
+        after the variables' type is checked and before anything is bought."""
+        variables = self.variables
+        if isinstance(variables, str):  # a template that rendered to text
+            variables = _parse_storyboard_text(variables)
+        if not isinstance(variables, dict):
+            raise PictoryValidationError(
+                f"variables must be a dict of the template's variables (got {type(variables).__name__}); "
+                "nothing was sent to Pictory",
+                [{"name": "variables", "errors": "not a dict"}],
+            )
+        if self._template is None:
+            self._template = self.hook.get_template(str(self.template_id))
+        return {
+            "template_id": self.template_id,
+            "variables": variables,
+            "template": self._template,
+            "video_name": self.video_name,
+            "webhook": self.webhook,
+        }
+
+
+def _check_template_mode(
+    template_id: object, variables: object, video_name: object, project_id: object, webhook: object
+) -> None:
+    """The parameters that belong to one mode only, checked when the DAG is parsed (no network)."""
+    if template_id is None and (variables is not None or video_name is not None):
+        raise PictoryValidationError("variables= and video_name= go with template_id= (the template to render)")
+    if template_id is not None and not isinstance(variables, (dict, str)):
+        raise PictoryValidationError(
+            "template_id= needs variables= (a dict of the template's variables, e.g. {'Name': 'Ada'}; "
+            "read them with PictoryHook().get_template(template_id)['variables'])"
+        )
+    if project_id is not None and webhook is not None:
+        raise PictoryValidationError(
+            "project_id= renders a saved project with Pictory's documented request, which has no body: "
+            "webhook= cannot be set there (docs.pictory.ai/api-reference/videos/render-project)"
+        )
 
 
 def _has_template(value: object) -> bool:
