@@ -40,7 +40,7 @@ JOB_ID = "4d82d040-4394-4371-867d-72ae1dd62b6d"
 STORYBOARD = {
     "videoName": "release-notes",
     "aspectRatio": "16:9",
-    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 100}]},
+    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Joanna", "speed": 100}]},
     "backgroundMusic": {"enabled": True, "autoMusic": True, "volume": 0.1},
     "scenes": [{"story": "Version 2 is out."}, {"story": "It renders videos from text."}],
 }
@@ -97,7 +97,7 @@ def requests_sent(emulator) -> int:
         ({"videoWidth": 1920}, "videoWidth and videoHeight must be given together"),
         ({"aspectRatio": "21:9"}, "aspectRatio must be one of"),
         ({"backgroundMusic": {"enabled": True, "autoMusic": True, "musicUrl": "https://m.example/a.mp3"}}, "not both"),
-        ({"voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 300}]}}, "50 to 200"),
+        ({"voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Joanna", "speed": 300}]}}, "50 to 200"),
         # a scene's backgroundMusic only takes `enabled`: a typo there left the music playing
         ({"scenes": [{"story": "Hi", "backgroundMusic": {"enable": False}}]}, r"backgroundMusic.enable'.*enabled\?"),
         ({"scenes": [{"story": "Hi", "backgroundMusic": {"volume": 0.05}}]}, r"scenes\[0\].backgroundMusic.volume"),
@@ -593,7 +593,7 @@ def test_no_key_or_upload_signature_in_logs_or_errors(pictory_conn, tmp_path, ca
 
 def test_scene_voice_overs_are_no_silent_video():
     narrated = {key: value for key, value in board().items() if key != "voiceOver"}
-    narrated["scenes"] = [{"story": "Hi.", "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian"}]}}]
+    narrated["scenes"] = [{"story": "Hi.", "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Joanna"}]}}]
     assert storyboard_warnings(narrated) == []
     assert "silent video" in storyboard_warnings(narrated | {"scenes": [{"story": "Hi."}]})[0]
 

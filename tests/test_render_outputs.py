@@ -32,7 +32,7 @@ JOB_ID = "4d82d040-4394-4371-867d-72ae1dd62b6d"
 STORYBOARD = {
     "videoName": "release-notes",
     "aspectRatio": "16:9",
-    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Brian", "speed": 100}]},
+    "voiceOver": {"enabled": True, "aiVoices": [{"speaker": "Joanna", "speed": 100}]},
     "scenes": [{"story": "Version 2 is out."}, {"story": "It renders videos from text."}],
 }
 

@@ -144,6 +144,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         # storable there (the MP4's subtitles too)? known before paying
         check_output_paths(self.output_path, self.kind.extension, tuple(ext for _, ext, _ in self.kind.extra_files))
         self._estimate = self.kind.estimate(body)
+        self._body = body
         if self._estimate is None and self.max_ai_credits is not None:
             raise PictoryValidationError(
                 f"max_ai_credits cannot be enforced for a {self.kind.name}: Pictory does not say what it costs "
@@ -173,7 +174,8 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
 
     def submit_job(self, context: Any) -> str:
         params = self._request_params()
-        # A new purchase (a resumed retry never gets here): the spend guard, before any request.
+        # A new purchase (a resumed retry never gets here): the name and spend checks, before buying.
+        self.check_before_buying(self._body)
         guard_spend(
             self._estimate,
             max_ai_credits=self.max_ai_credits,
@@ -184,6 +186,9 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params), self.hook.read_fence)
         context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
         return job_id
+
+    def check_before_buying(self, body: dict[str, Any]) -> None:
+        """Checks a subclass runs on the built request just before a new purchase (none here)."""
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
         try:

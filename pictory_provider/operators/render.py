@@ -17,6 +17,7 @@ from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, Pict
 from pictory_provider.request_limits import nesting_problem, too_deep
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
 from pictory_provider.storyboard import storyboard_errors
+from pictory_provider.storyboard_names import check_names
 
 __all__ = ["PictoryRenderVideoOperator"]
 
@@ -47,6 +48,7 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     videoName?"), as are a missing ``videoName``, scenes without exactly one content source, the
     documented exclusive pairs and an ``avatar`` without ``voiceOver.enabled``; a missing
     ``voiceOver`` (a silent video) and background music without ``volume`` are logged as warnings.
+    At task time, before buying, the names it uses are checked against the account (``check_names``).
 
     The modes and promises of :class:`~pictory_provider.operators.pictory.PictoryGenerateImageOperator`:
     the job id goes to XCom ``job_id`` as soon as Pictory accepts the request, ``wait_for_completion``,
@@ -75,6 +77,11 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
     :param video_name: The template render's ``videoName`` (templated; default the template's name).
     :param allow_unknown_fields: Storyboard field names to send although the check does not know them
         (a field Pictory added after this provider), at any level.
+    :param check_names: Before buying a render or a preview, check the storyboard's voice speakers,
+        ``brandName``/``brandId``, ``subtitleStyleName``/``subtitleStyleId``, ``smartLayoutName``/
+        ``smartLayoutId``, ``templateId`` and ``avatar.avatarId`` against the account's lookups (one read
+        each, only those needed) and refuse a miss with the closest names (default True); a lookup
+        that cannot be read only logs a warning.
     :param preview_only: Create a preview of ``storyboard`` instead of rendering it.
     :param webhook: http(s) URL Pictory POSTs the finished job to (templated).
     :param output_path: Store the MP4 (and ``.srt``/``.vtt``) there (templated; a trailing ``/`` means
@@ -125,6 +132,7 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         resubmit_unclear: bool = False,
         max_ai_credits: float | None = None,
         check_quota: bool = False,
+        check_names: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -171,6 +179,8 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
         self._template: Any = None
         self.allow_unknown_fields = tuple(allow_unknown_fields)
         self.webhook = webhook
+        self.check_names = check_names
+        self._lookups: dict[str, list[Any] | None] = {}  # one read per lookup per task
         self.kind = (  # type: ignore[misc]
             PREVIEW_RENDER
             if preview_job_id is not None
@@ -185,6 +195,12 @@ class PictoryRenderVideoOperator(PictoryGenerateOperatorBase):
             else RENDER
         )
         _check_when_parsed(storyboard, tuple(allow_unknown_fields))
+
+    def check_before_buying(self, body: dict[str, Any]) -> None:
+        """The storyboard's names (voices, brand, styles, layout, template, avatar) against the account's
+        lookups (:mod:`pictory_provider.storyboard_names`), unless ``check_names=False``."""
+        if self.check_names and self.kind in (RENDER, PREVIEW):
+            check_names(body, lambda lookup: getattr(self.hook, lookup)(), self._lookups)
 
     def _request_params(self) -> dict[str, Any]:
         if self.kind is PROJECT_RENDER:
