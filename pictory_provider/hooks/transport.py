@@ -359,7 +359,9 @@ class PictoryTransport:
                     never_sent = isinstance(exc, aiohttp.ClientConnectorError)
                     tls_failed = isinstance(exc, aiohttp.ClientSSLError)
                     os_error = getattr(exc, "os_error", None)
-                    lasting = tls_failed or _refused(os_error) or isinstance(os_error, socket.gaierror)
+                    # in the triggerer a job already exists, so its host answered before: a refusal is a
+                    # restart or an outage and is retried; https to plain http or an unknown host never heal
+                    lasting = tls_failed or isinstance(os_error, socket.gaierror)
                     hint = await asyncio.to_thread(_unreachable_hint, creds.base_url, tls_failed) if lasting else None
                     raise RetryableError(
                         describe_exception(exc, creds.api_key), maybe_received=not never_sent, hint=hint
