@@ -41,6 +41,7 @@ from pictory_provider.emulator.lookup_routes import LOOKUP_ROUTES, add_lookup_ro
 from pictory_provider.emulator.png import job_png
 from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
+from pictory_provider.emulator.transcription_routes import TRANSCRIPTION_ROUTES, add_transcription_routes
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 #: Fields of the Generate Image body; anything else is silently stripped, as Pictory does.
@@ -228,6 +229,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     create_preview: "create",
     render_preview: "create",
     **STORYBOARD_ROUTES,
+    **TRANSCRIPTION_ROUTES,
     **LOOKUP_ROUTES,
     create_video: "create",
     list_videos: "list",
@@ -461,6 +463,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post(storyboard.PREVIEW_PATH, create_preview)
     router.add_put(storyboard.RENDER_PREVIEW_PATH.replace("{previewJobId}", "{job_id}"), render_preview)
     add_storyboard_routes(router)
+    add_transcription_routes(router)
     add_lookup_routes(router)
     router.add_post("/_emulator/faults", admin_add_fault)
     router.add_get("/_emulator/faults", admin_list_faults)

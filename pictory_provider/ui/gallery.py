@@ -50,7 +50,16 @@ __all__ = [
 #: is the output's title: a prompt, or a render's name; a rendered ``storyboard`` gives its ``videoName``).
 REQUEST_TITLE_FIELDS = ("prompt", "video_name", "storyboard_name", "name")
 #: Rendered template fields shown beside the title (when the task has them).
-REQUEST_DETAIL_FIELDS = ("model", "aspect_ratio", "style", "duration", "pictory_conn_id")
+REQUEST_DETAIL_FIELDS = (
+    "model",
+    "aspect_ratio",
+    "style",
+    "duration",
+    "media_type",
+    "language",
+    "highlight_duration",
+    "pictory_conn_id",
+)
 
 
 class TaskKey(NamedTuple):
@@ -108,8 +117,8 @@ class Output:
 
     @property
     def url(self) -> str | None:
-        """The output's download URL, if it is a safe http(s) URL."""
-        return safe_url(self.fields.get("url"))
+        """The output's download URL (a transcription's: its source media), if it is a safe http(s) URL."""
+        return safe_url(self.fields.get("url") or self.fields.get("media_url"))
 
     @property
     def credits(self) -> float:
@@ -143,7 +152,7 @@ def xcom_keys(kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[str]:
     for kind in kinds.values():
         keys.update(kind.xcom_keys.values())
         keys.add(kind.path_key)
-        keys.update(path_key for _, _, path_key in kind.extra_files)
+        keys.update(path_key for _, path_key in kind.stored_files)
     return keys
 
 
@@ -223,7 +232,7 @@ def _extra_paths(values: Mapping[str, Any], kind: JobKind) -> dict[str, str]:
     """Where the files stored beside the output are, by extension (strings only)."""
     return {
         extension: path
-        for _, extension, path_key in kind.extra_files
+        for extension, path_key in kind.stored_files
         if isinstance(path := values.get(path_key), str) and path
     }
 
