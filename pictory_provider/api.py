@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from pictory_provider import job_shapes
+from pictory_provider import job_shapes, transcription
 from pictory_provider.exceptions import PictoryAPIError, PictoryValidationError
 
 __all__ = [
@@ -135,7 +135,10 @@ class PictoryJob:
     files ``srt_url``/``vtt_url``/``txt_url`` and ``duration`` (``videoDuration``); while rendering,
     ``render_progress`` (0-100) and ``render_message``; a render's ``audio_url`` (``audioURL``). A
     completed preview carries ``preview_url`` (an embeddable player page), ``render_params`` (to render
-    with modifications), the processed ``storyboard`` and, with ``saveProject``, ``project_id``.
+    with modifications), the processed ``storyboard`` and, with ``saveProject``, ``project_id``. A
+    completed transcription carries ``transcript`` (sentences of timed words), the texts ``txt``, ``srt``
+    and ``vtt``, ``media_info`` and ``duration`` (``mediaInfo.duration``); a highlights job carries
+    ``highlights`` (segments ``{start, end, text}``) and ``summary`` (:mod:`pictory_provider.transcription`).
     ``job_kind`` is the kind the job's shape shows (``image``, ``video``, ``render``, ``preview``,
     ``transcription``, or Pictory's ``jobType``), ``None`` when it shows none (:mod:`pictory_provider.job_shapes`).
     Fields a job does not have are ``None``: any job parses.
@@ -166,6 +169,13 @@ class PictoryJob:
     project_id: str | None = None
     render_params: dict[str, Any] | None = field(default=None, repr=False)
     storyboard: dict[str, Any] | None = field(default=None, repr=False)
+    transcript: list[Any] | None = field(default=None, repr=False)
+    txt: str | None = field(default=None, repr=False)
+    srt: str | None = field(default=None, repr=False)
+    vtt: str | None = field(default=None, repr=False)
+    media_info: dict[str, Any] | None = None
+    highlights: list[dict[str, Any]] | None = field(default=None, repr=False)
+    summary: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -482,6 +492,13 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
         problem = f"has no data.{url_field}" if url in (None, "") else f"has data.{url_field} {_shown(url)}"
         raise _malformed(job_id, f"the job is completed but {problem}" + (", not an http(s) URL" if url else ""))
     duration = data.get("duration") if data.get("duration") is not None else data.get("videoDuration")
+    media_info = data.get("mediaInfo")
+    if duration is None and isinstance(media_info, dict):
+        duration = media_info.get("duration")
+    if kind == "transcription" and status is JobStatus.COMPLETED and data.get("transcript") is None:
+        # "Verify both the in-progress status and the presence of transcript data to determine completion"
+        # (api-reference/jobs/get-transcription-job-by-id): its outputs are arriving, the wait goes on
+        status, raw_status = JobStatus.IN_PROGRESS, "completed (transcript data not there yet)"
     return PictoryJob(
         job_id=job_id,
         status=status,
@@ -503,4 +520,5 @@ def parse_job(body: object, job_id: str, *, require_url: bool = True) -> Pictory
         render_message=_optional_str(data.get("renderProgressMessage")),
         job_kind=kind,
         **job_shapes.storyboard_outputs(data),
+        **transcription.job_outputs(data),
     )

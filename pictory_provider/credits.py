@@ -394,7 +394,10 @@ def report_spend(result: object, *, check_quota: bool, read_quota: Callable[[], 
     """
     if not isinstance(result, dict):
         return  # submit-only: the job id, nothing completed yet
-    log.info("Pictory job %s used %s AI credits", result.get("job_id"), result.get("ai_credits_used"))
+    if result.get("ai_credits_used") is None:
+        log.info("Pictory job %s reported no AI credits used (its answer has no aiCreditsUsed)", result.get("job_id"))
+    else:
+        log.info("Pictory job %s used %s AI credits", result.get("job_id"), result.get("ai_credits_used"))
     if not check_quota:
         return
     try:

@@ -10,6 +10,7 @@ at DAG-parse time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pictory_provider import lineage
@@ -146,17 +147,38 @@ def push_result(context: Any, result: dict[str, Any], kind: JobKind = IMAGE) -> 
 
 
 def complete(
-    context: Any, result: dict[str, Any], output_path: str | None = None, kind: JobKind = IMAGE
+    context: Any,
+    result: dict[str, Any],
+    output_path: str | None = None,
+    kind: JobKind = IMAGE,
+    *,
+    job: PictoryJob | None = None,
+    read_job: Callable[[str], PictoryJob] | None = None,
+    known: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Finish a successful wait: push the named XComs and, with ``output_path``, store the output file.
 
     The one completion path of the sensors (deferred and poke) and the operators, for every kind. With
     ``output_path`` the stored location is pushed as XCom ``image_path`` (``video_path``) and added to
-    the returned dict.
+    the returned dict. A kind whose outputs are texts in the job (a transcription, highlights:
+    :attr:`JobKind.job_outputs`) takes them from ``job``, else reads the job with ``read_job`` (the
+    trigger's event carries no texts), and stores them as files (:attr:`JobKind.text_files`, all or
+    none). ``known``: result fields the caller knows and the job does not say (a transcription's
+    ``media_url``, the file it was asked to transcribe).
     """
     named = kind.named_kind(result)  # the any-job sensor: the kind the job's shape shows
+    if known:
+        result = result | {name: value for name, value in known.items() if result.get(name) is None}
+    if named.job_outputs is not None:
+        if job is None:
+            if read_job is None:
+                raise PictoryEventError(f"The {named.name} of job {result['job_id']} needs the job read to complete")
+            job = read_job(result["job_id"])
+        result = result | named.job_outputs(job)
     push_result(context, result, named)
-    if output_path and result.get("url"):
+    if output_path and named.text_files and job is not None:
+        result = result | _store_texts(context, result["job_id"], job, output_path, named)
+    elif output_path and result.get("url"):
         from pictory_provider.storage import check_output_paths, store_file, with_extension
 
         if named.extra_files:  # a sensor's output_path is first seen here: never the subtitles' own name
@@ -176,17 +198,41 @@ def complete(
     return result
 
 
+def _store_texts(context: Any, job_id: str, job: PictoryJob, output_path: str, kind: JobKind) -> dict[str, Any]:
+    """Store every text file of ``kind`` from ``job`` (all or none: a missing text stores nothing) and
+    push their paths."""
+    from pictory_provider.exceptions import PictoryAPIError
+    from pictory_provider.storage import check_text_paths, store_texts
+
+    check_text_paths(output_path, tuple(extension for extension, _, _ in kind.text_files))  # a sensor's: first seen
+    texts = [(extension, key, render(job)) for extension, key, render in kind.text_files]
+    missing = [f".{extension}" for extension, _, text in texts if text is None]
+    if missing:
+        raise PictoryAPIError(
+            f"Pictory's completed {kind.name} job {job_id} carries no {', '.join(missing)} text; nothing was stored "
+            "(a retry reads the job again)"
+        )
+    paths = store_texts([(extension, str(text)) for extension, _, text in texts], output_path, job_id=job_id)
+    stored = {key: path for (_, key, _), path in zip(texts, paths, strict=True)}
+    for key, path in stored.items():
+        context["ti"].xcom_push(key=key, value=path)
+    return stored
+
+
 def complete_from_event(
     context: Any,
     event: object,
     timeout_error: type[BaseException],
     output_path: str | None = None,
     kind: JobKind = IMAGE,
+    *,
+    read_job: Callable[[str], PictoryJob] | None = None,
+    known: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Validate a trigger event; on success :func:`complete` it, otherwise raise the matching error.
 
     ``timeout_error`` is raised for a ``timeout`` event (the sensor passes ``AirflowSensorTimeout`` so
-    ``soft_fail`` applies).
+    ``soft_fail`` applies). ``read_job`` and ``known``: see :func:`complete`.
     """
     checked = validate_event(event, kind)
     status, job_id, message = checked["status"], checked["job_id"], checked.get("message") or ""
@@ -198,4 +244,4 @@ def complete_from_event(
     if status == ERROR:
         error = PictoryWaitError if checked.get("error_code") in DETERMINISTIC_ERRORS else PictoryError
         raise error(f"Waiting for Pictory job {job_id} failed: {message}")
-    return complete(context, kind.result(job_id, checked), output_path, kind)
+    return complete(context, kind.result(job_id, checked), output_path, kind, read_job=read_job, known=known)

@@ -55,7 +55,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Pictory",
-                "python-modules": ["pictory_provider.operators.pictory", "pictory_provider.operators.render"],
+                "python-modules": [
+                    "pictory_provider.operators.pictory",
+                    "pictory_provider.operators.render",
+                    "pictory_provider.operators.transcribe",
+                ],
             }
         ],
         "extra-links": [

@@ -9,10 +9,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["URL_LESS_KINDS", "job_kind", "parse_job_body", "progress", "storyboard_outputs"]
+__all__ = [
+    "HIGHLIGHTS_KEYS",
+    "TRANSCRIPTION_KEYS",
+    "URL_LESS_KINDS",
+    "job_kind",
+    "parse_job_body",
+    "progress",
+    "storyboard_outputs",
+]
 
 #: Kinds whose completed job carries no result URL: complete, not malformed, without one.
-URL_LESS_KINDS = ("preview", "transcription")
+URL_LESS_KINDS = ("preview", "transcription", "highlights")
 
 #: Keys of a completed storyboard preview's ``data``
 #: (``api-reference/jobs/get-storyboard-preview-job-by-id``; ``integrations/storyboard-video-preview/
@@ -23,8 +31,12 @@ PREVIEW_KEYS = ("previewUrl", "preview", "renderParams", "storyboard")
 #: project"; the key ``projectId`` is inferred from Pictory's project objects, which carry ``projectId``
 #: in their scenes, ``api-reference/projects/get-project-by-id``).
 PROJECT_ID_KEYS = ("projectId", "project_id")
-#: A transcription job's outputs (``api-reference/jobs/get-transcription-job-by-id``).
-TRANSCRIPTION_KEYS = ("transcript", "mediaInfo")
+#: A transcription job's outputs (``api-reference/jobs/get-transcription-job-by-id``): the texts and
+#: ``mediaInfo`` show a transcription even before its ``transcript`` is there (the page: completion is
+#: judged by the status and the presence of transcript data).
+TRANSCRIPTION_KEYS = ("transcript", "mediaInfo", "txt", "srt", "vtt")
+#: A highlights job's outputs (inferred, see :data:`pictory_provider.transcription.HIGHLIGHT_KEYS`).
+HIGHLIGHTS_KEYS = ("highlight", "highlights")
 #: A render's share page under both spellings of Pictory's material: ``videoShareURL`` (Pictory's skill,
 #: pictoryai/pictory-claude-skills ``references/api-endpoints.md``) and ``shareVideoURL``
 #: (``api-reference/projects/get-project-by-id``).
@@ -63,7 +75,7 @@ def progress(value: object) -> float | None:
 
 def job_kind(data: dict[str, Any], url_field: str) -> str | None:
     """The kind ``data`` shows: a render (``videoURL``), a video, an image, a preview, a transcription,
-    or Pictory's ``jobType``; ``None`` when it shows none."""
+    highlights, or Pictory's ``jobType``; ``None`` when it shows none."""
     if url_field == "videoURL" or any(data.get(name) is not None for name in ("srtFile", *SHARE_URL_KEYS)):
         return "render"
     if data.get("url") is not None:
@@ -71,7 +83,11 @@ def job_kind(data: dict[str, Any], url_field: str) -> str | None:
         return "video" if video else "image"
     if any(data.get(name) is not None for name in PREVIEW_KEYS):
         return "preview"
-    if any(data.get(name) is not None for name in TRANSCRIPTION_KEYS):
+    if any(data.get(name) is not None for name in TRANSCRIPTION_KEYS[1:]):
+        return "transcription"  # its texts or media info: a transcription (highlights it asked for too)
+    if any(data.get(name) is not None for name in HIGHLIGHTS_KEYS):
+        return "highlights"
+    if data.get("transcript") is not None:
         return "transcription"
     found = data.get("jobType")
     return found if isinstance(found, str) and found else None

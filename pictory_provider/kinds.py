@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pictory_provider import api, projects, storyboard
+from pictory_provider import api, projects, storyboard, transcription
 
 __all__ = [
     "ANY_JOB",
+    "HIGHLIGHTS",
+    "HIGHLIGHTS_FROM_JOB",
     "IMAGE",
     "JOB_KINDS",
     "KINDS_BY_SHAPE",
@@ -25,9 +27,17 @@ __all__ = [
     "RENDER",
     "RENDER_PARAMS",
     "TEMPLATE_RENDER",
+    "TEXT_KINDS",
+    "TRANSCRIPTION",
     "VIDEO",
     "JobKind",
+    "TextFile",
 ]
+
+#: A file a kind stores from a completed job's *text* (not a URL): its extension, the path key it is
+#: published under, and how the text is made from the :class:`~pictory_provider.api.PictoryJob`
+#: (``None``: the job does not carry it).
+TextFile = tuple[str, str, Callable[[Any], "str | None"]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,12 @@ class JobKind:
         key)``; the render's subtitles.
     :param estimate: AI credits a request body will cost, or ``None`` when Pictory does not say
         before the job runs (renders: the job reports ``aiCreditsUsed``).
+    :param url_field: The result field with the URL to show (a transcription's ``media_url``: its
+        source media, which the operator knows; the job has no output URL).
+    :param job_outputs: Result fields read from the completed job itself (texts, segments) instead of
+        the trigger event, which stays small; ``None`` for kinds whose event carries everything.
+    :param text_files: Files stored with ``output_path`` from the job's texts (:data:`TextFile`), each
+        beside ``output_path`` (or ``<job_id>.<extension>`` in a folder), all or none.
     """
 
     name: str
@@ -79,6 +95,9 @@ class JobKind:
     requires_url: bool = True
     extra_files: tuple[tuple[str, str, str], ...] = ()
     estimate: Callable[[Mapping[str, Any]], float | None] = lambda body: None
+    url_field: str = "url"
+    job_outputs: Callable[[Any], dict[str, Any]] | None = None
+    text_files: tuple[TextFile, ...] = ()
 
     def create_request(self, body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """``(method, path, sent body)`` of the create request for a built ``body``."""
@@ -92,8 +111,15 @@ class JobKind:
 
     @property
     def url_key(self) -> str:
-        """The XCom key holding the output URL (``image_url`` / ``video_url``)."""
-        return self.xcom_keys["url"]
+        """The XCom key holding the output URL (``image_url`` / ``video_url``; a transcription's ``media_url``)."""
+        return self.xcom_keys[self.url_field]
+
+    @property
+    def stored_files(self) -> tuple[tuple[str, str], ...]:
+        """``(extension, path key)`` of every file stored beside the output (subtitles, a transcript's texts)."""
+        return tuple((ext, key) for _, ext, key in self.extra_files) + tuple(
+            (ext, key) for ext, key, _ in self.text_files
+        )
 
     def result(self, job_id: str, source: Mapping[str, Any]) -> dict[str, Any]:
         """The task's return dict, from a trigger event or :meth:`PictoryJob.to_dict`."""
@@ -313,6 +339,99 @@ TEMPLATE_RENDER = JobKind(
     extra_files=_RENDER_FILES,
 )
 
+
+def _json_text(value: object) -> str | None:
+    import json
+
+    return None if value is None else json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+#: A transcription (``POST /v2/transcription``, ``api-reference/transcription/video-transcription``). Its
+#: outputs are texts in the job (``txt``, ``srt``, ``vtt``, the ``transcript``), read from the job at
+#: completion (the event stays small) and stored as files with ``output_path``. Pictory's jobs list
+#: holds transcription jobs but not their ``fileUrl``, so an unclear create cannot be tied to its job:
+#: ``list_path=None`` (the next try fails clearly instead of paying twice).
+TRANSCRIPTION = JobKind(
+    name="transcription",
+    path=transcription.TRANSCRIPTION_PATH,
+    build_request=transcription.build_transcription_request,
+    result_fields=("media_url", "text", "duration", "media_info", "ai_credits_used"),
+    xcom_keys={
+        "media_url": "media_url",
+        "text": "transcript_text",
+        "duration": "duration",
+        "media_info": "media_info",
+        "ai_credits_used": "ai_credits_used",
+    },
+    path_key="transcript_path",
+    extension="json",
+    link_name="Pictory Transcript",
+    match_fields=("fileUrl", "mediaType", "language"),
+    request_defaults=lambda body: {
+        "mediaType": transcription.DEFAULT_MEDIA_TYPE,
+        "language": transcription.DEFAULT_LANGUAGE,
+    },
+    list_path=None,
+    requires_url=False,
+    url_field="media_url",
+    job_outputs=transcription.transcription_outputs,
+    text_files=(
+        ("srt", "srt_path", lambda job: job.srt),
+        ("vtt", "vtt_path", lambda job: job.vtt),
+        ("txt", "txt_path", lambda job: job.txt),
+        ("json", "transcript_path", lambda job: _json_text(job.transcript)),
+    ),
+)
+
+_HIGHLIGHTS_XCOM = {
+    "media_url": "media_url",
+    "highlights": "highlights",
+    "summary": "highlights_summary",
+    "ai_credits_used": "ai_credits_used",
+}
+_HIGHLIGHTS_FILES: tuple[TextFile, ...] = (
+    ("json", "highlights_path", lambda job: _json_text({"highlights": job.highlights, "summary": job.summary})),
+)
+
+#: Highlights of a transcript (``POST /v2/transcription/highlights``: ``generate-highlights-from-transcript``,
+#: ``video-summary-transcription``). No list of highlights jobs to reconcile with: ``list_path=None``.
+HIGHLIGHTS = JobKind(
+    name="highlights",
+    path=transcription.HIGHLIGHTS_PATH,
+    build_request=transcription.build_highlights_request,
+    result_fields=tuple(_HIGHLIGHTS_XCOM),
+    xcom_keys=_HIGHLIGHTS_XCOM,
+    path_key="highlights_path",
+    extension="json",
+    link_name="Pictory Highlights",
+    match_fields=("transcript", "highlight_duration", "duration", "language"),
+    list_path=None,
+    requires_url=False,
+    url_field="media_url",
+    job_outputs=transcription.highlights_outputs,
+    text_files=_HIGHLIGHTS_FILES,
+)
+
+#: Highlights of a completed transcription job (``POST /v2/transcription/{jobId}/highlights``,
+#: ``generate-highlights-from-job``): a highlights job.
+HIGHLIGHTS_FROM_JOB = JobKind(
+    name="highlights",
+    path=transcription.HIGHLIGHTS_FROM_JOB_PATH,
+    build_request=transcription.build_highlights_from_job_request,
+    result_fields=HIGHLIGHTS.result_fields,
+    xcom_keys=_HIGHLIGHTS_XCOM,
+    path_key="highlights_path",
+    extension="json",
+    link_name="Pictory Highlights",
+    match_fields=("jobId", "highlight_duration", "language"),
+    list_path=None,
+    path_fields=("jobId",),
+    requires_url=False,
+    url_field="media_url",
+    job_outputs=transcription.highlights_outputs,
+    text_files=_HIGHLIGHTS_FILES,
+)
+
 #: Any job (image, video, render, preview, transcription): what the job has, and the named XCom keys
 #: of the kind its shape shows (``job_kind``).
 ANY_JOB = JobKind(
@@ -338,6 +457,13 @@ JOB_KINDS: dict[str, JobKind] = {kind.name: kind for kind in (IMAGE, VIDEO)}
 #: sensor publishes that kind's keys; the UI's gallery and task tab show these kinds). :data:`PREVIEW`
 #: has no output file (the task tab embeds its player page); :data:`PREVIEW_RENDER` and
 #: :data:`RENDER_PARAMS` publish exactly what :data:`RENDER` does.
-KINDS_BY_SHAPE: dict[str, JobKind] = {**JOB_KINDS, RENDER.name: RENDER}
+KINDS_BY_SHAPE: dict[str, JobKind] = {
+    **JOB_KINDS,
+    RENDER.name: RENDER,
+    TRANSCRIPTION.name: TRANSCRIPTION,
+    HIGHLIGHTS.name: HIGHLIGHTS,
+}
+#: The kinds whose outputs are texts in the job (read from it at completion, stored as files).
+TEXT_KINDS: dict[str, JobKind] = {kind.name: kind for kind in KINDS_BY_SHAPE.values() if kind.text_files}
 #: Every kind a job's shape can show, for the any-job sensor's named XCom keys (a preview's player page too).
 SHAPE_KINDS: dict[str, JobKind] = {**KINDS_BY_SHAPE, PREVIEW.name: PREVIEW}

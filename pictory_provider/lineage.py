@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 
 #: Result keys copied into every outlet's asset event ``extra`` (when present and not ``None``).
 ASSET_EXTRA_KEYS = ("job_id", "url", "ai_credits_used", "width", "height", "duration", "image_path", "video_path")
-#: Result keys that name a stored file: each kind's file and its extra files (a render's subtitles).
+#: Result keys that name a stored file: each kind's file and the files beside it (a render's subtitles, a
+#: transcript's texts).
 STORED_FILE_KEYS = tuple(
     dict.fromkeys(
-        key for kind in KINDS_BY_SHAPE.values() for key in (kind.path_key, *(extra[2] for extra in kind.extra_files))
+        key for kind in KINDS_BY_SHAPE.values() for key in (kind.path_key, *(key for _, key in kind.stored_files))
     )
 )
 #: Where :func:`record_outputs` leaves the stored files' URIs on the task, for the OpenLineage facets.

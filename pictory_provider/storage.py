@@ -31,10 +31,12 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_output_path",
     "check_output_paths",
+    "check_text_paths",
     "destination_for",
     "download_timeout_setting",
     "store_file",
     "store_image",
+    "store_texts",
     "with_extension",
 ]
 
@@ -52,7 +54,7 @@ _CHUNK = 256 * 1024
 
 
 #: How messages name a file of each kind (default: "file").
-FILE_NOUNS = {"png": "image", "mp4": "video", "srt": "subtitles", "vtt": "subtitles"}
+FILE_NOUNS = {"png": "image", "mp4": "video", "srt": "subtitles", "vtt": "subtitles", "txt": "text", "json": "JSON"}
 #: Largest file accepted per kind (a 4K RGBA PNG, a 10 s 1080p video are well below these).
 MAX_BYTES_BY_KIND = {
     "png": DEFAULT_MAX_BYTES,
@@ -94,6 +96,46 @@ def check_output_paths(output_path: str | None, extension: str, companions: tupl
             raise PictoryValidationError(
                 f"{exc} (the .{companion} subtitles are stored beside output_path {output_path!r})", exc.fields
             ) from None
+
+
+def check_text_paths(output_path: str | None, extensions: tuple[str, ...]) -> None:
+    """:func:`check_output_path` for each file a kind stores from texts, all beside ``output_path``
+    (``<job_id>.<extension>`` in a folder), before any paid request."""
+    if output_path is None:
+        return
+    for extension in extensions:
+        check_output_path(
+            output_path if output_path.endswith("/") else with_extension(output_path, extension), extension
+        )
+
+
+def store_texts(texts: list[tuple[str, str]], output_path: str, *, job_id: str) -> list[str]:
+    """Store each ``(extension, text)`` beside ``output_path`` (``<job_id>.<extension>`` in a folder).
+
+    Every text is checked before any file is written (an ``.srt``/``.vtt`` like a downloaded one), and
+    each file is written whole or not at all (a temporary name, then a rename, as :func:`store_file`).
+    Returns the stored paths in order.
+    """
+    encoded = []
+    for extension, text in texts:
+        noun, data = FILE_NOUNS.get(extension, "file"), text.encode("utf-8")
+        check = FILE_CHECKS.get(extension)
+        if check is not None:
+            with tempfile.TemporaryFile() as probe:
+                probe.write(data)
+                problem = check(probe, len(data))
+            if problem:
+                raise PictoryDownloadError(f"The {noun} of job {job_id} is unusable: {problem}; nothing was stored")
+        destination = destination_for(with_extension(output_path, extension), job_id, extension)
+        encoded.append((destination, noun, data))
+    stored = []
+    for destination, noun, data in encoded:
+        with tempfile.TemporaryFile() as buffer:
+            buffer.write(data)
+            buffer.seek(0)
+            stored.append(_write(buffer, destination, noun))
+        log.info("Stored the Pictory %s of job %s (%d bytes) at %s", noun, job_id, len(data), stored[-1])
+    return stored
 
 
 def destination_for(output_path: str, job_id: str, extension: str = "png") -> str:

@@ -6,9 +6,10 @@ address of the docs page it comes from (``docs``; ``"inferred"`` notes where the
 - ``response`` (the documented example) must satisfy ``schema`` (JSON Schema of the shape the
   provider relies on), so the schema is no looser or stricter than the docs' own example;
 - ``emulator`` (a list of steps ``{method, path, json?, params?, poll?, status?, headers?}``;
-  ``"json": "request"`` sends the documented ``request``; ``{jobId}`` in a path is the previous
-  answer's ``data.jobId``; ``poll`` repeats a GET until ``data.status`` is no longer
-  ``in-progress``; ``status`` is the expected HTTP status, default 200; ``headers`` replace the
+  ``"json": "request"`` sends the documented ``request``; ``{jobId}`` in a path is the last
+  ``data.jobId`` an answer carried (a created job's, through the polls of it); ``poll`` repeats a
+  GET until ``data.status`` is no longer ``in-progress``; ``status`` is the expected HTTP status,
+  default 200; ``headers`` replace the
   default ones, e.g. a wrong key): the emulator's answer to the last step must satisfy the same
   ``schema``, so the emulator cannot drift from the docs silently;
 - ``parser`` (optional, ``module:function``): the provider's reader of that answer must accept the
@@ -50,10 +51,11 @@ def test_the_documented_example_has_the_shape_the_provider_relies_on(name: str) 
 
 def _run_steps(base_url: str, case: dict[str, Any]) -> Any:
     answer: Any = None
+    job_id = None  # the last answer's data.jobId (a poll's answer has none: the created job's stays)
     for step in case["emulator"]:
         path = step["path"]
         if "{jobId}" in path:
-            path = path.replace("{jobId}", answer["data"]["jobId"])
+            path = path.replace("{jobId}", job_id or "")
         body = case.get("request") if step.get("json") == "request" else step.get("json")
         deadline = time.monotonic() + 15
         while True:
@@ -67,6 +69,9 @@ def _run_steps(base_url: str, case: dict[str, Any]) -> Any:
             )
             assert response.status_code == step.get("status", 200), (path, response.status_code, response.text[:300])
             answer = response.json()
+            created = answer.get("data") if isinstance(answer, dict) else None
+            if isinstance(created, dict) and isinstance(created.get("jobId"), str):
+                job_id = created["jobId"]
             status = answer.get("data", {}).get("status") if isinstance(answer, dict) else None
             if not step.get("poll") or status != "in-progress" or time.monotonic() > deadline:
                 break

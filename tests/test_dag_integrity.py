@@ -46,6 +46,7 @@ def test_the_examples_are_these():
         "example_pictory_operator_waits.py",
         "example_pictory_render_approval.py",
         "example_pictory_template_videos.py",
+        "example_pictory_webinar_highlights.py",
     ]
 
 
@@ -64,12 +65,15 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
         "example_pictory_mapped",
         "example_pictory_operator_waits",
     }
-    if HAS_AIRFLOW_SDK:  # the asset pair, blog and template DAGs are Airflow 3 only (tests/dags_af2/ has no copies)
+    if (
+        HAS_AIRFLOW_SDK
+    ):  # the asset pair, blog, template and webinar DAGs are Airflow 3 only (no tests/dags_af2/ copies)
         expected |= {
             "example_pictory_asset_producer",
             "example_pictory_asset_consumer",
             "example_pictory_blog_to_video",
             "example_pictory_template_videos",
+            "example_pictory_webinar_highlights",
         }
     if AIRFLOW_V_3_1_PLUS:  # human-in-the-loop operators (the file defines no DAG before 3.1)
         expected |= {"example_pictory_render_approval"}
@@ -86,7 +90,12 @@ def test_examples_parse_without_errors_network_or_connections(no_network_no_conn
 
 @pytest.mark.parametrize(
     "module",
-    ["pictory_provider.operators.pictory", "pictory_provider.operators.render", "pictory_provider.sensors.pictory"],
+    [
+        "pictory_provider.operators.pictory",
+        "pictory_provider.operators.render",
+        "pictory_provider.operators.transcribe",
+        "pictory_provider.sensors.pictory",
+    ],
 )
 def test_task_modules_do_not_import_http_clients(module):
     """DAG files import these at parse time: they must add no HTTP client to what airflow.sdk loads."""

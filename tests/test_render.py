@@ -25,7 +25,7 @@ from pictory_provider.exceptions import (
     PictoryValidationError,
 )
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO
+from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER, TRANSCRIPTION, VIDEO
 from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryJobSensor
 from pictory_provider.storyboard import RENDER_PATH, storyboard_errors, storyboard_warnings
@@ -487,7 +487,7 @@ def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
         (preview_id, "preview", {"preview_url", "project_id"}),
         (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),
         (video_id, "video", video_keys),
-        (other_id, "transcription", set()),
+        (other_id, "transcription", set(TRANSCRIPTION.xcom_keys.values())),  # read from the job itself
     ):
         ctx = make_context()
         result = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, deferrable=False).execute(ctx)

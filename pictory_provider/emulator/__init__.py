@@ -18,7 +18,9 @@ Served routes: ``POST``/``GET /pictoryapis/v1/aistudio/images``, ``POST``/``GET
 video job's media at ``GET /files/{id}.mp4`` (a playable H.264 MP4 of the job's size and duration),
 ``{id}-thumbnail.jpg``, ``{id}-preview.jpg`` and ``{id}-last-frame.png`` (no auth; written in code,
 see :mod:`pictory_provider.emulator.media`). Video jobs cost the documented credits per second.
-Jobs are ``in-progress`` for ``job_seconds``, then
+Transcriptions and highlights: ``POST /pictoryapis/v2/transcription``, ``POST
+/pictoryapis/v2/transcription/highlights`` and ``POST /pictoryapis/v2/transcription/{id}/highlights``
+(see :mod:`pictory_provider.emulator.transcripts`). Jobs are ``in-progress`` for ``job_seconds``, then
 ``completed`` (or ``failed``); a job's ``webhook`` receives a POST of the final job JSON.
 
 Fault injection
@@ -27,8 +29,9 @@ Fault injection
 error_code=None, error_message=None, prompt_contains=None)`` queues a fault. Each API request takes the
 first queued fault whose ``route`` matches and decrements its ``count``; the fault is removed when it reaches 0.
 
-Routes: ``"create"`` (POST images or videos), ``"job"`` (GET job), ``"list"`` (both list endpoints),
-``"clean"``, ``"file"`` (``/files/...``), ``"quota"``, ``"usage"`` and ``"any"``.
+Routes: ``"create"`` (POST images or videos, renders, transcriptions, highlights), ``"job"`` (GET job),
+``"list"`` (both list endpoints), ``"clean"``, ``"file"`` (``/files/...``), ``"quota"``, ``"usage"`` and
+``"any"``.
 
 Kinds:
 
@@ -46,7 +49,8 @@ Kinds:
   "Attention Required!" error 1010 page.
 - ``"reset"``: abort the TCP connection (RST) without sending any response.
 - ``"fail_job"``: ``route`` is ignored; the next ``count`` created jobs end ``failed`` with
-  ``error_code`` (default ``IMAGE_GENERATION_FAILED``, or ``VIDEO_GENERATION_FAILED`` for videos) and
+  ``error_code`` (default ``IMAGE_GENERATION_FAILED``, or ``VIDEO_GENERATION_FAILED`` for videos,
+  ``TRANSCRIPTION_FAILED``, ``HIGHLIGHTS_FAILED``; a transcription's "prompt" is its ``fileUrl``) and
   ``error_message`` (default ``The image could not be generated`` / ``The video ...``). With
   ``prompt_contains="marker"`` only jobs whose prompt contains ``marker`` fail (other jobs pass it by),
   so a test can fail one chosen item of a mapped task.

@@ -367,7 +367,12 @@ def _storyboard_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
 
 def new_job(kind: str, body: dict[str, Any], **common: Any) -> Job:
     """A :class:`Job`, :class:`VideoJob`, :class:`RenderJob` or :class:`PreviewJob` from a validated
-    camelCase request body (Pictory's defaults applied)."""
+    camelCase request body (Pictory's defaults applied); a transcription or highlights job
+    (:mod:`pictory_provider.emulator.transcripts`)."""
+    if kind in ("transcription", "highlights"):
+        from pictory_provider.emulator.transcripts import new_transcription_job  # it imports this module
+
+        return new_transcription_job(kind, body, **common)
     if kind in ("render", "preview"):
         return _storyboard_job(kind, body, **common)
     if kind == "video":

@@ -47,6 +47,7 @@ from pictory_provider.emulator.project_routes import (
 )
 from pictory_provider.emulator.state import EmulatorState
 from pictory_provider.emulator.storyboard_routes import STORYBOARD_ROUTES, add_storyboard_routes
+from pictory_provider.emulator.transcription_routes import TRANSCRIPTION_ROUTES, add_transcription_routes
 from pictory_provider.request_limits import MAX_REQUEST_BYTES
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -240,6 +241,7 @@ ROUTE_OF_HANDLER: dict[Handler, str] = {
     create_preview: "create",
     render_preview: "create",
     **STORYBOARD_ROUTES,
+    **TRANSCRIPTION_ROUTES,
     **LOOKUP_ROUTES,
     **PROJECT_ROUTES,
     create_video: "create",
@@ -475,6 +477,7 @@ def build_app(state: EmulatorState) -> web.Application:
     router.add_post(storyboard.PREVIEW_PATH, create_preview)
     router.add_put(storyboard.RENDER_PREVIEW_PATH.replace("{previewJobId}", "{job_id}"), render_preview)
     add_storyboard_routes(router)
+    add_transcription_routes(router)
     add_lookup_routes(router)
     add_project_routes(router)
     router.add_post("/_emulator/faults", admin_add_fault)

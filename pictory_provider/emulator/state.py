@@ -285,6 +285,20 @@ class EmulatorState:
             body.pop("webhook", None)
         return self.create_job(body, origin, "render")
 
+    def transcript_of(self, job_id: str) -> list[Any]:
+        """A completed transcription job's ``transcript``. ``KeyError``: no such transcription job;
+        ``ValueError``: it is not completed."""
+        from pictory_provider.emulator.transcripts import TranscriptionJob
+
+        with self.lock:
+            job = self._jobs.get(job_id)
+            if not isinstance(job, TranscriptionJob):
+                raise KeyError(job_id)
+            status = job.status(time.time())
+            if status is not JobStatus.COMPLETED:
+                raise ValueError(f"the transcription job is {status.value}, not completed")
+            return list(job.completed_data()["transcript"])
+
     def subtitles(self, job_id: str, extension: str) -> str | None:
         """A completed render job's ``srt``, ``vtt`` or ``txt`` text, else ``None``."""
         with self.lock:

@@ -55,6 +55,7 @@ from pictory_provider.hooks.connection import (
 from pictory_provider.hooks.lookups import PictoryLookupsMixin
 from pictory_provider.hooks.projects import PictoryProjectsMixin
 from pictory_provider.hooks.sessions import SHARED_CREDENTIALS
+from pictory_provider.hooks.transcription import PictoryTranscriptionMixin
 from pictory_provider.hooks.transport import SHARED_SESSIONS, KeyAuth, PictoryTransport, describe_exception
 from pictory_provider.kinds import IMAGE, PREVIEW, PREVIEW_RENDER, RENDER, RENDER_PARAMS, VIDEO, JobKind
 from pictory_provider.submission import Fence
@@ -73,6 +74,18 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Request fields named in the "Submitted Pictory ... job" log line (short, never a URL or a text).
+LOGGED_SETTINGS = (
+    "model",
+    "aspectRatio",
+    "duration",
+    "videoName",
+    "previewJobId",
+    "mediaType",
+    "language",
+    "jobId",
+    "highlight_duration",
+)
 #: Added to "connection is not defined" inside a pytest test: the fixture that points it at the emulator.
 PYTEST_HINT = (
     ". In a pytest test, ask for the provider's `pictory_connection` fixture (it points the connection at "
@@ -80,7 +93,7 @@ PYTEST_HINT = (
 )
 
 
-class PictoryHook(PictoryLookupsMixin, PictoryProjectsMixin, BaseHook):
+class PictoryHook(PictoryTranscriptionMixin, PictoryLookupsMixin, PictoryProjectsMixin, BaseHook):
     """Interact with Pictory's AI Studio API through an Airflow connection of type ``pictory``.
 
     The connection's **API Key** (password) holds the ``pictai_...`` key; its **Base URL** (host) is
@@ -345,11 +358,7 @@ class PictoryHook(PictoryLookupsMixin, PictoryProjectsMixin, BaseHook):
             else f"the Generate {kind.name.capitalize()} request"
         )
         job_id = parse_created_job(self._call(method, path, what, sent), kind.name)
-        settings = ", ".join(
-            f"{key}={value}"
-            for key, value in body.items()
-            if key in ("model", "aspectRatio", "duration", "videoName", "previewJobId")
-        )
+        settings = ", ".join(f"{key}={value}" for key, value in body.items() if key in LOGGED_SETTINGS)
         log.info("Submitted Pictory %s job %s (%s)", kind.name, job_id, settings or "Pictory's defaults")
         return job_id
 

@@ -21,7 +21,7 @@ from pictory_provider.job_proofs import GONE_CONFIRM_SECONDS
 from pictory_provider.kinds import IMAGE, VIDEO, JobKind
 from pictory_provider.links import PictoryXComLink
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT, default_deferrable
-from pictory_provider.storage import check_output_paths
+from pictory_provider.storage import check_output_paths, check_text_paths
 from pictory_provider.submission import DEFAULT_RECONCILE_TIMEOUT
 from pictory_provider.task_settings import check_hook_params, check_wait_settings, wait_seconds
 
@@ -128,6 +128,19 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
     def _request_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.request_fields}
 
+    def _known_outputs(self) -> dict[str, Any]:
+        """Result fields the task knows and the job does not say (a transcription's ``media_url``)."""
+        return {}
+
+    def _read_job(self, job_id: str) -> Any:
+        """The job itself, for a kind whose outputs are texts in it (the trigger's event stays small)."""
+        return self.hook.get_job(job_id, require_url=self.kind.requires_url)
+
+    def _complete(self, context: Any, job: Any) -> dict[str, Any]:
+        """:func:`~pictory_provider.events.complete` of a completed job read here (not from an event)."""
+        result = self.kind.result(job.job_id, job.to_dict())
+        return complete(context, result, self.output_path, self.kind, job=job, known=self._known_outputs())
+
     def execute(self, context: Any) -> Any:
         return self._execute(context, reconcile_deadline=None)
 
@@ -141,8 +154,11 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         from pictory_provider.submission import guard_for
 
         body = self.kind.build_request(**self._request_params())  # validated before any request
-        # storable there (the MP4's subtitles too)? known before paying
-        check_output_paths(self.output_path, self.kind.extension, tuple(ext for _, ext, _ in self.kind.extra_files))
+        # storable there (the MP4's subtitles, a transcript's files too)? known before paying
+        if self.kind.text_files:
+            check_text_paths(self.output_path, tuple(extension for extension, _, _ in self.kind.text_files))
+        else:
+            check_output_paths(self.output_path, self.kind.extension, tuple(ext for _, ext, _ in self.kind.extra_files))
         self._estimate = self.kind.estimate(body)
         self._body = body
         if self._estimate is None and self.max_ai_credits is not None:
@@ -251,7 +267,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         job = self.hook.wait_for_job(
             job_id, poll_interval=self.poll_interval, timeout=self.timeout, require_url=self.kind.requires_url
         )
-        self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
+        self._result = self._complete(context, job)
 
     def get_job_result(self, external_id: Any, context: Any) -> Any:
         if self._result is None:  # a retry found the job already completed: collect it
@@ -259,15 +275,22 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
             context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
             if not self.wait_for_completion:
                 return job_id
-            job = self.hook.get_job(job_id, require_url=self.kind.requires_url)
-            self._result = complete(context, self.kind.result(job_id, job.to_dict()), self.output_path, self.kind)
+            self._result = self._complete(context, self.hook.get_job(job_id, require_url=self.kind.requires_url))
         return self._result
 
     # -- deferred completion ----------------------------------------------------------------------
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom (and store the file), or raise."""
-        result = complete_from_event(context, event, PictoryJobTimeoutError, self.output_path, self.kind)
+        result = complete_from_event(
+            context,
+            event,
+            PictoryJobTimeoutError,
+            self.output_path,
+            self.kind,
+            read_job=self._read_job,
+            known=self._known_outputs(),
+        )
         report_spend(result, check_quota=self.check_quota, read_quota=self.hook.get_quota)
         return result
 

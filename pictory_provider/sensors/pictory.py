@@ -105,7 +105,7 @@ class PictoryJobSensorBase(BaseSensorOperator):
             self.log.info("Pictory job %s is %r%s", self.job_id, job.raw_status, progress)
             return False
         result = self.kind.result(job.job_id, job.to_dict())
-        return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path, self.kind))
+        return PokeReturnValue(is_done=True, xcom_value=complete(context, result, self.output_path, self.kind, job=job))
 
     def execute(self, context: Any) -> Any:
         from pictory_provider.api import validate_job_id
@@ -145,7 +145,14 @@ class PictoryJobSensorBase(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, push XCom, or raise its error."""
-        return complete_from_event(context, event, AirflowSensorTimeout, self.output_path, self.kind)
+        return complete_from_event(
+            context,
+            event,
+            AirflowSensorTimeout,
+            self.output_path,
+            self.kind,
+            read_job=lambda job_id: self.hook.get_job(job_id, require_url=self.kind.requires_url),
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the stored file is the output (``None`` without the OpenLineage provider)."""
@@ -231,9 +238,12 @@ class PictoryJobSensor(PictoryJobSensorBase):
     URL (a preview has none). It publishes what the job has: XCom ``job_id`` (the return value's),
     and the named keys of the kind the job's shape shows (``job_kind``): a render's ``video_url``,
     ``share_url``, ``srt_url``, ``vtt_url``, ``txt_url``, ``thumbnail_url``, ``duration``,
-    ``ai_credits_used``; a video's or an image's keys as their own sensors push them. The return value
-    is ``{"job_id", "job_kind", "url", ...}`` with ``None`` for what the job does not have. With
-    ``output_path`` the file of a job that has one is stored (a render's MP4 and subtitles too).
+    ``ai_credits_used``; a video's or an image's keys as their own sensors push them; a transcription's
+    ``transcript_text``, ``media_info``, ``duration`` (its texts are read from the job itself: the event
+    stays small); highlights' ``highlights`` and ``highlights_summary``. The return value is
+    ``{"job_id", "job_kind", "url", ...}`` with ``None`` for what the job does not have. With
+    ``output_path`` the file of a job that has one is stored (a render's MP4 and subtitles too; a
+    transcription's ``.srt``, ``.vtt``, ``.txt`` and ``.json``; highlights' ``.json``).
 
     :param job_id: The Pictory job id (templated).
     :param pictory_conn_id: The Airflow connection id (templated).

@@ -55,7 +55,16 @@ __all__ = [
 #: is the output's title: a prompt, or a render's name; a rendered ``storyboard`` gives its ``videoName``).
 REQUEST_TITLE_FIELDS = ("prompt", "video_name", "storyboard_name", "name")
 #: Rendered template fields shown beside the title (when the task has them).
-REQUEST_DETAIL_FIELDS = ("model", "aspect_ratio", "style", "duration", "pictory_conn_id")
+REQUEST_DETAIL_FIELDS = (
+    "model",
+    "aspect_ratio",
+    "style",
+    "duration",
+    "media_type",
+    "language",
+    "highlight_duration",
+    "pictory_conn_id",
+)
 #: AI credits one job can plausibly use: a value above it (or negative, or not a finite number) is a broken
 #: record and is not counted. Far above any real job (a long render costs tens to hundreds of credits).
 MAX_JOB_CREDITS = 1_000_000
@@ -121,8 +130,8 @@ class Output:
 
     @property
     def url(self) -> str | None:
-        """The output's download URL, if it is a safe http(s) URL."""
-        return safe_url(self.fields.get("url"))
+        """The output's download URL (a transcription's: its source media), if it is a safe http(s) URL."""
+        return safe_url(self.fields.get("url") or self.fields.get("media_url"))
 
     @property
     def credits(self) -> float:
@@ -168,7 +177,7 @@ def xcom_keys(kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[str]:
     for kind in kinds.values():
         keys.update(kind.xcom_keys.values())
         keys.add(kind.path_key)
-        keys.update(path_key for _, _, path_key in kind.extra_files)
+        keys.update(path_key for _, path_key in kind.stored_files)
     return keys
 
 
@@ -250,7 +259,7 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
 
 def _extra_paths(values: Mapping[str, Any], kind: JobKind) -> dict[str, str]:
     """Where the files stored beside the output are, by extension (strings only)."""
-    return {extension: path for _, extension, path_key in kind.extra_files if (path := _path(values.get(path_key)))}
+    return {extension: path for extension, path_key in kind.stored_files if (path := _path(values.get(path_key)))}
 
 
 def _kind_of_extra(extra: Mapping[str, Any], kinds: Mapping[str, JobKind]) -> JobKind | None:

@@ -68,6 +68,8 @@ HEADERS = {
 LABELS = {"pictory_conn_id": "Connection"}
 #: File extensions shown in a video player (any other output is shown as an image).
 VIDEO_EXTENSIONS = ("mp4", "webm", "mov")
+#: A transcription's source shown in an audio player (any other source in a video player).
+AUDIO_EXTENSIONS = ("mp3", "wav", "m4a")
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,11 @@ def _media(output: Output, src: str | None, *, big: bool = False, track_src: str
     alt = escape(output.title or output.job_id)
     kind = KINDS_BY_SHAPE.get(output.kind)
     extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
+    if kind is not None and kind.text_files:  # a transcription: its source media, in a player
+        extension = src.lower().split("?")[0].rsplit(".", 1)[-1]
+        if extension in AUDIO_EXTENSIONS:
+            return f'<audio controls preload="metadata" src="{escape(src)}"></audio>'
+        extension = VIDEO_EXTENSIONS[0]
     if extension in VIDEO_EXTENSIONS:
         poster = safe_url(output.fields.get("thumbnail_url"))
         track = track_src or safe_url(output.fields.get("vtt_url"))
@@ -137,6 +144,35 @@ def _media(output: Output, src: str | None, *, big: bool = False, track_src: str
             + "</video>"
         )
     return f'<img src="{escape(src)}" alt="{alt}" loading="lazy">'
+
+
+def _seconds(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+
+def _texts(output: Output) -> str:
+    """A transcription's text, or highlight segments and their summary, to show beside the player."""
+    fields = output.fields
+    parts: list[str] = []
+    if "text" in fields:
+        text = fields.get("text")
+        parts.append(
+            f'<h2>Transcript</h2><pre id="transcript" style="white-space: pre-wrap">{escape(text)}</pre>'
+            if isinstance(text, str)
+            else '<p class="empty" id="transcript">The transcript is too long for XCom: read its stored .txt.</p>'
+        )
+    segments = fields.get("highlights")
+    if isinstance(segments, list):
+        rows = "".join(
+            f"<tr><td>{_seconds(s.get('start'))}&ndash;{_seconds(s.get('end'))} s</td>"
+            f"<td>{escape(str(s.get('text')))}</td></tr>"
+            for s in segments
+            if isinstance(s, dict)
+        )
+        parts.append(f'<h2>Highlights</h2><table id="highlights">{rows}</table>')
+    if isinstance(fields.get("summary"), str):
+        parts.append(f'<p id="summary">{escape(fields["summary"])}</p>')
+    return f'<div class="output">{"".join(parts)}</div>' if parts else ""
 
 
 def _options(values: Iterable[str], chosen: str, blank: str) -> str:
@@ -152,9 +188,13 @@ def _card(output: Output, src: str | None, ui_base: str, plugin_route: str) -> s
     ti_href = f"{ui_base}{ti_ui_path(task)}/plugin/{plugin_route}"
     label = f"{task.task_id}" + (f"[{task.map_index}]" if task.map_index >= 0 else "")
     title = output.title
+    text = output.fields.get("summary") or output.fields.get("text")  # highlights, or a transcript
+    shown = (
+        f'<p class="meta">{escape(text[:280])}</p>' if src is None and isinstance(text, str) else _media(output, src)
+    )
     return (
         f'<div class="card" data-job-id="{escape(output.job_id)}" data-dag-id="{escape(task.dag_id)}">'
-        f"{_media(output, src)}"
+        f"{shown}"
         + (f"<div>{escape(title[:140])}</div>" if title else "")
         + f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a>'
         f" · {escape(task.run_id)}</div>"
@@ -344,10 +384,14 @@ def task_page(
     if pictory:
         rows.append(("On Pictory", f'<a href="{escape(pictory)}" target="_blank" rel="noopener">{escape(pictory)}</a>'))
     rows.append(("Recorded", f"{escape(output.timestamp.strftime('%Y-%m-%d %H:%M:%S'))} UTC ({escape(output.source)})"))
+    texts = _texts(output)  # a transcript beside its player; highlights (no player without a source)
+    media = _media(output, src, big=True, track_src=track_src) if src or not texts else ""
     body = (
         "<h1>Pictory</h1>"
         + (f'<p id="title">{escape(title)}</p>' if title else "")
-        + f'<div class="detail"><div class="output">{_media(output, src, big=True, track_src=track_src)}</div>'
+        + '<div class="detail">'
+        + (f'<div class="output">{media}</div>' if media else "")
+        + texts
         + "<dl>"
         + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
         + "</dl></div>"
