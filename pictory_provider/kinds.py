@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pictory_provider import api, projects, storyboard, transcription
+from pictory_provider import ai_studio, api, projects, storyboard, transcription
 
 __all__ = [
     "ANY_JOB",
@@ -154,7 +154,7 @@ def _video_defaults(body: Mapping[str, Any]) -> dict[str, Any]:
 IMAGE = JobKind(
     name="image",
     path=api.IMAGES_PATH,
-    build_request=api.build_image_request,
+    build_request=ai_studio.build_image_request,
     result_fields=("url", "width", "height", "ai_credits_used"),
     xcom_keys={"url": "image_url", "ai_credits_used": "ai_credits_used", "width": "width", "height": "height"},
     path_key="image_path",
@@ -169,7 +169,7 @@ IMAGE = JobKind(
 VIDEO = JobKind(
     name="video",
     path=api.VIDEOS_PATH,
-    build_request=api.build_video_request,
+    build_request=ai_studio.build_video_request,
     result_fields=(
         "url",
         "width",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pictory_provider.ai_studio import build_image_request
 from pictory_provider.api import (
     JobStatus,
-    build_image_request,
     job_failure,
     parse_created_job,
     parse_job,

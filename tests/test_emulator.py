@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from pictory_provider import api
+from pictory_provider import ai_studio, api
 from pictory_provider.emulator import PictoryEmulator
 
 KEY = "pictai_test_key_123"
@@ -167,7 +167,7 @@ def test_validation_errors(emu: PictoryEmulator, body: dict[str, Any], field: st
     assert payload["code"] == "INVALID_REQUEST_BODY"
     assert payload["message"] == "Request body validation failed"
     assert [f["name"] for f in payload["fields"]] == [field]
-    assert payload["fields"] == api.image_request_errors(body)
+    assert payload["fields"] == ai_studio.image_request_errors(body)
     assert emu.stats()["jobs_created"] == 0
 
 

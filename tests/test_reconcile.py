@@ -356,7 +356,7 @@ def test_a_cleared_task_whose_job_pictory_no_longer_knows_buys_it_anew_and_says_
 ):
     """Gone for good: the 404 repeats over GONE_CONFIRM_SECONDS and the jobs list no longer holds it."""
     monkeypatch.setattr(job_proofs, "GONE_CONFIRM_SECONDS", 0.3)
-    monkeypatch.setattr("pictory_provider.operators.pictory.GONE_CONFIRM_SECONDS", 0.3)
+    monkeypatch.setattr("pictory_provider.operators.base.GONE_CONFIRM_SECONDS", 0.3)
     pictory_conn.set_job_seconds(0)
     store = TaskStateStore()
     first = operator().execute(make_context(store))

@@ -6,15 +6,14 @@ from __future__ import annotations
 import pytest
 
 from pictory_provider import api
+from pictory_provider.ai_studio import build_video_request, video_request_errors
 from pictory_provider.api import (
     VIDEO_MODEL_CREDITS_PER_SECOND,
     VIDEOS_PATH,
     JobStatus,
-    build_video_request,
     parse_duration,
     parse_job,
     video_credits,
-    video_request_errors,
 )
 from pictory_provider.events import EVENT_KEYS, make_event
 from pictory_provider.exceptions import PictoryValidationError

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from pictory_provider import api, storyboard
+from pictory_provider import ai_studio, api, storyboard
 from pictory_provider.api import JobStatus
 from pictory_provider.emulator import media
 from pictory_provider.emulator.account import CREDIT_ROUTES, OutOfCredits, add_credit_routes
@@ -73,8 +73,8 @@ def _storyboard_body(payload: dict[str, Any]) -> dict[str, Any]:
 #: Per kind: what Pictory keeps of a body (unknown fields silently stripped) and its validation (the
 #: same function the hook uses).
 CREATE: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], list[Any]]]] = {
-    "image": (_fields(REQUEST_FIELDS), api.image_request_errors),
-    "video": (_fields(VIDEO_REQUEST_FIELDS), api.video_request_errors),
+    "image": (_fields(REQUEST_FIELDS), ai_studio.image_request_errors),
+    "video": (_fields(VIDEO_REQUEST_FIELDS), ai_studio.video_request_errors),
     "render": (_storyboard_body, _storyboard_errors),
     "preview": (_storyboard_body, _storyboard_errors),
 }

@@ -13,7 +13,8 @@ from typing import Any
 
 from pictory_provider.exceptions import PictoryValidationError
 from pictory_provider.kinds import PREVIEW, PREVIEW_RENDER, PROJECT_RENDER, RENDER, RENDER_PARAMS, TEMPLATE_RENDER
-from pictory_provider.operators.pictory import PictoryGenerateOperatorBase, PictoryVideoLink
+from pictory_provider.operators.base import PictoryGenerateOperatorBase
+from pictory_provider.operators.pictory import PictoryVideoLink
 from pictory_provider.request_limits import nesting_problem, too_deep
 from pictory_provider.sensors.pictory import DEFAULT_CONN_ID, DEFAULT_TIMEOUT
 from pictory_provider.storyboard import storyboard_errors

@@ -14,7 +14,7 @@ from typing import Any
 
 from pictory_provider.exceptions import PictoryValidationError
 from pictory_provider.kinds import HIGHLIGHTS, HIGHLIGHTS_FROM_JOB, TRANSCRIPTION
-from pictory_provider.operators.pictory import PictoryGenerateOperatorBase
+from pictory_provider.operators.base import PictoryGenerateOperatorBase
 from pictory_provider.transcription import (
     DEFAULT_HIGHLIGHT_DURATION,
     DEFAULT_LANGUAGE,
