@@ -171,7 +171,7 @@ class PictoryEmulator:
 
     def configure_list(self, **settings: Any) -> dict[str, Any]:
         """``GET /jobs`` settings: ``page_size``, ``paging`` ("key" | "offset"), ``arrivals_per_page``,
-        ``list_outputs`` (see :data:`~pictory_provider.emulator.state.LIST_DEFAULTS`); reset restores them."""
+        ``list_outputs`` (see :data:`~pictory_provider.emulator.list_settings.LIST_DEFAULTS`); reset restores them."""
         return self._state.configure_list(**settings)
 
     def add_other_jobs(
