@@ -115,7 +115,7 @@ def test_approval_example_previews_then_waits_for_a_human_before_rendering():
 
 
 def test_the_approval_docs_say_where_to_approve_and_what_a_timeout_does():
-    page = (EXAMPLE_DAGS.parent / "docs" / "renders.md").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parent.parent / "docs" / "renders.md").read_text(encoding="utf-8")
     section = page.split("### Preview first, then a human approval")[1].split("\n## ")[0]
     for needle in ("Browse → Required Actions", "response_timeout", "nothing is bought", "hitlDetails"):
         assert needle in section, needle
