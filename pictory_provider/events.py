@@ -140,10 +140,14 @@ def job_result(job_id: str, url: str | None, width: Any, height: Any, ai_credits
 
 
 def push_result(context: Any, result: dict[str, Any], kind: JobKind = IMAGE) -> None:
-    """Push the kind's named XCom keys (images: ``image_url``, ``ai_credits_used``, ``width``, ``height``)."""
+    """Push the kind's named XCom keys (images: ``image_url``, ``ai_credits_used``, ``width``, ``height``).
+
+    A field the job does not have (``None``) is not pushed: ``xcom_pull`` gives ``None`` for it either way,
+    and Airflow 3.0's execution API refuses a ``None`` XCom value (HTTP 422, the task fails)."""
     ti = context["ti"]
     for field, key in kind.xcom_keys.items():
-        ti.xcom_push(key=key, value=result.get(field))
+        if (value := result.get(field)) is not None:
+            ti.xcom_push(key=key, value=value)
 
 
 def complete(

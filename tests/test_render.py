@@ -25,7 +25,7 @@ from pictory_provider.exceptions import (
     PictoryValidationError,
 )
 from pictory_provider.hooks.pictory import PictoryHook
-from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER, TRANSCRIPTION, VIDEO
+from pictory_provider.kinds import ANY_JOB, PREVIEW, PREVIEW_RENDER, RENDER, VIDEO
 from pictory_provider.operators.render import PictoryRenderVideoOperator
 from pictory_provider.sensors.pictory import PictoryJobSensor
 from pictory_provider.storyboard import RENDER_PATH, storyboard_errors, storyboard_warnings
@@ -402,7 +402,7 @@ def test_preview_first_then_render_the_reviewed_preview(pictory_conn, tmp_path):
         "preview_url": ctx["ti"].xcom["preview_url"],
         "project_id": None,
     }
-    assert set(ctx["ti"].xcom) == {"job_id", "preview_url", "project_id"}
+    assert set(ctx["ti"].xcom) == {"job_id", "preview_url"}  # no saveProject: no project_id pushed
     render_ctx = make_context()
     result = operator(preview_job_id=preview["job_id"], deferrable=False, output_path=f"{tmp_path}/").execute(
         render_ctx
@@ -484,10 +484,11 @@ def test_job_sensor_takes_previews_images_and_other_jobs(pictory_conn):
     time.sleep(0.6)
     video_keys = set(VIDEO.xcom_keys.values())  # pinned key by key in tests/test_video_api.py
     for job_id, kind, keys in (
-        (preview_id, "preview", {"preview_url", "project_id"}),
+        (preview_id, "preview", {"preview_url"}),  # a value that is None is not pushed
         (image_id, "image", {"image_url", "width", "height", "ai_credits_used"}),
         (video_id, "video", video_keys),
-        (other_id, "transcription", set(TRANSCRIPTION.xcom_keys.values())),  # read from the job itself
+        # read from the job itself; what this bare job lacks (media, mediaInfo, credits) is not pushed
+        (other_id, "transcription", {"transcript_text"}),
     ):
         ctx = make_context()
         result = PictoryJobSensor(task_id="wait", job_id=job_id, hook_params=FAST, deferrable=False).execute(ctx)
@@ -557,7 +558,7 @@ def test_job_sensor_deferred_path_completes_a_preview_without_a_url(pictory_conn
     event = asyncio.run(asyncio.wait_for(first_event(), 20))
     assert (event["status"], event["url"], event["job_kind"]) == ("success", None, "preview")
     assert sensor.execute_complete(ctx, event)["job_id"] == preview_id
-    assert ctx["ti"].xcom == {"preview_url": event["preview_url"], "project_id": None}
+    assert ctx["ti"].xcom == {"preview_url": event["preview_url"]}  # project_id None: not pushed
 
 
 @pytest.mark.parametrize("render", [json.dumps, repr])

@@ -312,7 +312,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             # create Pictory makes late): shielded from aiohttp's cancellation on disconnect
             delay = DEFAULT_FAULT_DELAY if fault.delay is None else fault.delay
             await request.read()  # the body is kept: the handler reads it after the client may have left
-            response = await asyncio.shield(asyncio.ensure_future(_after(delay, respond())))
+            response = await asyncio.shield(asyncio.ensure_future(_after(delay, respond)))
         elif fault.kind not in SHAPING_KINDS and fault.kind != "answer_late":
             if fault.kind == "status" and fault.delay:  # a gateway that gives up after a while: nothing created
                 await asyncio.sleep(fault.delay)
@@ -338,9 +338,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 # -- admin routes (no auth, not counted) ---------------------------------------------------------
 
 
-async def _after(delay: float, answer: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+async def _after(delay: float, answer: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     await asyncio.sleep(delay)
-    return await answer
+    return await answer()
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
