@@ -108,15 +108,22 @@ class PictoryLookupsMixin:
     def list_avatars(self) -> list[Avatar]:
         """AI avatars (``GET /v1/avatars``, every page): ``id``, ``name``, ``gender`` and ``looks``;
         a look's ``id`` is the ``avatar.avatarId`` to send."""
-        avatars: list[Avatar] = []
-        next_key: str | None = None
+        return self._every_page(AVATARS_PATH, "nextPageKey", parse_avatars_page)
+
+    def _every_page(
+        self, path: str, key_name: str, parse_page: Callable[[Any], tuple[list[Any], str | None]]
+    ) -> list[Any]:
+        """Every item of a paged lookup, following its page key (``?<key_name>=``), at most
+        :data:`MAX_LOOKUP_PAGES` pages (a key that never ends is an error, not a hang)."""
+        items: list[Any] = []
+        key: str | None = None
         for _ in range(MAX_LOOKUP_PAGES):
-            query = f"?{urlencode({'nextPageKey': next_key})}" if next_key else ""
-            page, next_key = parse_avatars_page(self._call("GET", AVATARS_PATH + query, f"GET {AVATARS_PATH}"))
-            avatars += page
-            if next_key is None:
-                return avatars
-        raise PictoryAPIError(f"GET {AVATARS_PATH} still had a nextPageKey after {MAX_LOOKUP_PAGES} pages")
+            query = f"?{urlencode({key_name: key})}" if key else ""
+            page, key = parse_page(self._call("GET", path + query, f"GET {path}"))
+            items += page
+            if key is None:
+                return items
+        raise PictoryAPIError(f"GET {path} still had a page key after {MAX_LOOKUP_PAGES} pages")
 
     def search_music(self, query: str | None = None, **filters: Any) -> list[MusicTrack]:
         """Search the music library (``POST /v1/music/search``), one page: documented filters such as

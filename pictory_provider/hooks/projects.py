@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from pictory_provider.exceptions import PictoryAPIError
-from pictory_provider.hooks.lookups import MAX_LOOKUP_PAGES
 from pictory_provider.kinds import PROJECT_RENDER, TEMPLATE_RENDER
 from pictory_provider.projects import (
     PROJECT_PATH,
@@ -36,20 +34,13 @@ class PictoryProjectsMixin:
     :meth:`render_template` (see :class:`PictoryHook`)."""
 
     _call: Callable[..., Any]
+    _every_page: Callable[..., list[Any]]
     create_job: Callable[..., str]
 
     def list_projects(self) -> list[Project]:
         """Saved projects (``GET /v2/projects``, every page, following ``pageKey`` as ``?pagekey=``):
         ``id`` (text for v3 projects, a number for older ones), ``name``, ``source``, ``savedDate``, ..."""
-        projects: list[Project] = []
-        key: str | None = None
-        for _ in range(MAX_LOOKUP_PAGES):
-            query = f"?{urlencode({'pagekey': key})}" if key else ""
-            page, key = parse_projects_page(self._call("GET", PROJECTS_PATH + query, f"GET {PROJECTS_PATH}"))
-            projects += page
-            if key is None:
-                return projects
-        raise PictoryAPIError(f"GET {PROJECTS_PATH} still had a pageKey after {MAX_LOOKUP_PAGES} pages")
+        return self._every_page(PROJECTS_PATH, "pagekey", parse_projects_page)
 
     def get_project(self, project_id: str | int) -> ProjectDetails:
         """One project (``GET /v2/projects/{id}``): ``projectName``, ``videoURL``, ``shareVideoURL``,
