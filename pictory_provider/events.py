@@ -33,6 +33,7 @@ __all__ = [
     "XCOM_IMAGE_PATH",
     "XCOM_IMAGE_URL",
     "XCOM_JOB_ID",
+    "XCOM_VIDEO_NAME",
     "XCOM_WIDTH",
     "complete",
     "complete_from_event",
@@ -80,6 +81,8 @@ EVENT_KEYS = (
 #: Named XCom keys pushed on success, beside the ``return_value`` dict.
 XCOM_IMAGE_URL, XCOM_AI_CREDITS, XCOM_WIDTH, XCOM_HEIGHT = "image_url", "ai_credits_used", "width", "height"
 XCOM_JOB_ID, XCOM_IMAGE_PATH = "job_id", "image_path"
+#: The name of the output the request asked for (a storyboard's ``videoName``), beside the job id.
+XCOM_VIDEO_NAME = "video_name"
 
 
 def make_event(

@@ -77,6 +77,9 @@ class JobKind:
         the trigger event, which stays small; ``None`` for kinds whose event carries everything.
     :param text_files: Files stored with ``output_path`` from the job's texts (:data:`TextFile`), each
         beside ``output_path`` (or ``<job_id>.<extension>`` in a folder), all or none.
+    :param name_field: The request field that names the output (a storyboard's ``videoName``): the task
+        publishes it as XCom ``video_name`` with the job id (the UI's title; Airflow truncates a large
+        rendered storyboard, so its rendered fields may not hold it).
     """
 
     name: str
@@ -98,6 +101,7 @@ class JobKind:
     url_field: str = "url"
     job_outputs: Callable[[Any], dict[str, Any]] | None = None
     text_files: tuple[TextFile, ...] = ()
+    name_field: str | None = None
 
     def create_request(self, body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """``(method, path, sent body)`` of the create request for a built ``body``."""
@@ -248,6 +252,7 @@ RENDER = JobKind(
     match_fields=tuple(name for name in storyboard.TOP_LEVEL_FIELDS if name not in DELIVERY_FIELDS),
     list_path=None,
     extra_files=_RENDER_FILES,
+    name_field="videoName",
 )
 
 #: What a completed preview publishes: the player page to watch before paying, and with ``saveProject``
@@ -269,6 +274,7 @@ PREVIEW = JobKind(
     match_fields=RENDER.match_fields,
     list_path=None,
     requires_url=False,
+    name_field="videoName",
 )
 
 #: The render of a reviewed preview (``PUT /v2/video/render/{previewJobId}``): a render job.
@@ -337,6 +343,7 @@ TEMPLATE_RENDER = JobKind(
     match_fields=("templateId", "variables", "videoName"),
     list_path=None,
     extra_files=_RENDER_FILES,
+    name_field="videoName",
 )
 
 

@@ -94,6 +94,7 @@ def test_the_preview_task_publishes_its_player_page(pictory_conn):
     )
     result = operator.execute(ctx)
     assert ctx["ti"].xcom["preview_url"] == result["preview_url"] and "/v2/preview/" in result["preview_url"]
+    assert ctx["ti"].xcom["video_name"] == "release-notes"  # the render of this preview is titled by it in the UI
 
 
 # -- render with modifications (items 3 and 10) ----------------------------------------------------

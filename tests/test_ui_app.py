@@ -232,14 +232,15 @@ def test_the_tab_finds_a_run_whose_id_has_a_plus_as_airflow_3_1_links_it(client,
 
 def test_a_read_cut_at_max_rows_says_the_spend_is_incomplete(client, session, monkeypatch):
     """The spend must not look complete when the newest MAX_ROWS records left older ones out."""
-    from pictory_provider.ui import app as ui_app
 
     publish(session, "a_dag", "first", image(JOB_A), {"prompt": "older"})
     publish(session, "a_dag", "second", image(JOB_B), {"prompt": "newer"})
     whole = client.get("/pictory/api/outputs").json()
     assert (whole["truncated"], whole["spend"]["jobs"]) == (False, 2)
     assert 'id="truncated"' not in client.get("/pictory/").text
-    monkeypatch.setattr(ui_app, "MAX_ROWS", 4)  # fewer than the 6 XCom rows of the two tasks
+    from pictory_provider.ui import records
+
+    monkeypatch.setattr(records, "MAX_ROWS", 4)  # fewer than the 6 XCom rows of the two tasks
     cut = client.get("/pictory/api/outputs").json()
     assert cut["truncated"] is True
     page = client.get("/pictory/").text
@@ -382,3 +383,36 @@ def test_huge_urls_are_not_passed_on_and_outputs_are_paged(client, session):
     last = client.get("/pictory/?" + "offset=120").text
     assert last.count('class="card"') == 10 and "121-130 of 130" in last and 'id="older"' not in last
     assert f'data-job-id="{job(127)}"' in last and 'id="newer" href="?offset=60"' in last
+
+
+TRUNCATED = "Truncated. You can change this behaviour in [core]max_templated_field_length. {'aspectRatio': ..."
+
+
+def test_a_render_of_an_approved_preview_is_titled_by_the_name_its_preview_published(client, session):
+    """The render task's own fields hold only ``preview_job_id``: the title is the ``video_name`` the task of
+    its run that made that preview published (its rendered storyboard is truncated when large), or for
+    records older than that XCom, the preview task's rendered storyboard's ``videoName``."""
+    preview = {"job_id": JOB_A, "preview_url": "https://video.pictory.ai/v2/preview/x", "video_name": "Spring launch"}
+    publish(session, "a_dag", "preview", preview, {"storyboard": TRUNCATED, "preview_only": True})
+    render = {"job_id": JOB_B, "video_url": f"https://cdn.pictory.ai/{JOB_B}.mp4", "ai_credits_used": 12}
+    publish(session, "a_dag", "render", render, {"preview_job_id": JOB_A, "pictory_conn_id": "pictory_default"})
+    tab = client.get("/pictory/task", params=task_query("a_dag", "render")).text
+    assert '<h1 id="title">Spring launch</h1>' in tab
+    card = re.search(rf'<div class="card" data-job-id="{JOB_B}".*?</div></div>', client.get("/pictory/").text)
+    assert card and "Spring launch" in card.group(0)
+    # an older preview task (no video_name XCom): its rendered storyboard
+    board = {"videoName": "Autumn sale", "scenes": [{"story": "Hello"}]}
+    publish(
+        session,
+        "a_dag",
+        "old_preview",
+        {"job_id": JOB_FORGED, "preview_url": "https://x.test/p"},
+        {"storyboard": board},
+    )
+    publish(session, "a_dag", "old_render", render | {"job_id": "d" * 36}, {"preview_job_id": JOB_FORGED})
+    older = client.get("/pictory/task", params=task_query("a_dag", "old_render")).text
+    assert '<h1 id="title">Autumn sale</h1>' in older
+    # a preview this run did not make is not found: the render still says what it is
+    publish(session, "a_dag", "lone", render | {"job_id": "e" * 36}, {"preview_job_id": "made-elsewhere"})
+    lone = client.get("/pictory/task", params=task_query("a_dag", "lone")).text
+    assert '<h1 id="title">Render of a reviewed storyboard preview</h1>' in lone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -236,7 +237,7 @@ def test_gallery_page_shows_cards_spend_and_quota():
     assert "1-1 of 2" in html and 'id="older" href="?kind=image&amp;offset=1"' in html  # the filters kept
     assert '<span class="credits">8.6</span> AI credits, 2 jobs' in html
     assert "90</span> AI credits left of 100" in html
-    assert '<option value="image" selected>image</option>' in html
+    assert '<option value="image" selected>Image</option>' in html  # the kind's name, as the page calls it
     empty = pages.gallery_page(
         [],
         gallery.spend([]),
@@ -258,7 +259,7 @@ def test_task_page_shows_the_output_and_its_facts():
     output = rendered(output, {"prompt": "A lighthouse", "model": "flux-schnell", "aspect_ratio": "16:9"})
     page = pages.task_page(output.task, output, "/pictory/file?f=1", stored_href="/pictory/file?f=1")
     assert '<img src="/pictory/file?f=1"' in page
-    assert '<p id="title">A lighthouse</p>' in page
+    assert '<h1 id="title">A lighthouse</h1>' in page
     for fact in (
         IMAGE_JOB,
         "flux-schnell",
@@ -308,3 +309,60 @@ def test_pages_allow_only_their_own_script():
     assert f"script-src 'sha256-{digest}'" in policy
     assert "frame-ancestors 'self'" in policy and "default-src 'none'" in policy
     assert pages.HEADERS["Referrer-Policy"] == "same-origin"
+
+
+def render_values(job_id=VIDEO_JOB):
+    cdn = f"https://cdn.pictory.ai/{job_id}"
+    return {
+        "job_id": job_id,
+        "video_url": f"{cdn}.mp4",
+        "share_url": f"https://app.pictory.ai/share/{job_id}",
+        "srt_url": f"{cdn}.srt",
+        "vtt_url": f"{cdn}.vtt",
+        "txt_url": f"{cdn}.txt",
+        "thumbnail_url": f"{cdn}.jpg",
+        "audio_url": f"{cdn}.mp3",
+        "duration": 42,
+        "ai_credits_used": 12,
+    }
+
+
+def test_a_renders_links_are_named_and_each_url_is_listed_once():
+    output = gallery.outputs_from_xcoms(published("d", "render", render_values()))[0]
+    page = pages.task_page(output.task, output, output.url, stored_href=None)
+    links = re.findall(r'<a href="([^"]+)" target="_blank" rel="noopener" title="[^"]+">([^<]+)</a>', page)
+    assert [label for _, label in links] == [
+        "Open on Pictory",
+        "Download",
+        "Subtitles (SRT)",
+        "Subtitles (VTT)",
+        "Transcript (TXT)",
+        "Narration audio",
+        "Thumbnail",
+    ]
+    hrefs = [href for href, _ in links]
+    assert len(hrefs) == len(set(hrefs)) == 7  # Pictory's page is not listed twice
+    for raw in ("Srt url", "Vtt url", "Share url", "Thumbnail url", "Audio url", "On Pictory"):
+        assert raw not in page
+    assert '<span class="badge">Video</span>' in page
+
+
+def test_a_transcripts_source_is_one_link_not_two():
+    values = {"job_id": IMAGE_JOB, "media_url": "https://cdn.example.com/talk.mp3", "transcript_text": "Hello."}
+    output = gallery.outputs_from_xcoms(published("d", "transcribe", values))[0]
+    page = pages.task_page(output.task, output, output.url, stored_href=None)
+    assert page.count('href="https://cdn.example.com/talk.mp3"') == 1
+    assert ">Source media</a>" in page
+
+
+def test_a_renders_title_is_the_video_name_it_published():
+    """Airflow truncates a rendered storyboard over [core]max_templated_field_length (4096 characters), so
+    the name comes from XCom ``video_name``; the render of a reviewed preview without one says what it is."""
+    values = render_values() | {"video_name": "Spring launch"}
+    output = gallery.outputs_from_xcoms(published("d", "render", values))[0]
+    output = rendered(output, {"storyboard": "Truncated. You can change this behaviour in [core]max_templated_..."})
+    assert output.title == "Spring launch"
+    assert '<h1 id="title">Spring launch</h1>' in pages.task_page(output.task, output, None, stored_href=None)
+    unnamed = gallery.outputs_from_xcoms(published("d", "render", render_values()))[0]
+    assert rendered(unnamed, {"preview_job_id": IMAGE_JOB}).title == "Render of a reviewed storyboard preview"
+    assert rendered(unnamed, {}).title is None

@@ -79,6 +79,8 @@ def test_example_blog_posts_become_narrated_videos(home, emulator, tmp_path):  #
         assert render["video_path"] == f"{tmp_path}/{job_id}.mp4"
         assert (render["srt_path"], render["vtt_path"]) == (f"{tmp_path}/{job_id}.srt", f"{tmp_path}/{job_id}.vtt")
         assert xcom[("render_video", index, "video_url")] == render["url"]
+        # the UI's title, whole even when Airflow truncates the rendered storyboard
+        assert xcom[("render_video", index, "video_name")] == emulator._state._jobs[job_id].storyboard["videoName"]
         summary = mp4_summary(Path(render["video_path"]).read_bytes())
         assert (summary["width"], summary["height"]) == (1280, 720)
         assert "-->" in Path(render["srt_path"]).read_text()

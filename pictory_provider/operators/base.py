@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin
 
 from pictory_provider.credits import check_max_ai_credits, guard_spend, report_spend
-from pictory_provider.events import XCOM_JOB_ID, complete, complete_from_event
+from pictory_provider.events import XCOM_JOB_ID, XCOM_VIDEO_NAME, complete, complete_from_event
 from pictory_provider.exceptions import PictoryJobTimeoutError, PictoryNotFoundError, PictoryValidationError
 from pictory_provider.job_proofs import GONE_CONFIRM_SECONDS
 from pictory_provider.kinds import IMAGE, JobKind
@@ -94,6 +94,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         self.max_ai_credits = check_max_ai_credits(max_ai_credits)
         self.check_quota = check_quota
         self._result: Any = None
+        self._body: dict[str, Any] = {}  # the built request, once execute built it
 
     @cached_property
     def hook(self) -> PictoryHook:
@@ -176,8 +177,15 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
         )
         # The in-flight record first; the job id is stored before it reaches XCom.
         job_id = self._guard.submit(lambda: self.hook.create_job(self.kind, **params), self.hook.read_fence)
-        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+        self._publish_job(context, job_id)
         return job_id
+
+    def _publish_job(self, context: Any, job_id: str) -> None:
+        """XCom ``job_id``, and ``video_name`` when the request names its output (the kind's ``name_field``)."""
+        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+        name = self._body.get(self.kind.name_field) if self.kind.name_field else None
+        if isinstance(name, str) and name:
+            context["ti"].xcom_push(key=XCOM_VIDEO_NAME, value=name)
 
     def check_before_buying(self, body: dict[str, Any]) -> None:
         """Checks a subclass runs on the built request just before a new purchase (none here)."""
@@ -221,7 +229,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
 
     def poll_until_complete(self, external_id: Any, context: Any) -> None:
         job_id = str(external_id)
-        context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)  # again on a resumed retry: XCom was cleared
+        self._publish_job(context, job_id)  # again on a resumed retry: XCom was cleared
         if not self.wait_for_completion:
             self._result = job_id
             return
@@ -248,7 +256,7 @@ class PictoryGenerateOperatorBase(ResumableJobMixin, BaseOperator):
     def get_job_result(self, external_id: Any, context: Any) -> Any:
         if self._result is None:  # a retry found the job already completed: collect it
             job_id = str(external_id)
-            context["ti"].xcom_push(key=XCOM_JOB_ID, value=job_id)
+            self._publish_job(context, job_id)
             if not self.wait_for_completion:
                 return job_id
             self._result = self._complete(context, self.hook.get_job(job_id, require_url=self.kind.requires_url))

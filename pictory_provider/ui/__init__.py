@@ -4,7 +4,9 @@
   empty on Airflow < 3.1;
 - :mod:`pictory_provider.ui.gallery`: pure functions from Airflow's records (XCom rows, asset events,
   rendered fields) to outputs, filters and the AI-credit spend;
-- :mod:`pictory_provider.ui.pages`: the server-rendered HTML;
+- :mod:`pictory_provider.ui.pages`: the server-rendered HTML, in Airflow's look (:mod:`pictory_provider.ui.theme`);
+- :mod:`pictory_provider.ui.records`: what the views read from Airflow's tables (XCom, asset events,
+  rendered fields);
 - :mod:`pictory_provider.ui.files`: which stored files the views may serve;
 - :mod:`pictory_provider.ui.app`: the FastAPI app the api-server mounts under ``/pictory`` (database
   reads and Airflow's authorization; imported only by the api-server).

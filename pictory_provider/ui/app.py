@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
-from types import SimpleNamespace
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -32,34 +30,29 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pictory_provider.kinds import KINDS_BY_SHAPE
-from pictory_provider.ui import gallery, pages
-from pictory_provider.ui.files import MEDIA_TYPES, PARTS, extension_of, output_file
+from pictory_provider.ui import gallery, pages, records
+from pictory_provider.ui.files import MEDIA_TYPES, PARTS, extension_of
 from pictory_provider.ui.plugin import TASK_ROUTE
+from pictory_provider.ui.records import decode, load_outputs, read_outputs, stored_files, with_requests
 
 __all__ = [
     "API_LIMIT",
     "API_MAX_LIMIT",
     "DEFAULT_DAYS",
-    "MAX_ROWS",
     "SHOWN",
     "Gathered",
     "create_app",
-    "load_outputs",
     "readable_xcom_dags",
-    "stored_files",
-    "with_requests",
 ]
 
 log = logging.getLogger(__name__)
 
 #: The gallery's default window (days back from today, UTC) when no dates are chosen.
 DEFAULT_DAYS = 30
-#: At most this many XCom rows / asset events are read per request (newest first).
-MAX_ROWS = 20_000
 #: Cards shown on one page of the gallery (all outputs count in the spend).
 SHOWN = 60
 #: Outputs in one answer of ``/api/outputs`` unless ``limit`` says otherwise, and the most it may ask.
@@ -110,150 +103,6 @@ def readable_xcom_dags(user: Any, dag_ids: Iterable[str], session: Session) -> s
     }
 
 
-def _decode(value: Any) -> Any:
-    """An XCom value, or ``None`` when the api-server cannot decode it (a class outside
-    ``allowed_deserialization_classes``, say): one such row must not break the page."""
-    from airflow.models.xcom import XComModel
-
-    try:
-        return XComModel.deserialize_value(SimpleNamespace(value=value))
-    except Exception:  # ImportError, and whatever a custom class's deserialize raises
-        return None
-
-
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
-    return (items[start : start + size] for start in range(0, len(items), size))
-
-
-def load_outputs(
-    session: Session,
-    dag_ids: set[str],
-    *,
-    since: date | None = None,
-    until: date | None = None,
-    task: gallery.TaskKey | None = None,
-) -> list[gallery.Output]:
-    """The outputs Airflow recorded (XCom, then asset events) in ``dag_ids`` between two UTC dates, or of
-    one task instance (``task``; the other tasks of its run are read for the submitter of a sensor's job)."""
-    return _read_outputs(session, dag_ids, since=since, until=until, task=task)[0]
-
-
-def _read_outputs(
-    session: Session,
-    dag_ids: set[str],
-    *,
-    since: date | None = None,
-    until: date | None = None,
-    task: gallery.TaskKey | None = None,
-) -> tuple[list[gallery.Output], bool]:
-    """:func:`load_outputs`, and whether a read stopped at :data:`MAX_ROWS` (older records left out)."""
-    from airflow.models.asset import AssetEvent
-    from airflow.models.xcom import XComModel as X
-
-    if not dag_ids:
-        return [], False
-    xcom = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
-        X.key.in_(gallery.xcom_keys()), X.dag_id.in_(dag_ids)
-    )
-    events = select(
-        AssetEvent.source_dag_id,
-        AssetEvent.source_run_id,
-        AssetEvent.source_task_id,
-        AssetEvent.source_map_index,
-        AssetEvent.extra,
-        AssetEvent.timestamp,
-    ).where(AssetEvent.source_dag_id.in_(dag_ids))
-    if task is not None:
-        xcom = xcom.where(X.run_id == task.run_id)
-        events = events.where(
-            AssetEvent.source_run_id == task.run_id,
-            AssetEvent.source_task_id == task.task_id,
-            AssetEvent.source_map_index == task.map_index,
-        )
-    if task is None and since is not None:
-        start = datetime.combine(since, time(), tzinfo=UTC)
-        xcom, events = xcom.where(X.timestamp >= start), events.where(AssetEvent.timestamp >= start)
-    if task is None and until is not None and until < date.max:  # 9999-12-31: no end (and no next day)
-        end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
-        xcom, events = xcom.where(X.timestamp < end), events.where(AssetEvent.timestamp < end)
-    xcom_rows = [
-        gallery.XComRow(d, r, t, m, k, _decode(v), ts)
-        for d, r, t, m, k, v, ts in session.execute(xcom.order_by(X.timestamp.desc()).limit(MAX_ROWS))
-    ]
-    truncated = len(xcom_rows) >= MAX_ROWS
-    # Sensors publish no job_id key: the job id is in their return value (read for them only).
-    for chunk in _chunks(sorted(gallery.tasks_without_job_id(xcom_rows))):
-        returned = select(X.dag_id, X.run_id, X.task_id, X.map_index, X.key, X.value, X.timestamp).where(
-            X.key == "return_value", tuple_(X.dag_id, X.run_id, X.task_id, X.map_index).in_(chunk)
-        )
-        xcom_rows += [
-            gallery.XComRow(d, r, t, m, k, _decode(v), ts) for d, r, t, m, k, v, ts in session.execute(returned)
-        ]
-    events_read = session.execute(events.order_by(AssetEvent.timestamp.desc()).limit(MAX_ROWS)).all()
-    truncated = truncated or len(events_read) >= MAX_ROWS
-    event_rows = [
-        gallery.AssetEventRow(d, r, t, -1 if m is None else m, e, ts)
-        for d, r, t, m, e, ts in events_read
-        if d and r and t
-    ]
-    outputs = gallery.merge_outputs(
-        gallery.outputs_from_xcoms(xcom_rows), gallery.outputs_from_asset_events(event_rows)
-    )
-    if task is None:
-        return outputs, truncated
-    mine = [output for output in outputs if output.task == task]
-    if not mine:  # the task published a job again (the run's outputs name the first publisher): its own
-        requests = {output.job_id: output.request_task for output in outputs}
-        own = gallery.outputs_from_xcoms([row for row in xcom_rows if gallery.TaskKey(*row[:4]) == task])
-        mine = [replace(output, request_task=requests.get(output.job_id, output.task)) for output in own]
-    return mine, truncated
-
-
-def with_requests(session: Session, outputs: Sequence[gallery.Output]) -> list[gallery.Output]:
-    """The outputs with their request's rendered template fields (prompt, model, ...) attached."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-
-    keys = {output.request_task for output in outputs if output.request_task is not None}
-    if not keys:
-        return list(outputs)
-    found: dict[gallery.TaskKey, Any] = {}
-    rows = session.execute(
-        select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields).where(
-            tuple_(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index).in_([tuple(key) for key in keys])
-        )
-    )
-    for dag_id, run_id, task_id, map_index, rendered in rows:
-        found[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered
-    return [
-        replace(output, request=rendered)
-        if output.request_task is not None and isinstance(rendered := found.get(output.request_task), dict)
-        else output
-        for output in outputs
-    ]
-
-
-def stored_files(session: Session, outputs: Sequence[gallery.Output], part: str = "") -> dict[str, Path]:
-    """The files the plugin may serve for ``outputs`` (or the ``part`` beside each), by job id
-    (:func:`output_file`; one query for the rendered ``output_path`` of the tasks that stored them)."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-
-    tasks = {output.task for output in outputs if (output.extra_paths.get(part) if part else output.stored_path)}
-    if not tasks:
-        return {}
-    output_paths: dict[gallery.TaskKey, object] = {}
-    for chunk in _chunks(sorted(tasks)):
-        rows = session.execute(
-            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields).where(
-                tuple_(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index).in_([tuple(key) for key in chunk])
-            )
-        )
-        for dag_id, run_id, task_id, map_index, rendered in rows:
-            if isinstance(rendered, dict):
-                output_paths[gallery.TaskKey(dag_id, run_id, task_id, map_index)] = rendered.get("output_path")
-    files = {output.job_id: output_file(output, output_paths.get(output.task), part) for output in outputs}
-    return {job_id: path for job_id, path in files.items() if path is not None}
-
-
 def _parse_date(value: str, name: str) -> date | None:
     if not value:
         return None
@@ -289,7 +138,7 @@ def _gallery_outputs(
     permitted: set[str] = set(_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
     if dag_id:
         permitted &= {dag_id}
-    outputs, truncated = _read_outputs(session, permitted, since=first, until=last)
+    outputs, truncated = read_outputs(session, permitted, since=first, until=last)
     readable = readable_xcom_dags(user, {output.task.dag_id for output in outputs}, session)
     outputs = [output for output in outputs if output.task.dag_id in readable]
     filters = pages.Filters(dag_id, kind, since, until)
@@ -341,7 +190,7 @@ def _preview_url(session: Session, task: gallery.TaskKey) -> Any:
             X.key == "preview_url",
         )
     ).first()
-    return None if found is None else _decode(found[0])
+    return None if found is None else decode(found[0])
 
 
 TaskOutputDep = Annotated[tuple[gallery.TaskKey, gallery.Output | None], Depends(_task_output)]
@@ -419,7 +268,7 @@ def create_app(ui_base: str = "") -> FastAPI:
             shown=SHOWN,
             offset=offset,
             total=len(outputs),
-            truncated_at=MAX_ROWS if found.truncated else None,
+            truncated_at=records.MAX_ROWS if found.truncated else None,
         )
         return HTMLResponse(html, headers=pages.HEADERS)
 

@@ -48,6 +48,7 @@ __all__ = [
     "safe_url",
     "spend",
     "tasks_without_job_id",
+    "video_name",
     "xcom_keys",
 ]
 
@@ -73,6 +74,8 @@ MAX_URL_LENGTH = 8192
 #: Longest job id read (Pictory's are 36-character UUIDs) and stored path (a path is at most 4096 bytes on Linux).
 MAX_JOB_ID_LENGTH = 128
 MAX_PATH_LENGTH = 4096
+#: Longest video name read (a title; Pictory's ``videoName`` has no documented limit: inferred).
+MAX_NAME_LENGTH = 1000
 
 
 class TaskKey(NamedTuple):
@@ -127,6 +130,9 @@ class Output:
     request: Mapping[str, Any] = field(default_factory=dict)
     #: Files stored beside the output, by extension (a render's ``vtt``: XCom ``vtt_path``).
     extra_paths: Mapping[str, str] = field(default_factory=dict)
+    #: The output's name the task published (XCom ``video_name``: a storyboard's ``videoName``), or for the
+    #: render of a reviewed preview, the name the preview's task published.
+    name: str | None = None
 
     @property
     def url(self) -> str | None:
@@ -145,8 +151,12 @@ class Output:
 
     @property
     def title(self) -> str | None:
-        """The prompt (or render name) from the rendered template fields."""
-        return request_summary(self.request)[0]
+        """The video's name (XCom ``video_name``), else the prompt (or render name) from the rendered template
+        fields; for the render of a reviewed preview whose name is not found, that it is one."""
+        title = self.name or request_summary(self.request)[0]
+        if title is None and isinstance(self.request.get("preview_job_id"), str):
+            return "Render of a reviewed storyboard preview"
+        return title
 
 
 def _credits(value: object) -> float | None:
@@ -173,7 +183,7 @@ def safe_url(value: object) -> str | None:
 def xcom_keys(kinds: Mapping[str, JobKind] = KINDS_BY_SHAPE) -> set[str]:
     """The named XCom keys the UI reads: the job id and each kind's keys (the return value is read
     only for :func:`tasks_without_job_id`)."""
-    keys = {"job_id"}
+    keys = {"job_id", "video_name"}
     for kind in kinds.values():
         keys.update(kind.xcom_keys.values())
         keys.add(kind.path_key)
@@ -253,8 +263,15 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
             timestamp=stamps[task],
             request_task=submitters.get((task.dag_id, task.run_id, job_id), task),
             extra_paths=_extra_paths(values, kind),
+            name=video_name(values),
         )
     return sorted(outputs.values(), key=lambda o: o.timestamp, reverse=True)
+
+
+def video_name(values: Mapping[str, Any]) -> str | None:
+    """The ``video_name`` a task published, when it is a name (a non-empty string of at most 1,000 characters)."""
+    name = values.get("video_name")
+    return name if isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH else None
 
 
 def _extra_paths(values: Mapping[str, Any], kind: JobKind) -> dict[str, str]:

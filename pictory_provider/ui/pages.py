@@ -6,10 +6,8 @@ Every value from Airflow's records is escaped; URLs reach ``src``/``href`` only 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -17,55 +15,34 @@ from urllib.parse import quote, urlencode
 
 from pictory_provider.kinds import KINDS_BY_SHAPE
 from pictory_provider.ui.gallery import MAX_JOB_CREDITS, Output, Spend, TaskKey, request_summary, safe_url
+from pictory_provider.ui.theme import HEADERS
+from pictory_provider.ui.theme import page as _page
 
 __all__ = ["HEADERS", "Filters", "QuotaView", "gallery_page", "query", "task_page", "ti_ui_path"]
 
-_STYLE = """
-:root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --card: rgba(127,127,127,.07); }
-body { font: 14px/1.45 system-ui, sans-serif; margin: 16px; }
-h1 { font-size: 20px; margin: 0 0 12px; } h2 { font-size: 16px; margin: 20px 0 8px; }
-form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin-bottom: 12px; }
-form label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
-input, select, button { font: inherit; padding: 3px 6px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 12px; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: var(--card); }
-.card img, .card video { width: 100%; max-height: 230px; object-fit: contain; background: #0001; border-radius: 4px; }
-.meta { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
-.credits { font-weight: 600; }
-table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
-td.num, th.num { text-align: right; }
-.bar { display: inline-block; height: 8px; background: #6366f1; border-radius: 2px; }
-.panels { display: flex; flex-wrap: wrap; gap: 32px; }
-.detail { display: flex; flex-wrap: wrap; gap: 16px 24px; align-items: flex-start; }
-.output { flex: 1 1 420px; max-width: 760px; }
-.output img, .output video { max-width: 100%; max-height: 70vh; border-radius: 6px; }
-.detail dl { flex: 1 1 300px; margin: 0; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; } dt { color: var(--muted); }
-dd { margin: 0; overflow-wrap: anywhere; }
-.empty { color: var(--muted); } .error { color: #b91c1c; }
-"""
-_SCRIPT = (
-    "document.querySelectorAll('form.filters select').forEach("
-    "function (s) { s.addEventListener('change', function () { s.form.submit(); }); });"
-)
-#: Headers of every page: only the page's own script runs (by hash), media from http(s), forms to the
-#: plugin itself, framed only by Airflow's UI (same origin), a preview's player page framed from http(s),
-#: and no Airflow URL in the Referer that image requests send to Pictory's CDN.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
-        "style-src 'unsafe-inline'; "
-        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'; "
-        "frame-src http: https:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "private, no-store",
-}
-
-
 #: Labels of request fields whose name does not read well capitalized.
 LABELS = {"pictory_conn_id": "Connection"}
+#: What each kind is called on the page.
+KIND_LABELS = {
+    "image": "Image",
+    "video": "Video clip",
+    "render": "Video",
+    "transcription": "Transcript",
+    "highlights": "Highlights",
+}
+#: The output's links, in the order shown, by result field (each URL is listed once; ``share_url`` is
+#: Pictory's page of the video, ``url`` the file itself).
+LINK_LABELS = {
+    "share_url": "Open on Pictory",
+    "url": "Download",
+    "media_url": "Source media",
+    "srt_url": "Subtitles (SRT)",
+    "vtt_url": "Subtitles (VTT)",
+    "txt_url": "Transcript (TXT)",
+    "audio_url": "Narration audio",
+    "thumbnail_url": "Thumbnail",
+    "last_frame_image_url": "Last frame",
+}
 #: File extensions shown in a video player (any other output is shown as an image).
 VIDEO_EXTENSIONS = ("mp4", "webm", "mov")
 #: A transcription's source shown in an audio player (any other source in a video player).
@@ -93,13 +70,29 @@ class QuotaView:
     error: str | None = None
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}"
-        f"<script>{_SCRIPT}</script></body></html>"
-    )
+def _label(name: str) -> str:
+    """A field's label: ``aspect_ratio`` reads "Aspect ratio", ``poster_url`` reads "Poster"."""
+    return LABELS.get(name) or LINK_LABELS.get(name) or name.removesuffix("_url").replace("_", " ").capitalize()
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def _links(output: Output) -> str:
+    """The output's URLs as named links, each URL once, Pictory's page first."""
+    ordered = [*LINK_LABELS, *(name for name in output.fields if name not in LINK_LABELS)]
+    seen: set[str] = set()
+    items = []
+    for name in ordered:
+        link = safe_url(output.fields.get(name))
+        if link and link not in seen:
+            seen.add(link)
+            items.append(
+                f'<li><a href="{escape(link)}" target="_blank" rel="noopener" title="{escape(link)}">'
+                f"{escape(_label(name))}</a></li>"
+            )
+    return f'<ul class="links" id="links">{"".join(items)}</ul>' if items else ""
 
 
 def _num(value: float) -> str:
@@ -124,7 +117,7 @@ def _media(output: Output, src: str | None, *, big: bool = False, track_src: str
     """The image, or the video in a player (poster: its thumbnail; subtitles: its VTT track, ``track_src``
     when the plugin serves the stored one: a browser loads a track only from the page's own origin)."""
     if src is None:
-        return '<p class="empty">No viewable URL was recorded.</p>'
+        return '<div class="placeholder">No viewable URL was recorded.</div>'
     alt = escape(output.title or output.job_id)
     kind = KINDS_BY_SHAPE.get(output.kind)
     extension = kind.extension if kind else src.lower().split("?")[0].rsplit(".", 1)[-1]
@@ -175,11 +168,11 @@ def _texts(output: Output) -> str:
     return f'<div class="output">{"".join(parts)}</div>' if parts else ""
 
 
-def _options(values: Iterable[str], chosen: str, blank: str) -> str:
+def _options(values: Iterable[str], chosen: str, blank: str, label: Callable[[str], str] = str) -> str:
     options = [f'<option value="">{escape(blank)}</option>']
     for value in values:
         selected = " selected" if value == chosen else ""
-        options.append(f'<option value="{escape(value)}"{selected}>{escape(value)}</option>')
+        options.append(f'<option value="{escape(value)}"{selected}>{escape(label(value))}</option>')
     return "".join(options)
 
 
@@ -192,14 +185,15 @@ def _card(output: Output, src: str | None, ui_base: str, plugin_route: str) -> s
     shown = (
         f'<p class="meta">{escape(text[:280])}</p>' if src is None and isinstance(text, str) else _media(output, src)
     )
+    when = escape(output.timestamp.strftime("%Y-%m-%d %H:%M"))
     return (
         f'<div class="card" data-job-id="{escape(output.job_id)}" data-dag-id="{escape(task.dag_id)}">'
         f"{shown}"
-        + (f"<div>{escape(title[:140])}</div>" if title else "")
-        + f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a>'
-        f" · {escape(task.run_id)}</div>"
-        f'<div class="meta">{escape(output.kind)} · {escape(output.timestamp.strftime("%Y-%m-%d %H:%M"))} UTC · '
+        + (f'<div class="title" title="{escape(title[:500])}">{escape(title[:140])}</div>' if title else "")
+        + f'<div class="meta"><span class="badge">{escape(kind_label(output.kind))}</span> '
         f"{_credits(output)} AI credits</div>"
+        f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a></div>'
+        f'<div class="meta run" title="{escape(task.run_id)}">{when} UTC · {escape(task.run_id)}</div>'
         "</div>"
     )
 
@@ -224,7 +218,7 @@ def _spend_tables(summary: Spend) -> str:
         f"<td>{bar(credits, most)}</td></tr>"
         for dag, credits, jobs in summary.by_dag
     )
-    head = '<tr><th>{}</th><th class="num">AI credits</th><th class="num">jobs</th><th></th></tr>'
+    head = '<tr><th>{}</th><th class="num">AI credits</th><th class="num">Jobs</th><th></th></tr>'
     ignored = (
         f'<p class="error" id="credits-ignored">{summary.ignored} job(s) recorded AI credits that cannot be true '
         f"(not a number, negative or above {MAX_JOB_CREDITS:,} for one job): their credits are not counted.</p>"
@@ -251,7 +245,7 @@ def _quota_panel(view: QuotaView, filters: Filters) -> str:
     )
     form = (
         f'<form class="filters" method="get">{hidden}<label>Connection<select name="conn_id">'
-        f"{_options(view.conn_ids, view.chosen, '(choose)')}</select></label></form>"
+        f"{_options(view.conn_ids, view.chosen, 'Choose a connection')}</select></label></form>"
     )
     if view.error:
         return form + f'<p class="error" id="quota">{escape(view.error)}</p>'
@@ -299,8 +293,8 @@ def gallery_page(
     ``shown`` (or fewer) outputs from ``offset`` on, of ``total`` (default: ``len(outputs)``)."""
     form = (
         '<form class="filters" method="get">'
-        f'<label>DAG<select name="dag_id">{_options(dag_ids, filters.dag_id, "all DAGs")}</select></label>'
-        f'<label>Kind<select name="kind">{_options(kinds, filters.kind, "all kinds")}</select></label>'
+        f'<label>DAG<select name="dag_id">{_options(dag_ids, filters.dag_id, "All DAGs")}</select></label>'
+        f'<label>Kind<select name="kind">{_options(kinds, filters.kind, "All kinds", kind_label)}</select></label>'
         f'<label>From (UTC)<input type="date" name="since" value="{escape(filters.since)}"></label>'
         f'<label>To (UTC)<input type="date" name="until" value="{escape(filters.until)}"></label>'
         + (f'<input type="hidden" name="conn_id" value="{escape(filters.conn_id)}">' if filters.conn_id else "")
@@ -316,6 +310,7 @@ def gallery_page(
     )
     body = (
         "<h1>Pictory</h1>"
+        '<p class="lead">What your DAGs made with Pictory, and the AI credits it used.</p>'
         + form
         + "<h2>AI-credit spend</h2>"
         + (
@@ -348,23 +343,27 @@ def task_page(
     if output is None and player:
         embed = player + ("&" if "?" in player else "?") + "mode=player"  # Pictory's embed guide: ?mode=player
         body = (
-            "<h1>Pictory</h1>"
-            f'<p id="preview">Storyboard preview of task <code>{escape(task.task_id)}</code>: watch it before '
-            f'the render is paid for (<a href="{escape(player)}" target="_blank" rel="noopener">open</a>).</p>'
-            f'<iframe src="{escape(embed)}" width="100%" height="450" style="border: none" '
+            "<h1>Storyboard preview</h1>"
+            f'<p class="lead" id="preview">Made by task <code>{escape(task.task_id)}</code>: watch it before the '
+            f'render is paid for (<a href="{escape(player)}" target="_blank" rel="noopener">open in a new tab</a>).'
+            "</p>"
+            f'<iframe src="{escape(embed)}" width="100%" height="450" style="border: none; border-radius: 8px" '
             'allow="autoplay; fullscreen" referrerpolicy="no-referrer"></iframe>'
         )
         return _page("Pictory", body)
     if output is None:
         body = (
-            "<h1>Pictory</h1>"
+            "<h1>Pictory output</h1>"
             f'<p class="empty" id="no-output">Task <code>{escape(task.task_id)}</code> of run '
             f"<code>{escape(task.run_id)}</code> has published no finished Pictory output (yet).</p>"
         )
         return _page("Pictory", body)
-    title, details = request_summary(output.request)
-    rows: list[tuple[str, str]] = [("Job id", escape(output.job_id)), ("Kind", escape(output.kind))]
-    rows += [(LABELS.get(name, name.replace("_", " ").capitalize()), escape(value)) for name, value in details]
+    details = request_summary(output.request)[1]
+    rows: list[tuple[str, str]] = [
+        ("Kind", f'<span class="badge">{escape(kind_label(output.kind))}</span>'),
+        ("Job ID", f"<code>{escape(output.job_id)}</code>"),
+    ]
+    rows += [(_label(name), escape(value)) for name, value in details]
     fields = output.fields
     if fields.get("width") and fields.get("height"):
         rows.append(("Size", f"{escape(str(fields['width']))} &times; {escape(str(fields['height']))}"))
@@ -374,21 +373,17 @@ def task_page(
     if output.stored_path:
         stored = escape(output.stored_path)
         rows.append(("Stored at", f'<a href="{escape(stored_href)}">{stored}</a>' if stored_href else stored))
-    for name, value in fields.items():
-        link = safe_url(value) if name != "url" else None
-        if link:
-            rows.append(
-                (name.replace("_", " ").capitalize(), f'<a href="{escape(link)}" target="_blank">{escape(link)}</a>')
-            )
-    pictory = safe_url(fields.get("share_url")) or output.url
-    if pictory:
-        rows.append(("On Pictory", f'<a href="{escape(pictory)}" target="_blank" rel="noopener">{escape(pictory)}</a>'))
-    rows.append(("Recorded", f"{escape(output.timestamp.strftime('%Y-%m-%d %H:%M:%S'))} UTC ({escape(output.source)})"))
+    links = _links(output)
+    if links:
+        rows.append(("Links", links))
+    source = "an asset event" if output.source == "asset_event" else "XCom"
+    rows.append(("Recorded", f"{escape(output.timestamp.strftime('%Y-%m-%d %H:%M:%S'))} UTC, from {source}"))
     texts = _texts(output)  # a transcript beside its player; highlights (no player without a source)
     media = _media(output, src, big=True, track_src=track_src) if src or not texts else ""
+    title = output.title
     body = (
-        "<h1>Pictory</h1>"
-        + (f'<p id="title">{escape(title)}</p>' if title else "")
+        (f'<h1 id="title">{escape(title)}</h1>' if title else "<h1>Pictory output</h1>")
+        + f'<p class="lead">{escape(kind_label(output.kind))} made by task <code>{escape(task.task_id)}</code></p>'
         + '<div class="detail">'
         + (f'<div class="output">{media}</div>' if media else "")
         + texts

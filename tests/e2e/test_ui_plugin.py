@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -165,7 +166,9 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
             assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [1280, 720]
             assert frame.locator("#credits").inner_text() == "0.6"
             assert "A lighthouse at dawn" in frame.locator("#title").inner_text()
-            assert image_job in frame.locator("dl").inner_text()
+            facts = frame.locator("dl").inner_text()
+            assert image_job in facts
+            assert not re.search(r"\b\w+ url\b", facts, re.I), facts  # named links, not "Thumbnail url"
             screenshot(page, "ui-task-instance.png", tmp_path)
 
             # The video task's tab: a player
@@ -196,5 +199,27 @@ def test_task_tab_and_gallery_in_the_real_ui(cluster, runs, tmp_path):
                 timeout=30_000,
             )
             screenshot(page, "ui-gallery.png", tmp_path)
+            # Airflow's look: its font and controls, not the browser's defaults
+            select = gallery.locator("select[name=dag_id]")
+            assert "Inter" in select.evaluate("s => getComputedStyle(s).fontFamily")
+            assert select.evaluate("s => getComputedStyle(s).borderRadius") == "6px"
+            assert gallery.locator("button").evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"
+
+            # Airflow's dark mode (its theme toggle stores "theme" and sets html.dark): the page follows it
+            page.evaluate("localStorage.setItem('theme', 'dark')")
+            page.reload()
+            dark = page.frame_locator("iframe[title=Pictory]")
+            dark.locator(f'.card[data-job-id="{image_job}"]').wait_for(timeout=60_000)
+            assert page.evaluate("document.documentElement.classList.contains('dark')")  # Airflow's own
+            root = dark.locator("html")
+            assert root.evaluate("h => h.classList.contains('dark')")
+            assert dark.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 0, 0)"
+            page.evaluate("document.documentElement.classList.replace('dark', 'light')")  # toggled back
+            page.wait_for_function(
+                "() => !document.querySelector('iframe[title=Pictory]').contentDocument"
+                ".documentElement.classList.contains('dark')",
+                timeout=10_000,
+            )
+            page.evaluate("localStorage.setItem('theme', 'light')")
         finally:
             browser.close()
