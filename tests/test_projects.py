@@ -156,7 +156,7 @@ def test_template_render_fills_the_variables_and_publishes_a_render(pictory_conn
     ctx = make_context()
     op = operator(template_id=HELLO, variables={"Name": "Ada"}, deferrable=False, output_path=f"{tmp_path}/ada.mp4")
     result = op.execute(ctx)
-    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"video_path", "srt_path", "vtt_path"}
+    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"video_name", "video_path", "srt_path", "vtt_path"}
     assert requests.get(result["txt_url"], timeout=10).text == "Hi Ada, how are you doing today?\n"
     assert Path(tmp_path / "ada.srt").exists()
     assert routes(pictory_conn)["lookup"] == 1  # the template read once
@@ -173,7 +173,7 @@ def test_template_render_defers_and_completes_from_the_triggers_event(pictory_co
     event = first_event(deferred.value.trigger)
     result = op.execute_complete(ctx, event)
     assert requests.get(result["txt_url"], timeout=10).text.startswith("Welcome to Acme, Ada.")
-    assert set(ctx["ti"].xcom) == RENDER_XCOM
+    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"video_name"} and ctx["ti"].xcom["video_name"] == "ada-welcome"
 
 
 def test_template_mode_parameters_are_checked_when_the_dag_is_parsed():

@@ -362,8 +362,9 @@ def test_render_waits_synchronously_and_stores_mp4_and_subtitles(pictory_conn, t
     job_id = result["job_id"]
     assert result["video_path"] == f"{tmp_path}/{job_id}.mp4"
     assert (result["srt_path"], result["vtt_path"]) == (f"{tmp_path}/{job_id}.srt", f"{tmp_path}/{job_id}.vtt")
-    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"job_id", "video_path", "srt_path", "vtt_path"}
+    assert set(ctx["ti"].xcom) == RENDER_XCOM | {"job_id", "video_name", "video_path", "srt_path", "vtt_path"}
     assert ctx["ti"].xcom["duration"] == 4 and ctx["ti"].xcom["video_url"] == result["url"]
+    assert ctx["ti"].xcom["video_name"] == board()["videoName"]  # the UI's title
     summary = mp4_summary(Path(result["video_path"]).read_bytes())
     assert (summary["width"], summary["height"], summary["seconds"]) == (1280, 720, 4)
     assert "Version 2 is out." in Path(result["srt_path"]).read_text()
@@ -402,13 +403,14 @@ def test_preview_first_then_render_the_reviewed_preview(pictory_conn, tmp_path):
         "preview_url": ctx["ti"].xcom["preview_url"],
         "project_id": None,
     }
-    assert set(ctx["ti"].xcom) == {"job_id", "preview_url"}  # no saveProject: no project_id pushed
+    assert set(ctx["ti"].xcom) == {"job_id", "preview_url", "video_name"}  # no saveProject: no project_id
     render_ctx = make_context()
     result = operator(preview_job_id=preview["job_id"], deferrable=False, output_path=f"{tmp_path}/").execute(
         render_ctx
     )
     assert result["url"].endswith(".mp4") and Path(result["srt_path"]).exists()
     assert pictory_conn.job(result["job_id"])["kind"] == "render"
+    assert "video_name" not in render_ctx["ti"].xcom  # its request names no video: the UI asks the preview's task
 
 
 def test_render_refuses_max_ai_credits_before_any_request(pictory_conn):
