@@ -400,6 +400,8 @@ def test_a_render_of_an_approved_preview_is_titled_by_the_name_its_preview_publi
     assert '<h1 id="title">Spring launch</h1>' in tab
     card = re.search(rf'<div class="card" data-job-id="{JOB_B}".*?</div></div>', client.get("/pictory/").text)
     assert card and "Spring launch" in card.group(0)
+    titles = {o["job_id"]: o["title"] for o in client.get("/pictory/api/outputs").json()["outputs"]}
+    assert titles[JOB_B] == "Spring launch"
     # an older preview task (no video_name XCom): its rendered storyboard
     board = {"videoName": "Autumn sale", "scenes": [{"story": "Hello"}]}
     publish(

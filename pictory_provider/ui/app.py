@@ -274,12 +274,13 @@ def create_app(ui_base: str = "") -> FastAPI:
 
     @app.get("/api/outputs")
     def outputs_json(
+        session: SessionDep,
         found: GalleryDep,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=API_MAX_LIMIT)] = API_LIMIT,
     ) -> dict[str, Any]:
         """The same outputs and spend as JSON (what the page shows, for scripts and tests): ``limit``
-        outputs from ``offset`` (newest first); the spend covers them all."""
+        outputs from ``offset`` (newest first), each with its title; the spend covers them all."""
         outputs = found.outputs
         summary = gallery.spend(outputs)
         following = offset + limit if offset + limit < len(outputs) else None
@@ -292,6 +293,7 @@ def create_app(ui_base: str = "") -> FastAPI:
                     "map_index": o.task.map_index,
                     "kind": o.kind,
                     "job_id": o.job_id,
+                    "title": o.title,
                     "ai_credits_used": o.credits,
                     "ai_credits_ignored": o.credits_ignored,
                     "url": o.url,
@@ -299,7 +301,7 @@ def create_app(ui_base: str = "") -> FastAPI:
                     "timestamp": o.timestamp.isoformat(),
                     "source": o.source,
                 }
-                for o in outputs[offset : offset + limit]
+                for o in with_requests(session, outputs[offset : offset + limit])
             ],
             "total": len(outputs),
             "offset": offset,
