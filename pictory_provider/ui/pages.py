@@ -383,7 +383,7 @@ def task_page(
     title = output.title
     body = (
         (f'<h1 id="title">{escape(title)}</h1>' if title else "<h1>Pictory output</h1>")
-        + f'<p class="lead">{escape(kind_label(output.kind))} made by task <code>{escape(task.task_id)}</code></p>'
+        + f'<p class="lead">{escape(kind_label(output.kind))} published by task <code>{escape(task.task_id)}</code></p>'
         + '<div class="detail">'
         + (f'<div class="output">{media}</div>' if media else "")
         + texts
