@@ -75,7 +75,7 @@ def _label(name: str) -> str:
     return LABELS.get(name) or LINK_LABELS.get(name) or name.removesuffix("_url").replace("_", " ").capitalize()
 
 
-def kind_label(kind: str) -> str:
+def _kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
@@ -190,7 +190,7 @@ def _card(output: Output, src: str | None, ui_base: str, plugin_route: str) -> s
         f'<div class="card" data-job-id="{escape(output.job_id)}" data-dag-id="{escape(task.dag_id)}">'
         f"{shown}"
         + (f'<div class="title" title="{escape(title[:500])}">{escape(title[:140])}</div>' if title else "")
-        + f'<div class="meta"><span class="badge">{escape(kind_label(output.kind))}</span> '
+        + f'<div class="meta"><span class="badge">{escape(_kind_label(output.kind))}</span> '
         f"{_credits(output)} AI credits</div>"
         f'<div class="meta"><a href="{escape(ti_href)}" target="_top">{escape(task.dag_id)} · {escape(label)}</a></div>'
         f'<div class="meta run" title="{escape(task.run_id)}">{when} UTC · {escape(task.run_id)}</div>'
@@ -294,7 +294,7 @@ def gallery_page(
     form = (
         '<form class="filters" method="get">'
         f'<label>DAG<select name="dag_id">{_options(dag_ids, filters.dag_id, "All DAGs")}</select></label>'
-        f'<label>Kind<select name="kind">{_options(kinds, filters.kind, "All kinds", kind_label)}</select></label>'
+        f'<label>Kind<select name="kind">{_options(kinds, filters.kind, "All kinds", _kind_label)}</select></label>'
         f'<label>From (UTC)<input type="date" name="since" value="{escape(filters.since)}"></label>'
         f'<label>To (UTC)<input type="date" name="until" value="{escape(filters.until)}"></label>'
         + (f'<input type="hidden" name="conn_id" value="{escape(filters.conn_id)}">' if filters.conn_id else "")
@@ -360,7 +360,7 @@ def task_page(
         return _page("Pictory", body)
     details = request_summary(output.request)[1]
     rows: list[tuple[str, str]] = [
-        ("Kind", f'<span class="badge">{escape(kind_label(output.kind))}</span>'),
+        ("Kind", f'<span class="badge">{escape(_kind_label(output.kind))}</span>'),
         ("Job ID", f"<code>{escape(output.job_id)}</code>"),
     ]
     rows += [(_label(name), escape(value)) for name, value in details]
@@ -383,7 +383,8 @@ def task_page(
     title = output.title
     body = (
         (f'<h1 id="title">{escape(title)}</h1>' if title else "<h1>Pictory output</h1>")
-        + f'<p class="lead">{escape(kind_label(output.kind))} published by task <code>{escape(task.task_id)}</code></p>'
+        + f'<p class="lead">{escape(_kind_label(output.kind))} published by task '
+        f"<code>{escape(task.task_id)}</code></p>"
         + '<div class="detail">'
         + (f'<div class="output">{media}</div>' if media else "")
         + texts
