@@ -96,6 +96,8 @@ def test_example_image_defers_resumes_and_stores(home, emulator, tmp_path):
     assert (used["url"], used["ai_credits_used"]) == (url, 0.6)
     assert png_size(Path(used["image_path"])) == (1280, 720)
     assert emulator.stats()["posts"] == 1
+    if AIRFLOW_V_3_0_PLUS:  # the submit-only task has no image_url: its extra link is empty, and quiet (run())
+        assert xcom[("submit", -1, "_link_PictoryImageLink")] == ""
 
 
 def test_example_image_failed_job_fails_the_sensor_with_pictorys_reason(home, emulator, tmp_path):
@@ -156,6 +158,10 @@ def test_example_mapped_one_image_per_prompt_and_credit_sum(home, emulator, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{image['job_id']}.png" for image in images)
     assert xcom[("total_credits", -1, "return_value")] == pytest.approx(1.8)
     assert emulator.stats()["posts"] == 3
+    if AIRFLOW_V_3_0_PLUS:  # every mapped try's extra link points at its own image
+        links = {m: v for (t, m, k), v in xcom.items() if t == "generate" and k == "_link_PictoryImageLink"}
+        urls = {m: v for (t, m, k), v in xcom.items() if t == "generate" and k == "image_url"}
+        assert links == urls and len(links) == 3
 
 
 @pytest.mark.skipif(not HAS_AIRFLOW_SDK, reason="the asset example DAGs are written for Airflow 3 (airflow.sdk)")
