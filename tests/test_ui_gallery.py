@@ -366,3 +366,12 @@ def test_a_renders_title_is_the_video_name_it_published():
     unnamed = gallery.outputs_from_xcoms(published("d", "render", render_values()))[0]
     assert rendered(unnamed, {"preview_job_id": IMAGE_JOB}).title == "Render of a reviewed storyboard preview"
     assert rendered(unnamed, {}).title is None
+
+
+def test_a_sensors_render_is_titled_by_the_name_its_submitter_published():
+    submit = published("d", "submit", {"job_id": VIDEO_JOB, "video_name": "Spring launch"})
+    waited = {key: value for key, value in render_values().items() if key != "job_id"}
+    wait = published("d", "wait", waited | {"return_value": {"job_id": VIDEO_JOB}}, at=T0 + timedelta(minutes=1))
+    (output,) = gallery.outputs_from_xcoms(submit + wait)
+    assert (output.task.task_id, output.request_task.task_id) == ("wait", "submit")
+    assert output.title == "Spring launch"

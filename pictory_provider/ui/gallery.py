@@ -254,6 +254,7 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
             continue
         fields = {name: values.get(key) for name, key in kind.xcom_keys.items()}
         stored = values.get(kind.path_key)
+        submitter = submitters.get((task.dag_id, task.run_id, job_id), task)
         outputs[job_id] = Output(
             task=task,
             kind=kind.name,
@@ -261,9 +262,9 @@ def outputs_from_xcoms(rows: Iterable[XComRow], kinds: Mapping[str, JobKind] = K
             fields=fields,
             stored_path=_path(stored),
             timestamp=stamps[task],
-            request_task=submitters.get((task.dag_id, task.run_id, job_id), task),
+            request_task=submitter,
             extra_paths=_extra_paths(values, kind),
-            name=video_name(values),
+            name=video_name(values) or video_name(by_task[submitter]),  # a sensor's job: its submitter's name
         )
     return sorted(outputs.values(), key=lambda o: o.timestamp, reverse=True)
 
