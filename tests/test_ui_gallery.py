@@ -345,6 +345,10 @@ def test_a_renders_links_are_named_and_each_url_is_listed_once():
     for raw in ("Srt url", "Vtt url", "Share url", "Thumbnail url", "Audio url", "On Pictory"):
         assert raw not in page
     assert '<span class="badge">Video</span>' in page
+    same = render_values() | {"share_url": render_values()["video_url"]}  # one URL under two fields
+    output = gallery.outputs_from_xcoms(published("d", "render", same))[0]
+    page = pages.task_page(output.task, output, output.url, stored_href=None)
+    assert page.count(f'href="{same["video_url"]}"') == 1 and ">Open on Pictory</a>" in page
 
 
 def test_a_transcripts_source_is_one_link_not_two():

@@ -4,6 +4,7 @@ deferred to the real triggerer against the emulator; one paid job each, the tran
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -44,3 +45,8 @@ def test_each_capability_runs_through_the_real_triggerer(cluster, e2e_emulator, 
         assert cluster.xcom(DAG_ID, run_id, task_id, "video_url").endswith(".mp4")
     template_job = cluster.xcom(DAG_ID, run_id, "template")["job_id"]
     assert e2e_emulator.job(template_job)["kind"] == "render"
+    # the template video's name, published with its job id, titles its tab in the real api-server's UI
+    assert cluster.xcom(DAG_ID, run_id, "template", "video_name") == "welcome-ada"
+    query = urlencode({"dag_id": DAG_ID, "run_id": run_id, "task_id": "template", "map_index": -1})
+    status, page = cluster.fetch(f"/pictory/task?{query}")
+    assert status == 200 and '<h1 id="title">welcome-ada</h1>' in page.decode(), page[:300]
